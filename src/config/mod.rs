@@ -1,0 +1,150 @@
+//! The mesh description: reads mesh.yaml (or the built-in example), rejects bad input with the
+//! file, field path, problem and fix, and yields a typed, validated `Mesh`.
+
+mod error;
+pub mod names;
+mod parse;
+pub mod spec;
+mod validate;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, Problem};
+pub use names::{ClusterName, ContextName, ImageRef, MeshId, NetworkName, TrustDomain};
+pub use spec::{Cni, Profile, Topology, Workload};
+
+/// The `apiVersion` this release reads.
+pub const API_VERSION: &str = "mesh-render.dev/v1alpha1";
+/// The `kind` of a mesh description.
+pub const KIND: &str = "Mesh";
+/// The built-in example: the seed's three-cluster mesh, every field commented.
+pub const EXAMPLE_YAML: &str = include_str!("example-mesh.yaml");
+/// The file read when no `--config` is given.
+pub const DEFAULT_FILE: &str = "mesh.yaml";
+/// A mesh description is small; anything larger is refused before parsing.
+pub const MAX_FILE_BYTES: usize = 4 << 20;
+
+/// A validated mesh description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mesh {
+    pub mesh_id: MeshId,
+    pub trust_domain: TrustDomain,
+    pub istio: Istio,
+    pub topology: Topology,
+    pub gateway_api: GatewayApi,
+    /// In the order written: the order that numbers networks and places the sample.
+    pub clusters: Vec<Cluster>,
+    pub sample: Sample,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Istio {
+    pub version: IstioVersion,
+    pub profile: Profile,
+    pub dns_capture: bool,
+    pub rewrite_app_http_probe: bool,
+}
+
+/// An Istio release this renderer supports (1.26.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IstioVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl IstioVersion {
+    /// The minor release whose charts and samples the templates follow.
+    pub const SUPPORTED_MINOR: (u32, u32) = (1, 26);
+}
+
+impl std::fmt::Display for IstioVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayApi {
+    /// Where the standard-channel CRDs are fetched from when out/base/gateway-api is built.
+    pub crds_url: String,
+}
+
+impl GatewayApi {
+    /// The release Istio 1.26 is built against (`istio/istio@1.26.0:go.mod`).
+    pub const DEFAULT_CRDS_URL: &str = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: ClusterName,
+    pub network: NetworkName,
+    pub context: ContextName,
+    pub cni: Cni,
+    pub load_balancer: LoadBalancer,
+    pub metrics_server: bool,
+}
+
+/// How the gateway's LoadBalancer Service gets its external address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadBalancer {
+    Cloud,
+    Metallb { addresses: Vec<IpAddr> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub enabled: bool,
+    pub namespace: String,
+    pub reviews_hub: ImageRef,
+    pub reviews_tag: String,
+    pub sleep_image: ImageRef,
+    /// Every cluster, in mesh order, with the workloads it runs (possibly none).
+    pub placement: Vec<(ClusterName, Vec<Workload>)>,
+}
+
+impl Sample {
+    pub const DEFAULT_NAMESPACE: &str = "sample";
+    /// Istio 1.26.0's bookinfo.yaml pins `docker.io/istio/examples-bookinfo-reviews-vN:1.20.3`.
+    pub const DEFAULT_REVIEWS_HUB: &str = "docker.io/istio";
+    pub const DEFAULT_REVIEWS_TAG: &str = "1.20.3";
+    /// Istio's sleep.yaml leaves `curlimages/curl` untagged; a render must be reproducible.
+    pub const DEFAULT_SLEEP_IMAGE: &str = "docker.io/curlimages/curl:8.14.1";
+}
+
+/// Where a mesh description came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    BuiltinExample,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::BuiltinExample => f.write_str("<built-in example>"),
+        }
+    }
+}
+
+/// Reads and validates the mesh description at `path`.
+pub fn load(path: &Path) -> Result<Mesh, ConfigError> {
+    let origin = Origin::File(path.to_owned());
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        origin: origin.clone(),
+        source,
+    })?;
+    parse::parse_bytes(&bytes, &origin)
+}
+
+/// The built-in example mesh.
+pub fn example() -> Result<Mesh, ConfigError> {
+    parse::parse_bytes(EXAMPLE_YAML.as_bytes(), &Origin::BuiltinExample)
+}
+
+/// Parses and validates a mesh description held in memory.
+pub fn parse(text: &str, origin: &Origin) -> Result<Mesh, ConfigError> {
+    parse::parse_bytes(text.as_bytes(), origin)
+}

@@ -1,0 +1,221 @@
+//! The mesh description as written in mesh.yaml: serde shapes with unknown fields denied.
+//! Values are kept as written (with their source spans); `super::validate` turns them into types.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A string as written, with where it was written.
+pub type Text = Spanned<String>;
+
+/// Read first, leniently, so a wrong `apiVersion` or `kind` is reported before anything else.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    pub api_version: Option<Text>,
+    pub kind: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MeshSpec {
+    pub api_version: Text,
+    pub kind: Text,
+    #[serde(rename = "meshID")]
+    pub mesh_id: Text,
+    #[serde(default)]
+    pub trust_domain: Option<Text>,
+    pub istio: IstioSpec,
+    #[serde(default)]
+    pub gateway: GatewaySpec,
+    #[serde(default, rename = "gatewayAPI")]
+    pub gateway_api: GatewayApiSpec,
+    pub clusters: Vec<ClusterSpec>,
+    #[serde(default)]
+    pub sample: SampleSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IstioSpec {
+    pub version: Text,
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default = "yes")]
+    pub dns_capture: bool,
+    #[serde(default, rename = "rewriteAppHTTPProbe")]
+    pub rewrite_app_http_probe: bool,
+}
+
+/// The istiod chart's `profile` value (`manifests/helm-profiles/<profile>.yaml`); `default`
+/// sets no profile. `remote` and `ambient` are left out on purpose: every cluster of a
+/// multi-primary sidecar mesh runs a full istiod.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Default,
+    #[default]
+    Demo,
+    Preview,
+    Stable,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewaySpec {
+    #[serde(default)]
+    pub topology: Topology,
+}
+
+/// How cross-network traffic reaches a cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Topology {
+    /// The seed's single `istio-ingressgateway` carrying ingress and east-west ports.
+    #[default]
+    Combined,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayApiSpec {
+    #[serde(default, rename = "crdsURL")]
+    pub crds_url: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterSpec {
+    pub name: Text,
+    pub network: Text,
+    #[serde(default)]
+    pub context: Option<Text>,
+    #[serde(default)]
+    pub cni: Cni,
+    #[serde(default)]
+    pub load_balancer: LoadBalancerSpec,
+    #[serde(default)]
+    pub metrics_server: bool,
+}
+
+/// The cluster's CNI, which decides the provider fixes it needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cni {
+    Calico,
+    Cilium,
+    #[default]
+    Other,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoadBalancerSpec {
+    #[serde(default)]
+    pub provider: LoadBalancerProvider,
+    #[serde(default)]
+    pub addresses: Vec<Text>,
+}
+
+/// Who gives the gateway's LoadBalancer Service its external address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadBalancerProvider {
+    /// The cloud's load balancer controller (an IP or, like Ncloud, a hostname).
+    #[default]
+    Cloud,
+    /// MetalLB announcing addresses from a pool (clusters without a cloud load balancer).
+    Metallb,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SampleSpec {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub namespace: Option<Text>,
+    #[serde(default)]
+    pub reviews: ReviewsSpec,
+    #[serde(default)]
+    pub sleep: SleepSpec,
+    /// Cluster name to the workloads it runs; absent means the seed's placement.
+    #[serde(default)]
+    pub placement: Option<BTreeMap<String, Vec<Workload>>>,
+}
+
+impl Default for SampleSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            namespace: None,
+            reviews: ReviewsSpec::default(),
+            sleep: SleepSpec::default(),
+            placement: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReviewsSpec {
+    #[serde(default)]
+    pub hub: Option<Text>,
+    #[serde(default)]
+    pub tag: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SleepSpec {
+    #[serde(default)]
+    pub image: Option<Text>,
+}
+
+/// A sample workload that can be placed on a cluster.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+pub enum Workload {
+    #[serde(rename = "reviews-v1")]
+    ReviewsV1,
+    #[serde(rename = "reviews-v2")]
+    ReviewsV2,
+    #[serde(rename = "reviews-v3")]
+    ReviewsV3,
+    #[serde(rename = "sleep")]
+    Sleep,
+}
+
+impl Workload {
+    /// The reviews versions, in the order the default placement cycles through them.
+    pub const REVIEWS: [Workload; 3] = [
+        Workload::ReviewsV1,
+        Workload::ReviewsV2,
+        Workload::ReviewsV3,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::ReviewsV1 => "reviews-v1",
+            Workload::ReviewsV2 => "reviews-v2",
+            Workload::ReviewsV3 => "reviews-v3",
+            Workload::Sleep => "sleep",
+        }
+    }
+
+    /// The bookinfo version label (`v1`..`v3`) of a reviews workload.
+    pub fn reviews_version(self) -> Option<&'static str> {
+        match self {
+            Workload::ReviewsV1 => Some("v1"),
+            Workload::ReviewsV2 => Some("v2"),
+            Workload::ReviewsV3 => Some("v3"),
+            Workload::Sleep => None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}

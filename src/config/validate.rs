@@ -1,0 +1,403 @@
+//! Semantic checks of a parsed mesh description (names, uniqueness, versions, placement) and its
+//! defaults; every problem is collected so the user sees them all at once.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::error::Problem;
+use super::names::{
+    self, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, TrustDomain,
+};
+use super::parse::line_col;
+use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Workload};
+use super::{Cluster, GatewayApi, Istio, IstioVersion, LoadBalancer, Mesh, Sample};
+
+/// Collects problems while building the typed mesh.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(
+        &mut self,
+        field: impl Into<String>,
+        text: Option<&Text>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let at = text.map(|t| line_col(&t.referenced));
+        self.0.push(Problem::new(field, problem, fix).at(at));
+    }
+
+    /// Records an invalid name; returns the parsed value when valid.
+    fn name<T>(
+        &mut self,
+        field: &str,
+        text: &Text,
+        parse: impl Fn(&str) -> Result<T, Invalid>,
+    ) -> Option<T> {
+        match parse(&text.value) {
+            Ok(v) => Some(v),
+            Err(Invalid { problem, fix }) => {
+                self.push(field, Some(text), problem, fix);
+                None
+            }
+        }
+    }
+}
+
+pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
+    let mut p = Problems::default();
+    let mesh_id = p.name("meshID", &spec.mesh_id, MeshId::parse);
+    let trust_domain = match &spec.trust_domain {
+        Some(t) => p.name("trustDomain", t, TrustDomain::parse),
+        None => TrustDomain::parse("cluster.local").ok(),
+    };
+    let version = istio_version(&mut p, &spec.istio.version);
+    let gateway_api = gateway_api(&mut p, &spec.gateway_api);
+    let clusters = clusters(&mut p, &spec.clusters);
+    let sample = clusters
+        .as_ref()
+        .and_then(|c| sample(&mut p, &spec.sample, c));
+
+    match (
+        mesh_id,
+        trust_domain,
+        version,
+        gateway_api,
+        clusters,
+        sample,
+    ) {
+        (
+            Some(mesh_id),
+            Some(trust_domain),
+            Some(version),
+            Some(gateway_api),
+            Some(clusters),
+            Some(sample),
+        ) if p.0.is_empty() => Ok(Mesh {
+            mesh_id,
+            trust_domain,
+            istio: Istio {
+                version,
+                profile: spec.istio.profile,
+                dns_capture: spec.istio.dns_capture,
+                rewrite_app_http_probe: spec.istio.rewrite_app_http_probe,
+            },
+            topology: spec.gateway.topology,
+            gateway_api,
+            clusters,
+            sample,
+        }),
+        _ => Err(p.0),
+    }
+}
+
+fn istio_version(p: &mut Problems, text: &Text) -> Option<IstioVersion> {
+    let (major, minor) = IstioVersion::SUPPORTED_MINOR;
+    let fix = format!("use an Istio {major}.{minor}.x release, e.g. {major}.{minor}.0");
+    let parts: Vec<Option<u32>> = text.value.split('.').map(|s| s.parse().ok()).collect();
+    let version = match parts.as_slice() {
+        [Some(a), Some(b), Some(c)] => IstioVersion {
+            major: *a,
+            minor: *b,
+            patch: *c,
+        },
+        _ => {
+            p.push(
+                "istio.version",
+                Some(text),
+                format!(
+                    "{:?} is not an Istio release version (MAJOR.MINOR.PATCH)",
+                    text.value
+                ),
+                fix,
+            );
+            return None;
+        }
+    };
+    if (version.major, version.minor) != (major, minor) {
+        p.push(
+            "istio.version",
+            Some(text),
+            format!("unsupported Istio version {version}: this mesh-render renders Istio {major}.{minor}.x charts and samples"),
+            fix,
+        );
+        return None;
+    }
+    Some(version)
+}
+
+fn gateway_api(p: &mut Problems, spec: &spec::GatewayApiSpec) -> Option<GatewayApi> {
+    let Some(url) = &spec.crds_url else {
+        return Some(GatewayApi {
+            crds_url: GatewayApi::DEFAULT_CRDS_URL.to_owned(),
+        });
+    };
+    let ok = (url.value.starts_with("https://") || url.value.starts_with("http://"))
+        && !url.value.chars().any(char::is_whitespace);
+    if !ok {
+        p.push(
+            "gatewayAPI.crdsURL",
+            Some(url),
+            format!("{:?} is not an http(s) URL", url.value),
+            format!(
+                "point it at the standard-install.yaml of a Gateway API release, e.g. {}",
+                GatewayApi::DEFAULT_CRDS_URL
+            ),
+        );
+        return None;
+    }
+    Some(GatewayApi {
+        crds_url: url.value.clone(),
+    })
+}
+
+fn clusters(p: &mut Problems, specs: &[ClusterSpec]) -> Option<Vec<Cluster>> {
+    if specs.is_empty() {
+        p.push(
+            "clusters",
+            None,
+            "the mesh has no clusters",
+            "list at least one cluster under `clusters:` (a mesh spans two or more)",
+        );
+        return None;
+    }
+    let before = p.0.len();
+    let mut clusters = Vec::with_capacity(specs.len());
+    let mut first_name: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_network: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_context: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in specs.iter().enumerate() {
+        let at = |f: &str| format!("clusters[{i}].{f}");
+        let name = p.name(&at("name"), &c.name, ClusterName::parse);
+        if let Some(&j) = first_name.get(c.name.value.as_str()) {
+            p.push(
+                at("name"),
+                Some(&c.name),
+                format!(
+                    "duplicate cluster name {:?} (clusters[{j}] has it too)",
+                    c.name.value
+                ),
+                "give every cluster its own name",
+            );
+        } else {
+            first_name.insert(&c.name.value, i);
+        }
+        let network = p.name(&at("network"), &c.network, NetworkName::parse);
+        if let Some(&j) = first_network.get(c.network.value.as_str()) {
+            p.push(
+                at("network"),
+                Some(&c.network),
+                format!("duplicate network {:?} (clusters[{j}] is on it too); in a multi-network mesh every cluster has its own network", c.network.value),
+                format!("give this cluster its own network, e.g. \"network{}\"", i + 1),
+            );
+        } else {
+            first_network.insert(&c.network.value, i);
+        }
+        let context = match &c.context {
+            Some(t) => {
+                if let Some(&j) = first_context.get(t.value.as_str()) {
+                    p.push(
+                        at("context"),
+                        Some(t),
+                        format!(
+                            "duplicate kubeconfig context {:?} (clusters[{j}] uses it too)",
+                            t.value
+                        ),
+                        "each cluster needs the context that reaches it",
+                    );
+                } else {
+                    first_context.insert(&t.value, i);
+                }
+                p.name(&at("context"), t, ContextName::parse)
+            }
+            None => ContextName::parse(&c.name.value).ok(),
+        };
+        let load_balancer = load_balancer(p, i, &c.load_balancer);
+        if let (Some(name), Some(network), Some(context), Some(load_balancer)) =
+            (name, network, context, load_balancer)
+        {
+            clusters.push(Cluster {
+                name,
+                network,
+                context,
+                cni: c.cni,
+                load_balancer,
+                metrics_server: c.metrics_server,
+            });
+        }
+    }
+    (p.0.len() == before).then_some(clusters)
+}
+
+fn load_balancer(
+    p: &mut Problems,
+    i: usize,
+    spec: &spec::LoadBalancerSpec,
+) -> Option<LoadBalancer> {
+    let field = format!("clusters[{i}].loadBalancer.addresses");
+    match spec.provider {
+        LoadBalancerProvider::Cloud => {
+            if let Some(first) = spec.addresses.first() {
+                p.push(
+                    field,
+                    Some(first),
+                    "addresses are only used with `provider: metallb`; a cloud load balancer picks its own",
+                    "remove `addresses`, or set `provider: metallb`",
+                );
+                return None;
+            }
+            Some(LoadBalancer::Cloud)
+        }
+        LoadBalancerProvider::Metallb => {
+            if spec.addresses.is_empty() {
+                p.push(
+                    field,
+                    None,
+                    "MetalLB needs the address to announce for the gateway",
+                    "list the gateway's public IP under `addresses`, e.g. [203.0.113.10]",
+                );
+                return None;
+            }
+            let mut addresses = Vec::with_capacity(spec.addresses.len());
+            for (k, a) in spec.addresses.iter().enumerate() {
+                match a.value.parse::<IpAddr>() {
+                    Ok(ip) => addresses.push(ip),
+                    Err(_) => p.push(
+                        format!("{field}[{k}]"),
+                        Some(a),
+                        format!("{:?} is not an IP address", a.value),
+                        "write one IPv4 or IPv6 address per entry (no CIDR suffix or range), e.g. 203.0.113.10",
+                    ),
+                }
+            }
+            (addresses.len() == spec.addresses.len()).then_some(LoadBalancer::Metallb { addresses })
+        }
+    }
+}
+
+fn sample(p: &mut Problems, spec: &spec::SampleSpec, clusters: &[Cluster]) -> Option<Sample> {
+    let before = p.0.len();
+    let namespace = match &spec.namespace {
+        Some(t) => p.name("sample.namespace", t, |s| {
+            names::dns1123_label(s, "namespace").map(|()| s.to_owned())
+        }),
+        None => Some(Sample::DEFAULT_NAMESPACE.to_owned()),
+    };
+    let image = |p: &mut Problems, field: &str, t: &Option<Text>, default: &str| match t {
+        Some(t) => p.name(field, t, ImageRef::parse),
+        None => ImageRef::parse(default).ok(),
+    };
+    let reviews_hub = image(
+        p,
+        "sample.reviews.hub",
+        &spec.reviews.hub,
+        Sample::DEFAULT_REVIEWS_HUB,
+    );
+    let sleep_image = image(
+        p,
+        "sample.sleep.image",
+        &spec.sleep.image,
+        Sample::DEFAULT_SLEEP_IMAGE,
+    );
+    let reviews_tag = match &spec.reviews.tag {
+        Some(t) if !is_image_tag(&t.value) => {
+            p.push(
+                "sample.reviews.tag",
+                Some(t),
+                format!("{:?} is not an image tag", t.value),
+                "use letters, digits, '_', '.' and '-' (at most 128), e.g. 1.20.3",
+            );
+            None
+        }
+        Some(t) => Some(t.value.clone()),
+        None => Some(Sample::DEFAULT_REVIEWS_TAG.to_owned()),
+    };
+    let placement = match &spec.placement {
+        Some(map) => explicit_placement(p, map, clusters),
+        None => default_placement(clusters),
+    };
+    if p.0.len() != before {
+        return None;
+    }
+    Some(Sample {
+        enabled: spec.enabled,
+        namespace: namespace?,
+        reviews_hub: reviews_hub?,
+        reviews_tag: reviews_tag?,
+        sleep_image: sleep_image?,
+        placement,
+    })
+}
+
+/// The seed's placement: reviews v1, v2, v3 over the clusters in order (cycling), sleep last.
+pub(super) fn default_placement(clusters: &[Cluster]) -> Vec<(ClusterName, Vec<Workload>)> {
+    let last = clusters.len().saturating_sub(1);
+    clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut w = vec![Workload::REVIEWS[i % Workload::REVIEWS.len()]];
+            if i == last {
+                w.push(Workload::Sleep);
+            }
+            (c.name.clone(), w)
+        })
+        .collect()
+}
+
+fn explicit_placement(
+    p: &mut Problems,
+    map: &BTreeMap<String, Vec<Workload>>,
+    clusters: &[Cluster],
+) -> Vec<(ClusterName, Vec<Workload>)> {
+    let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    for (name, workloads) in map {
+        let field = format!("sample.placement.{name}");
+        if !known.contains(&name.as_str()) {
+            let fix = match known
+                .iter()
+                .min_by_key(|k| strsim::damerau_levenshtein(name, k))
+            {
+                Some(k) if strsim::damerau_levenshtein(name, k) <= 2 => {
+                    format!("did you mean {k:?}?")
+                }
+                _ => format!("use one of the cluster names: {}", known.join(", ")),
+            };
+            p.push(
+                field.clone(),
+                None,
+                format!("{name:?} is not a cluster of this mesh"),
+                fix,
+            );
+        }
+        let mut seen = Vec::new();
+        for (k, w) in workloads.iter().enumerate() {
+            if seen.contains(w) {
+                p.push(
+                    format!("{field}[{k}]"),
+                    None,
+                    format!("{} is listed twice for this cluster", w.name()),
+                    "list each workload once per cluster",
+                );
+            }
+            seen.push(*w);
+        }
+    }
+    clusters
+        .iter()
+        .map(|c| {
+            let mut w = map.get(c.name.as_str()).cloned().unwrap_or_default();
+            w.sort();
+            (c.name.clone(), w)
+        })
+        .collect()
+}
+
+/// The OCI distribution tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_image_tag(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}

@@ -1,0 +1,5 @@
+//! mesh-render: renders one mesh description into per-cluster kustomize directories.
+//! The library holds the pure pipeline (config -> model -> render) and the output layer.
+
+pub mod check;
+pub mod config;
