@@ -2,4 +2,8 @@
 //! The library holds the pure pipeline (config -> model -> render) and the output layer.
 
 pub mod check;
+pub mod cli;
 pub mod config;
+pub mod model;
+pub mod output;
+pub mod render;

@@ -1,0 +1,176 @@
+//! The templates, embedded in the binary, and the environment that renders them: strict about
+//! undefined values, with filters that quote user values safely for YAML and for shell.
+
+use std::sync::OnceLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+/// (name, source) of every template; names are paths under templates/.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "layers/kustomization.yaml",
+        include_str!("../../templates/layers/kustomization.yaml"),
+    ),
+    (
+        "layers/istio-system-namespace.yaml",
+        include_str!("../../templates/layers/istio-system-namespace.yaml"),
+    ),
+    (
+        "layers/cross-network-gateway.yaml",
+        include_str!("../../templates/layers/cross-network-gateway.yaml"),
+    ),
+    (
+        "sample/namespace.yaml",
+        include_str!("../../templates/sample/namespace.yaml"),
+    ),
+    (
+        "sample/reviews.yaml",
+        include_str!("../../templates/sample/reviews.yaml"),
+    ),
+    (
+        "sample/reviews-deployment.yaml",
+        include_str!("../../templates/sample/reviews-deployment.yaml"),
+    ),
+    (
+        "sample/sleep.yaml",
+        include_str!("../../templates/sample/sleep.yaml"),
+    ),
+    (
+        "values/base.yaml",
+        include_str!("../../templates/values/base.yaml"),
+    ),
+    (
+        "values/istiod.yaml",
+        include_str!("../../templates/values/istiod.yaml"),
+    ),
+    (
+        "values/gateway.yaml",
+        include_str!("../../templates/values/gateway.yaml"),
+    ),
+    (
+        "base/gateway-api-kustomization.yaml",
+        include_str!("../../templates/base/gateway-api-kustomization.yaml"),
+    ),
+    ("README.md", include_str!("../../templates/README.md")),
+];
+
+/// The shared environment, built once.
+pub fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        match SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            Ok(syntax) => env.set_syntax(syntax),
+            Err(err) => panic!("template syntax configuration is invalid: {err}"),
+        }
+        env.add_filter("yaml", yaml_scalar);
+        env.add_filter("shell", shell_word);
+        for (name, source) in TEMPLATES {
+            // A template that does not parse is a build defect; the test suite renders every one.
+            if let Err(err) = env.add_template(name, source) {
+                panic!("embedded template {name} does not parse: {err}");
+            }
+        }
+        env
+    })
+}
+
+/// A scalar as YAML: plain when it reads back as the same string under YAML 1.1 and 1.2,
+/// double-quoted (JSON syntax, valid YAML) otherwise.
+pub fn yaml_scalar(value: Value) -> String {
+    if value.kind() == minijinja::value::ValueKind::Bool {
+        return if value.is_true() { "true" } else { "false" }.to_owned();
+    }
+    let s = match value.as_str() {
+        Some(s) => s.to_owned(),
+        None => return value.to_string(),
+    };
+    if plain_is_safe(&s) {
+        s
+    } else {
+        serde_json::Value::String(s).to_string()
+    }
+}
+
+fn plain_is_safe(s: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+    ];
+    let mut chars = s.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/');
+    let rest_ok = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./:@-+".contains(c));
+    // Numbers (1.26, 0x1F, 1e3) and YAML 1.1 sexagesimal numbers (1:20) must stay strings.
+    let numeric = s.parse::<f64>().is_ok()
+        || s.starts_with("0x")
+        || s.starts_with("0o")
+        || s.chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == '_' || c == '.');
+    first_ok && rest_ok && !numeric && !RESERVED.contains(&s)
+}
+
+/// A word for a POSIX shell command line: bare when safe, single-quoted otherwise.
+pub fn shell_word(value: Value) -> String {
+    let s = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@=-+,".contains(c));
+    if safe {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn y(s: &str) -> String {
+        yaml_scalar(Value::from(s))
+    }
+
+    #[test]
+    fn yaml_keeps_ordinary_names_plain() {
+        assert_eq!(y("network1"), "network1");
+        assert_eq!(
+            y("docker.io/istio/examples-bookinfo-reviews-v1:1.20.3"),
+            "docker.io/istio/examples-bookinfo-reviews-v1:1.20.3"
+        );
+    }
+
+    #[test]
+    fn yaml_quotes_what_would_change_type() {
+        for s in [
+            "yes", "on", "1.26", "1", "12:30", "0x1F", "", "a b", "#x", "-x", "null", "1e3",
+        ] {
+            assert!(y(s).starts_with('"'), "{s:?} -> {}", y(s));
+        }
+    }
+
+    #[test]
+    fn shell_quotes_odd_contexts() {
+        assert_eq!(shell_word(Value::from("kt-k2p")), "kt-k2p");
+        assert_eq!(shell_word(Value::from("it's mine")), r"'it'\''s mine'");
+    }
+
+    #[test]
+    fn every_template_parses() {
+        for (name, _) in TEMPLATES {
+            assert!(env().get_template(name).is_ok(), "{name}");
+        }
+    }
+}

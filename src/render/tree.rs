@@ -1,0 +1,134 @@
+//! The rendered tree: a sorted map from relative path to file text. It is the single shape that
+//! output writes, diff compares and tests snapshot.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A path relative to the output directory, '/'-separated, with no empty, `.` or `..` parts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RelPath(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a relative path inside the output directory")]
+pub struct BadPath(pub String);
+
+impl RelPath {
+    pub fn new(path: impl Into<String>) -> Result<Self, BadPath> {
+        let path = path.into();
+        let ok = !path.is_empty()
+            && !path.contains('\\')
+            && !path.contains('\0')
+            && path
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if ok {
+            Ok(Self(path))
+        } else {
+            Err(BadPath(path))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent directory, if the path has one.
+    pub fn parent(&self) -> Option<&str> {
+        self.0.rsplit_once('/').map(|(dir, _)| dir)
+    }
+
+    /// The final component.
+    pub fn file_name(&self) -> &str {
+        self.0
+            .rsplit_once('/')
+            .map_or(self.0.as_str(), |(_, name)| name)
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Rendered files by path, sorted; every text is normalized (LF, one trailing newline).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tree {
+    files: BTreeMap<RelPath, String>,
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a file; a second file at the same path is a renderer bug, reported as an error.
+    pub fn insert(&mut self, path: RelPath, text: &str) -> Result<(), RelPath> {
+        if self.files.contains_key(&path) {
+            return Err(path);
+        }
+        self.files.insert(path, normalize(text));
+        Ok(())
+    }
+
+    pub fn get(&self, path: &str) -> Option<&str> {
+        let path = RelPath::new(path).ok()?;
+        self.files.get(&path).map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&RelPath, &str)> {
+        self.files.iter().map(|(p, t)| (p, t.as_str()))
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &RelPath> {
+        self.files.keys()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// LF line endings, no trailing whitespace on a line, exactly one newline at the end.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    for line in text.replace("\r\n", "\n").split('\n') {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let trimmed = out.trim_end_matches('\n').len();
+    out.truncate(trimmed);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rel_path_rejects_escapes_and_absolutes() {
+        for bad in ["", "/etc/passwd", "a/../b", "./a", "a//b", "a\\b", "a/"] {
+            assert!(RelPath::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(RelPath::new("clusters/a/10-istio-system/namespace.yaml").is_ok());
+    }
+
+    #[test]
+    fn normalize_gives_lf_and_one_trailing_newline() {
+        assert_eq!(normalize("a: 1  \r\nb: 2\n\n\n"), "a: 1\nb: 2\n");
+        assert_eq!(normalize("x"), "x\n");
+    }
+
+    #[test]
+    fn a_path_cannot_be_rendered_twice() {
+        let mut t = Tree::new();
+        let p = RelPath::new("a.yaml").unwrap();
+        t.insert(p.clone(), "a").unwrap();
+        assert_eq!(t.insert(p.clone(), "b"), Err(p));
+    }
+}
