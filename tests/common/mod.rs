@@ -91,3 +91,55 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         }
     }
 }
+
+/// A five-cluster mesh with no explicit sample placement: the default placement cycles reviews
+/// v1..v3 over the clusters and puts sleep in the last one.
+pub fn five_cluster_mesh() -> String {
+    let mut doc = String::from(
+        "apiVersion: mesh-render.dev/v1alpha1\nkind: Mesh\nmeshID: fleet\nistio:\n  version: 1.26.3\nclusters:\n",
+    );
+    let cnis = ["calico", "cilium", "other", "calico", "cilium"];
+    for (i, cni) in cnis.iter().enumerate() {
+        let n = i + 1;
+        doc.push_str(&format!(
+            "  - name: c{n}\n    network: net{n}\n    context: ctx-{n}\n    cni: {cni}\n"
+        ));
+        if n == 4 {
+            doc.push_str("    loadBalancer:\n      provider: metallb\n      addresses: [198.51.100.4, 2001:db8::4]\n    metricsServer: true\n");
+        }
+    }
+    doc
+}
+
+/// Renders a mesh description (YAML text) into a tree, panicking on invalid input.
+pub fn render_text(yaml: &str) -> mesh_render::render::Tree {
+    let mesh =
+        mesh_render::config::parse(yaml, &mesh_render::config::Origin::File("mesh.yaml".into()))
+            .unwrap_or_else(|e| panic!("test mesh is invalid: {e}"));
+    mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh)).expect("renders")
+}
+
+/// Renders the built-in example into a tree.
+pub fn render_example() -> mesh_render::render::Tree {
+    render_text(mesh_render::config::EXAMPLE_YAML)
+}
+
+/// Every file of a tree, concatenated under path headers: one reviewable snapshot.
+pub fn dump(tree: &mesh_render::render::Tree) -> String {
+    let mut out = String::new();
+    for (path, text) in tree.iter() {
+        out.push_str(&format!("=== {path}\n{text}"));
+    }
+    out
+}
+
+/// Every file under `dir` with its bytes.
+pub fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(dir.join(&p)).unwrap();
+            (p, b)
+        })
+        .collect()
+}

@@ -1,0 +1,198 @@
+//! Rendering and writing: the example tree as reviewers see it, determinism, and what a render
+//! may and may not touch under out/.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use mesh_render::output;
+
+fn write(out: &Path, yaml: &str) -> output::Summary {
+    output::write(out, &common::render_text(yaml)).expect("write succeeds")
+}
+
+/// (path, inode, mtime) of every file: a rewrite through rename changes the inode.
+fn stamps(dir: &Path) -> Vec<(String, u64, i64, i64)> {
+    common::files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let m = fs::metadata(dir.join(&p)).unwrap();
+            (p, m.ino(), m.mtime(), m.mtime_nsec())
+        })
+        .collect()
+}
+
+fn example_without_nhn_nks() -> String {
+    let example = mesh_render::config::EXAMPLE_YAML;
+    let start = example.find("  - name: nhn-nks\n").unwrap();
+    let end = example.find("sample:\n").unwrap();
+    let text = format!("{}\n{}", &example[..start], &example[end..]);
+    text.replace("    nhn-nks: [reviews-v3, sleep]\n", "")
+}
+
+#[test]
+fn example_tree_matches_its_snapshot() {
+    let tree = common::render_example();
+    common::with_snapshots(|| insta::assert_snapshot!("example_tree", common::dump(&tree)));
+}
+
+#[test]
+fn rendering_is_a_pure_function_of_the_input() {
+    assert_eq!(common::render_example(), common::render_example());
+}
+
+#[test]
+fn every_file_ends_with_exactly_one_newline_and_has_no_carriage_returns() {
+    for (path, text) in common::render_example().iter() {
+        assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{path}");
+        assert!(!text.contains('\r'), "{path}");
+    }
+}
+
+#[test]
+fn a_second_render_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let first = write(&out, mesh_render::config::EXAMPLE_YAML);
+    assert!(!first.written.is_empty());
+    let before = stamps(&out);
+    let bytes_before = common::read_all(&out);
+    let second = write(&out, mesh_render::config::EXAMPLE_YAML);
+    assert!(second.written.is_empty(), "rewrote {:?}", second.written);
+    assert_eq!(second.unchanged, first.written.len());
+    assert_eq!(stamps(&out), before, "inode or mtime changed");
+    assert_eq!(common::read_all(&out), bytes_before);
+}
+
+#[test]
+fn the_record_lists_every_written_file_with_its_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    write(&out, mesh_render::config::EXAMPLE_YAML);
+    let record: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join(output::RECORD_FILE)).unwrap()).unwrap();
+    let files = record["files"].as_object().unwrap();
+    let on_disk: Vec<String> = common::files_under(&out)
+        .into_iter()
+        .filter(|p| p != output::RECORD_FILE)
+        .collect();
+    assert_eq!(files.keys().cloned().collect::<Vec<_>>(), on_disk);
+    for (path, entry) in files {
+        let digest = output::sha256_hex(&fs::read(out.join(path)).unwrap());
+        assert_eq!(entry["sha256"], digest, "{path}");
+    }
+}
+
+#[test]
+fn removing_a_cluster_removes_exactly_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    write(&out, mesh_render::config::EXAMPLE_YAML);
+    let before = common::read_all(&out);
+    let summary = write(&out, &example_without_nhn_nks());
+    let after = common::read_all(&out);
+
+    let ours = |p: &str| p.starts_with("clusters/nhn-nks/") || p.starts_with("values/nhn-nks/");
+    let expected_removed: Vec<String> = before
+        .iter()
+        .map(|(p, _)| p.clone())
+        .filter(|p| ours(p))
+        .collect();
+    assert!(!expected_removed.is_empty());
+    assert_eq!(summary.removed, expected_removed);
+    assert!(
+        !out.join("clusters/nhn-nks").exists(),
+        "emptied directories are removed"
+    );
+    assert!(!out.join("values/nhn-nks").exists());
+    // Everything else is byte-identical, except the README (it lists the clusters) and the record.
+    for (path, bytes) in &after {
+        if path == "README.md" || path == output::RECORD_FILE {
+            continue;
+        }
+        let old = before.iter().find(|(p, _)| p == path).map(|(_, b)| b);
+        assert_eq!(old, Some(bytes), "{path} changed");
+    }
+}
+
+#[test]
+fn files_a_user_added_under_out_survive_renders_and_prunes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    write(&out, mesh_render::config::EXAMPLE_YAML);
+    fs::write(out.join("clusters/nhn-nks/NOTES.md"), "mine\n").unwrap();
+    fs::write(out.join("kustomization.yaml"), "mine\n").unwrap();
+    write(&out, &example_without_nhn_nks());
+    assert_eq!(
+        fs::read_to_string(out.join("clusters/nhn-nks/NOTES.md")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("kustomization.yaml")).unwrap(),
+        "mine\n"
+    );
+    assert!(!out.join("clusters/nhn-nks/10-istio-system").exists());
+}
+
+#[test]
+fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("README.md"), "the team's own readme\n").unwrap();
+    let err = output::write(&out, &common::render_example()).unwrap_err();
+    assert!(
+        matches!(err, output::OutputError::NotOurs(ref p) if p == &[out.join("README.md")]),
+        "{err}"
+    );
+    assert_eq!(common::files_under(&out), ["README.md"]);
+}
+
+#[test]
+fn an_edited_file_that_is_no_longer_rendered_is_kept_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    write(&out, mesh_render::config::EXAMPLE_YAML);
+    let edited = "clusters/nhn-nks/50-sample/sleep.yaml";
+    fs::write(out.join(edited), "# my change\n").unwrap();
+    let summary = write(&out, &example_without_nhn_nks());
+    assert_eq!(summary.kept_edited, [edited]);
+    assert!(out.join(edited).exists());
+}
+
+#[test]
+fn a_corrupt_record_is_an_error_naming_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join(output::RECORD_FILE), "{not json").unwrap();
+    let err = output::write(&out, &common::render_example()).unwrap_err();
+    assert!(err.to_string().contains(output::RECORD_FILE), "{err}");
+    assert_eq!(common::files_under(&out), [output::RECORD_FILE]);
+}
+
+#[test]
+fn five_clusters_cycle_reviews_and_put_sleep_last() {
+    let tree = common::render_text(&common::five_cluster_mesh());
+    let placed: Vec<Vec<&str>> = (1..=5)
+        .map(|n| {
+            tree.paths()
+                .filter(|p| p.as_str().starts_with(&format!("clusters/c{n}/50-sample/")))
+                .map(|p| p.file_name())
+                .filter(|f| f.starts_with("reviews-") || *f == "sleep.yaml")
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            vec!["reviews-v1.yaml"],
+            vec!["reviews-v2.yaml"],
+            vec!["reviews-v3.yaml"],
+            vec!["reviews-v1.yaml"],
+            vec!["reviews-v2.yaml", "sleep.yaml"],
+        ]
+    );
+}
