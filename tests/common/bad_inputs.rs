@@ -10,7 +10,7 @@ pub fn alias_bomb() -> String {
     doc.push_str("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
     for level in 1..9 {
         let prev = format!("*l{}", level - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         doc.push_str(&format!("l{level}: &l{level} [{items}]\n"));
     }
     doc.push_str(
