@@ -1,0 +1,237 @@
+//! The rendered layers as kubectl builds them: every layer builds offline with `kubectl
+//! kustomize`, and every object it builds passes the strict schemas of ../shared/schemas.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use mesh_render::check::schema::{Mode, SchemaCatalog};
+use serde_json::Value;
+
+fn kubectl_kustomize(dir: &Path) -> String {
+    let o = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        o.status.success(),
+        "kubectl kustomize {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("utf-8 output")
+}
+
+/// Builds every layer under out/clusters and validates each object; returns (layer dir, objects).
+fn build_all(out: &Path) -> Vec<(String, Vec<Value>)> {
+    let catalog = SchemaCatalog::open(common::shared().join("schemas")).expect("schemas");
+    let mut layers = Vec::new();
+    for file in common::files_under(&out.join("clusters")) {
+        let Some(layer) = file.strip_suffix("/kustomization.yaml") else {
+            continue;
+        };
+        let objects = mesh_render::check::schema::parse_documents(&kubectl_kustomize(
+            &out.join("clusters").join(layer),
+        ))
+        .expect("kustomize output parses");
+        assert!(!objects.is_empty(), "{layer} built no objects");
+        for object in &objects {
+            let violations = catalog
+                .validate(object, Mode::Strict)
+                .unwrap_or_else(|e| panic!("{layer}: {e}"));
+            assert!(
+                violations.is_empty(),
+                "{layer}:\n{}",
+                violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        layers.push((layer.to_owned(), objects));
+    }
+    layers
+}
+
+fn render_into(dir: &Path, yaml: &str) -> std::path::PathBuf {
+    let out = dir.join("out");
+    mesh_render::output::write(&out, &common::render_text(yaml)).expect("write");
+    out
+}
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_layer_of_the_example_builds_and_validates() {
+    if !common::judge_available("kubectl", "it builds every rendered layer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layers = build_all(&render_into(dir.path(), mesh_render::config::EXAMPLE_YAML));
+    let names: Vec<&str> = layers.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kt-k2p/10-istio-system",
+            "kt-k2p/40-mesh",
+            "kt-k2p/50-sample",
+            "ncloud-nks/10-istio-system",
+            "ncloud-nks/40-mesh",
+            "ncloud-nks/50-sample",
+            "nhn-nks/10-istio-system",
+            "nhn-nks/40-mesh",
+            "nhn-nks/50-sample",
+        ]
+    );
+    let sample = |c: &str| {
+        kinds(
+            &layers
+                .iter()
+                .find(|(l, _)| l == &format!("{c}/50-sample"))
+                .unwrap()
+                .1,
+        )
+    };
+    assert_eq!(
+        sample("kt-k2p"),
+        [
+            "Namespace/sample",
+            "ServiceAccount/bookinfo-reviews",
+            "Service/reviews",
+            "Deployment/reviews-v1"
+        ]
+    );
+    assert_eq!(
+        sample("nhn-nks"),
+        [
+            "Namespace/sample",
+            "ServiceAccount/bookinfo-reviews",
+            "ServiceAccount/sleep",
+            "Service/reviews",
+            "Service/sleep",
+            "Deployment/reviews-v3",
+            "Deployment/sleep"
+        ]
+    );
+}
+
+#[test]
+fn every_layer_of_a_five_cluster_mesh_builds_and_validates() {
+    if !common::judge_available("kubectl", "it builds every rendered layer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layers = build_all(&render_into(dir.path(), &common::five_cluster_mesh()));
+    assert_eq!(layers.len(), 15);
+}
+
+#[test]
+fn the_namespace_carries_the_network_and_the_gateway_selects_the_rendered_gateway() {
+    if !common::judge_available("kubectl", "it builds every rendered layer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = render_into(dir.path(), mesh_render::config::EXAMPLE_YAML);
+    for (i, c) in ["kt-k2p", "ncloud-nks", "nhn-nks"].iter().enumerate() {
+        let ns = mesh_render::check::schema::parse_documents(&kubectl_kustomize(
+            &out.join(format!("clusters/{c}/10-istio-system")),
+        ))
+        .unwrap();
+        assert_eq!(
+            ns[0]["metadata"]["labels"]["topology.istio.io/network"],
+            format!("network{}", i + 1)
+        );
+        let gw = mesh_render::check::schema::parse_documents(&kubectl_kustomize(
+            &out.join(format!("clusters/{c}/40-mesh")),
+        ))
+        .unwrap();
+        let values: Value = serde_saphyr::from_str(
+            &std::fs::read_to_string(out.join(format!("values/{c}/gateway.yaml"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(gw[0]["apiVersion"], "networking.istio.io/v1");
+        assert_eq!(
+            gw[0]["spec"]["selector"]["istio"],
+            values["labels"]["istio"]
+        );
+        let server = &gw[0]["spec"]["servers"][0];
+        assert_eq!(server["port"]["number"], 15443);
+        assert_eq!(server["tls"]["mode"], "AUTO_PASSTHROUGH");
+        assert_eq!(server["hosts"], serde_json::json!(["*.local"]));
+        let exposed = values["service"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["port"] == 15443);
+        assert!(exposed, "{c}: the selected gateway does not expose 15443");
+    }
+}
+
+#[test]
+fn gateway_api_base_references_the_pinned_release_and_builds_from_it() {
+    if !common::judge_available("kubectl", "it builds the Gateway API base") {
+        return;
+    }
+    let tree = common::render_example();
+    let kustomization: Value =
+        serde_saphyr::from_str(tree.get("base/gateway-api/kustomization.yaml").unwrap()).unwrap();
+    let url = mesh_render::config::GatewayApi::DEFAULT_CRDS_URL;
+    assert_eq!(kustomization["resources"], serde_json::json!([url]));
+    assert!(url.contains("/v1.3.0/standard-install.yaml"));
+
+    // Offline, the same kustomization built against the release file from ../shared: the CRDs
+    // it references are what Istio 1.26 needs, and they validate.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::shared().join("upstream/gateway-api-v1.3.0/standard-install.yaml"),
+        dir.path().join("standard-install.yaml"),
+    )
+    .unwrap();
+    let local = tree
+        .get("base/gateway-api/kustomization.yaml")
+        .unwrap()
+        .replace(url, "standard-install.yaml");
+    std::fs::write(dir.path().join("kustomization.yaml"), local).unwrap();
+    let crds = mesh_render::check::schema::parse_documents(&kubectl_kustomize(dir.path())).unwrap();
+    let catalog = SchemaCatalog::open(common::shared().join("schemas")).unwrap();
+    let names: Vec<&str> = crds
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"gateways.gateway.networking.k8s.io")
+            && names.contains(&"httproutes.gateway.networking.k8s.io"),
+        "{names:?}"
+    );
+    for crd in &crds {
+        assert!(catalog.validate(crd, Mode::Strict).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_mirror_url_replaces_the_gateway_api_source() {
+    let yaml = common::example_with(
+        "crdsURL: https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",
+        "crdsURL: https://mirror.example.com/gateway-api/v1.3.0/standard-install.yaml",
+    );
+    let tree = common::render_text(&yaml);
+    assert!(
+        tree.get("base/gateway-api/kustomization.yaml")
+            .unwrap()
+            .contains("  - https://mirror.example.com/gateway-api/v1.3.0/standard-install.yaml\n")
+    );
+}
