@@ -53,7 +53,7 @@ fn run(cli: &Cli) -> Result<(), (u8, String)> {
     let tree = render::render(&model).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
     let summary = output::write(&cli.out, &tree).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
     if !cli.quiet {
-        print!("{}", report(&mesh, &origin, &cli.out, &summary));
+        print!("{}", report(&mesh, &model, &origin, &cli.out, &summary));
     }
     Ok(())
 }
@@ -71,7 +71,7 @@ fn load(config: Option<&Path>) -> Result<(Mesh, Origin), config::ConfigError> {
 }
 
 /// The short summary printed after a render.
-pub fn report(mesh: &Mesh, origin: &Origin, out: &Path, s: &Summary) -> String {
+pub fn report(mesh: &Mesh, model: &Model, origin: &Origin, out: &Path, s: &Summary) -> String {
     let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
     let mut text = format!(
         "Rendered mesh {} ({} clusters: {}) from {origin} into {}\n  {} written, {} unchanged, {} removed\n",
@@ -87,6 +87,9 @@ pub fn report(mesh: &Mesh, origin: &Origin, out: &Path, s: &Summary) -> String {
         text.push_str(&format!(
             "  warning: kept {path}: no longer rendered, but edited since mesh-render wrote it; delete it if it is not yours\n"
         ));
+    }
+    for warning in &model.warnings {
+        text.push_str(&format!("  warning: {warning}\n"));
     }
     if *origin == Origin::BuiltinExample {
         text.push_str("  note: no ./mesh.yaml here, so this is the built-in example mesh; write your own mesh.yaml or pass --config FILE\n");

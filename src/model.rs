@@ -1,17 +1,25 @@
 //! The derived topology: from a validated mesh description, what each cluster receives — its
-//! layers in apply order, the gateway's ports and labels, the sample workloads it runs.
+//! layers and bases in apply order, its gateways with their ports and labels, its provider fixes
+//! and the sample workloads it runs.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::config::{self, ClusterName, Cni, ContextName, Mesh, NetworkName, Topology, Workload};
+use crate::config::{
+    self, ClusterName, Cni, ContextName, LoadBalancer, Mesh, NetworkName, Topology, Workload,
+};
 
 /// One layer of a cluster: a kustomize directory applied on its own, in this order. The numeric
-/// prefix leaves room for the layers later stages add (reader token, provider fixes) and shows
-/// where the Helm releases go between them (see out/README.md).
+/// prefix shows the order and leaves room for the reader-token layer (20); the Helm releases go
+/// between layers (see out/README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Layer {
     /// The `istio-system` namespace, labelled with the cluster's network.
     IstioSystem,
+    /// Fixes for the cluster's provider: Cilium settings, the MetalLB address pool.
+    ProviderFixes,
     /// The cross-network Gateway (and, later, the remote secrets).
     Mesh,
     /// The sample that proves cross-cluster traffic.
@@ -22,13 +30,32 @@ impl Layer {
     pub fn dir(self) -> &'static str {
         match self {
             Layer::IstioSystem => "10-istio-system",
+            Layer::ProviderFixes => "30-provider-fixes",
             Layer::Mesh => "40-mesh",
             Layer::Sample => "50-sample",
         }
     }
 }
 
-/// A Helm chart of Istio's, installed between layers.
+/// A shared kustomization under out/base/ referencing an upstream release by pinned URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Base {
+    GatewayApi,
+    Metallb,
+    MetricsServer,
+}
+
+impl Base {
+    pub fn dir(self) -> &'static str {
+        match self {
+            Base::GatewayApi => "gateway-api",
+            Base::Metallb => "metallb",
+            Base::MetricsServer => "metrics-server",
+        }
+    }
+}
+
+/// A Helm chart of Istio's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Chart {
     Base,
@@ -37,9 +64,7 @@ pub enum Chart {
 }
 
 impl Chart {
-    pub const ALL: [Chart; 3] = [Chart::Base, Chart::Istiod, Chart::Gateway];
-
-    /// The chart's name in Istio's Helm repository, also the values file's stem.
+    /// The chart's name in Istio's Helm repository.
     pub fn name(self) -> &'static str {
         match self {
             Chart::Base => "base",
@@ -55,31 +80,63 @@ pub struct Model {
     pub mesh_id: String,
     pub trust_domain: String,
     pub istio: IstioPlan,
-    pub gateway: GatewayPlan,
-    pub gateway_api_crds_url: String,
+    pub topology: Topology,
     pub clusters: Vec<ClusterPlan>,
+    /// The bases any cluster needs, each with the URL it references.
+    pub bases: Vec<BasePlan>,
     pub sample: Option<SamplePlan>,
+    /// Things the user should know about this mesh; printed in the summary.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IstioPlan {
     pub version: String,
-    /// The istiod chart's `profile` value; `None` for the chart's default.
+    /// The istiod chart's (and istioctl's) `profile`; `None` for the default.
     pub profile: Option<&'static str>,
     pub dns_capture: bool,
     pub rewrite_app_http_probe: bool,
     pub namespace: &'static str,
+    pub revision: Option<String>,
+    /// The label that turns on sidecar injection in a namespace: `istio.io/rev: <revision>` for
+    /// a revisioned control plane, `istio-injection: enabled` otherwise.
+    pub injection_label: (&'static str, String),
 }
 
-/// The gateway that carries cross-network traffic.
+#[derive(Debug, Clone, Serialize)]
+pub struct BasePlan {
+    pub base: Base,
+    pub dir: &'static str,
+    pub url: String,
+}
+
+/// What a gateway is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatewayRole {
+    /// Carries cross-network traffic (and, in the combined topology, ingress too).
+    CrossNetwork,
+    /// Ingress only (the dedicated topology's optional second gateway).
+    Ingress,
+}
+
+/// A gateway installed with Istio's `gateway` chart.
 #[derive(Debug, Clone, Serialize)]
 pub struct GatewayPlan {
     /// Release, Deployment and Service name.
     pub name: &'static str,
-    /// The `istio:` label the cross-network Gateway selects.
+    /// The `istio:` label selecting its pods.
     pub istio_label: &'static str,
+    pub role: GatewayRole,
+    /// Whether the chart's `networkGateway` value shapes it (the dedicated east-west gateway):
+    /// the chart then sets the ports, the network label and the network-view env itself.
+    pub network_gateway: bool,
     pub ports: Vec<ServicePort>,
     pub autoscaling: Autoscaling,
+    /// The stem of its values file under values/<cluster>/.
+    pub values_file: &'static str,
+    /// Annotations of its Service (MetalLB's address pinning).
+    pub service_annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,10 +163,50 @@ pub struct ClusterPlan {
     pub network: NetworkName,
     pub context: ContextName,
     pub cni: Cni,
-    pub metrics_server: bool,
     pub layers: Vec<Layer>,
+    /// The bases this cluster applies, in order.
+    pub bases: Vec<Base>,
+    /// Its gateways; the first carries cross-network traffic.
+    pub gateways: Vec<GatewayPlan>,
+    pub fixes: ProviderFixes,
     /// Sample workloads this cluster runs, in a fixed order.
     pub workloads: Vec<Workload>,
+}
+
+impl ClusterPlan {
+    /// The gateway the cross-network Gateway selects.
+    pub fn cross_network_gateway(&self) -> &GatewayPlan {
+        &self.gateways[0]
+    }
+}
+
+/// What the provider-fixes layer holds for a cluster.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProviderFixes {
+    pub cilium: Option<CiliumFix>,
+    pub metallb: Option<MetallbPool>,
+}
+
+impl ProviderFixes {
+    pub fn is_empty(&self) -> bool {
+        self.cilium.is_none() && self.metallb.is_none()
+    }
+}
+
+/// The seed's Cilium settings for Istio (section 6.3), applied as a partial `cilium-config`, and
+/// the digest that restarts the agents when — and only when — they change.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiliumFix {
+    pub settings: Vec<(&'static str, &'static str)>,
+    pub digest: String,
+}
+
+/// The seed's MetalLB pool for the gateway address (section 7.1.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetallbPool {
+    pub name: &'static str,
+    /// Host prefixes (`/32`, `/128`) of the gateway addresses.
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,33 +217,50 @@ pub struct SamplePlan {
     pub sleep_image: String,
 }
 
+/// The `cilium-config` keys Istio needs beside Cilium: socket LB kept out of pods (so sidecar
+/// redirection works), other CNIs' config left alone, Cilium's own L7 proxy off.
+const CILIUM_SETTINGS: [(&str, &str); 3] = [
+    ("bpf-lb-sock-hostns-only", "true"),
+    ("cni-exclusive", "false"),
+    ("enable-l7-proxy", "false"),
+];
+
+/// MetalLB 0.14's Service annotations (`metallb/metallb@v0.14.8:controller/service.go`).
+const METALLB_POOL_ANNOTATION: &str = "metallb.universe.tf/address-pool";
+const METALLB_IPS_ANNOTATION: &str = "metallb.universe.tf/loadBalancerIPs";
+const METALLB_POOL: &str = "istio-ingressgateway";
+
 impl Model {
     pub fn from_mesh(mesh: &Mesh) -> Self {
         let sample_enabled = mesh.sample.enabled;
-        let clusters = mesh
+        let clusters: Vec<ClusterPlan> = mesh
             .clusters
             .iter()
-            .map(|c| {
-                let workloads = if sample_enabled {
-                    placed_workloads(&mesh.sample, &c.name)
-                } else {
-                    Vec::new()
-                };
-                let mut layers = vec![Layer::IstioSystem, Layer::Mesh];
-                if sample_enabled {
-                    layers.push(Layer::Sample);
-                }
-                ClusterPlan {
-                    name: c.name.clone(),
-                    network: c.network.clone(),
-                    context: c.context.clone(),
-                    cni: c.cni,
-                    metrics_server: c.metrics_server,
-                    layers,
-                    workloads,
-                }
+            .map(|c| cluster_plan(mesh, c, sample_enabled))
+            .collect();
+        let mut needed: Vec<Base> = clusters
+            .iter()
+            .flat_map(|c| c.bases.iter().copied())
+            .collect();
+        needed.sort();
+        needed.dedup();
+        let bases = needed
+            .into_iter()
+            .map(|base| BasePlan {
+                base,
+                dir: base.dir(),
+                url: match base {
+                    Base::GatewayApi => mesh.upstream.gateway_api_crds.clone(),
+                    Base::Metallb => mesh.upstream.metallb.clone(),
+                    Base::MetricsServer => mesh.upstream.metrics_server.clone(),
+                },
             })
             .collect();
+        let revision = mesh.istio.revision.as_ref().map(ToString::to_string);
+        let injection_label = match &revision {
+            Some(rev) => ("istio.io/rev", rev.clone()),
+            None => ("istio-injection", "enabled".to_owned()),
+        };
         Model {
             mesh_id: mesh.mesh_id.to_string(),
             trust_domain: mesh.trust_domain.to_string(),
@@ -156,18 +270,111 @@ impl Model {
                 dns_capture: mesh.istio.dns_capture,
                 rewrite_app_http_probe: mesh.istio.rewrite_app_http_probe,
                 namespace: "istio-system",
+                revision,
+                injection_label,
             },
-            gateway: gateway_plan(mesh.topology),
-            gateway_api_crds_url: mesh.gateway_api.crds_url.clone(),
+            topology: mesh.topology,
             clusters,
+            bases,
             sample: sample_enabled.then(|| SamplePlan {
                 namespace: mesh.sample.namespace.clone(),
                 reviews_hub: mesh.sample.reviews_hub.to_string(),
                 reviews_tag: mesh.sample.reviews_tag.clone(),
                 sleep_image: mesh.sample.sleep_image.to_string(),
             }),
+            warnings: warnings(mesh),
         }
     }
+}
+
+fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> ClusterPlan {
+    let mut gateways = gateway_plans(mesh.topology, mesh.ingress_gateway);
+    let mut fixes = ProviderFixes::default();
+    if c.cni == Cni::Cilium {
+        fixes.cilium = Some(cilium_fix());
+    }
+    if let LoadBalancer::Metallb { addresses } = &c.load_balancer {
+        // Each gateway is pinned to its own address: the cross-network one takes the first.
+        for (gateway, ip) in gateways.iter_mut().zip(addresses) {
+            gateway
+                .service_annotations
+                .insert(METALLB_POOL_ANNOTATION.to_owned(), METALLB_POOL.to_owned());
+            gateway
+                .service_annotations
+                .insert(METALLB_IPS_ANNOTATION.to_owned(), ip.to_string());
+        }
+        fixes.metallb = Some(MetallbPool {
+            name: METALLB_POOL,
+            addresses: addresses
+                .iter()
+                .map(|ip| match ip {
+                    std::net::IpAddr::V4(v4) => format!("{v4}/32"),
+                    std::net::IpAddr::V6(v6) => format!("{v6}/128"),
+                })
+                .collect(),
+        });
+    }
+    let mut bases = vec![Base::GatewayApi];
+    if fixes.metallb.is_some() {
+        bases.push(Base::Metallb);
+    }
+    if c.metrics_server {
+        bases.push(Base::MetricsServer);
+    }
+    let mut layers = vec![Layer::IstioSystem];
+    if !fixes.is_empty() {
+        layers.push(Layer::ProviderFixes);
+    }
+    layers.push(Layer::Mesh);
+    if sample_enabled {
+        layers.push(Layer::Sample);
+    }
+    ClusterPlan {
+        name: c.name.clone(),
+        network: c.network.clone(),
+        context: c.context.clone(),
+        cni: c.cni,
+        layers,
+        bases,
+        gateways,
+        fixes,
+        workloads: if sample_enabled {
+            placed_workloads(&mesh.sample, &c.name)
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn cilium_fix() -> CiliumFix {
+    let mut hasher = Sha256::new();
+    for (key, value) in CILIUM_SETTINGS {
+        hasher.update(format!("{key}={value}\n"));
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    CiliumFix {
+        settings: CILIUM_SETTINGS.to_vec(),
+        digest: format!("sha256:{digest}"),
+    }
+}
+
+fn warnings(mesh: &Mesh) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if mesh.topology == Topology::Combined {
+        warnings.push(
+            "gateway topology `combined` exposes ports 15012 and 15017 on every cluster's public \
+             load balancer with nothing behind them: they serve only primary-remote meshes \
+             (istiod exposed through the gateway). Use `topology: dedicated` to keep ingress \
+             and east-west traffic on separate load balancers."
+                .to_owned(),
+        );
+    }
+    warnings
 }
 
 fn placed_workloads(sample: &config::Sample, cluster: &ClusterName) -> Vec<Workload> {
@@ -188,13 +395,24 @@ fn profile_value(profile: config::Profile) -> Option<&'static str> {
     }
 }
 
-fn gateway_plan(topology: Topology) -> GatewayPlan {
+/// The gateway chart's default autoscaling, which the seed's gateways show (1-5 at 80% CPU).
+fn autoscaling() -> Autoscaling {
+    Autoscaling {
+        min_replicas: 1,
+        max_replicas: 5,
+        target_cpu_percent: 80,
+    }
+}
+
+fn gateway_plans(topology: Topology, ingress: bool) -> Vec<GatewayPlan> {
     match topology {
         // The seed's ingressgateway.yaml: one gateway for ingress and east-west, with the port
-        // names the seed gives them; autoscaling as the gateway chart's defaults (1-5 at 80%).
-        Topology::Combined => GatewayPlan {
+        // names the seed gives them.
+        Topology::Combined => vec![GatewayPlan {
             name: "istio-ingressgateway",
             istio_label: "ingressgateway",
+            role: GatewayRole::CrossNetwork,
+            network_gateway: false,
             ports: vec![
                 port("status-port", 15021, 15021),
                 port("http2", 80, 8080),
@@ -204,12 +422,45 @@ fn gateway_plan(topology: Topology) -> GatewayPlan {
                 port("tcp-istiod", 15012, 15012),
                 port("tcp-webhook", 15017, 15017),
             ],
-            autoscaling: Autoscaling {
-                min_replicas: 1,
-                max_replicas: 5,
-                target_cpu_percent: 80,
-            },
-        },
+            autoscaling: autoscaling(),
+            values_file: "gateway",
+            service_annotations: BTreeMap::new(),
+        }],
+        // Istio's layout: what `gen-eastwest-gateway.sh` and the chart's `networkGateway` make.
+        Topology::Dedicated => {
+            let mut plans = vec![GatewayPlan {
+                name: "istio-eastwestgateway",
+                istio_label: "eastwestgateway",
+                role: GatewayRole::CrossNetwork,
+                network_gateway: true,
+                ports: vec![
+                    port("status-port", 15021, 15021),
+                    port("tls", CROSS_NETWORK_PORT, CROSS_NETWORK_PORT),
+                    port("tls-istiod", 15012, 15012),
+                    port("tls-webhook", 15017, 15017),
+                ],
+                autoscaling: autoscaling(),
+                values_file: "gateway",
+                service_annotations: BTreeMap::new(),
+            }];
+            if ingress {
+                plans.push(GatewayPlan {
+                    name: "istio-ingressgateway",
+                    istio_label: "ingressgateway",
+                    role: GatewayRole::Ingress,
+                    network_gateway: false,
+                    ports: vec![
+                        port("status-port", 15021, 15021),
+                        port("http2", 80, 8080),
+                        port("https", 443, 8443),
+                    ],
+                    autoscaling: autoscaling(),
+                    values_file: "ingress-gateway",
+                    service_annotations: BTreeMap::new(),
+                });
+            }
+            plans
+        }
     }
 }
 
@@ -229,11 +480,21 @@ mod tests {
         Model::from_mesh(&config::example().expect("example parses"))
     }
 
+    fn cluster<'a>(m: &'a Model, name: &str) -> &'a ClusterPlan {
+        m.clusters
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .expect("cluster exists")
+    }
+
     #[test]
     fn combined_gateway_exposes_the_cross_network_port() {
         let m = example();
-        assert!(m.gateway.ports.iter().any(|p| p.port == CROSS_NETWORK_PORT));
-        assert_eq!(m.gateway.istio_label, "ingressgateway");
+        for c in &m.clusters {
+            let gw = c.cross_network_gateway();
+            assert!(gw.ports.iter().any(|p| p.port == CROSS_NETWORK_PORT));
+            assert_eq!(gw.istio_label, "ingressgateway");
+        }
     }
 
     #[test]
@@ -260,6 +521,94 @@ mod tests {
             m.clusters
                 .iter()
                 .all(|c| !c.layers.contains(&Layer::Sample))
+        );
+    }
+
+    #[test]
+    fn cilium_fixes_go_only_to_cilium_clusters() {
+        let m = example();
+        let with: Vec<&str> = m
+            .clusters
+            .iter()
+            .filter(|c| c.fixes.cilium.is_some())
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(with, ["ncloud-nks"]);
+    }
+
+    #[test]
+    fn metallb_goes_only_where_the_load_balancer_is_metallb() {
+        let m = example();
+        let with: Vec<&str> = m
+            .clusters
+            .iter()
+            .filter(|c| c.bases.contains(&Base::Metallb))
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(with, ["kt-k2p"]);
+        let pool = cluster(&m, "kt-k2p").fixes.metallb.as_ref().expect("pool");
+        assert_eq!(pool.addresses, ["203.0.113.10/32"]);
+        let gw = cluster(&m, "kt-k2p").cross_network_gateway();
+        assert_eq!(
+            gw.service_annotations
+                .get(METALLB_IPS_ANNOTATION)
+                .map(String::as_str),
+            Some("203.0.113.10")
+        );
+        assert!(
+            cluster(&m, "ncloud-nks")
+                .cross_network_gateway()
+                .service_annotations
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn metrics_server_goes_only_where_asked() {
+        let m = example();
+        let with: Vec<&str> = m
+            .clusters
+            .iter()
+            .filter(|c| c.bases.contains(&Base::MetricsServer))
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(with, ["kt-k2p"]);
+        let bases: Vec<Base> = m.bases.iter().map(|b| b.base).collect();
+        assert_eq!(
+            bases,
+            [Base::GatewayApi, Base::Metallb, Base::MetricsServer]
+        );
+    }
+
+    #[test]
+    fn the_provider_fixes_layer_exists_only_where_there_is_a_fix() {
+        let m = example();
+        assert!(cluster(&m, "kt-k2p").layers.contains(&Layer::ProviderFixes));
+        assert!(
+            cluster(&m, "ncloud-nks")
+                .layers
+                .contains(&Layer::ProviderFixes)
+        );
+        assert!(
+            !cluster(&m, "nhn-nks")
+                .layers
+                .contains(&Layer::ProviderFixes)
+        );
+    }
+
+    #[test]
+    fn the_cilium_digest_is_stable_and_follows_the_settings() {
+        assert_eq!(cilium_fix().digest, cilium_fix().digest);
+        assert!(cilium_fix().digest.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn combined_topology_warns_about_15012_and_15017() {
+        assert!(
+            example()
+                .warnings
+                .iter()
+                .any(|w| w.contains("15012") && w.contains("15017"))
         );
     }
 }

@@ -68,12 +68,26 @@ fn config_flag_wins_over_the_current_directory() {
 #[test]
 fn the_summary_counts_written_unchanged_and_removed_files() {
     let dir = tempfile::tempdir().unwrap();
-    mesh_render(dir.path(), &["out"]);
-    let o = mesh_render(dir.path(), &["out"]);
+    let first = stdout(&mesh_render(dir.path(), &["out"]));
+    let files = common::files_under(&dir.path().join("out")).len() - 1; // all but the record
     assert!(
-        stdout(&o).contains("0 written, 36 unchanged, 0 removed"),
-        "{}",
-        stdout(&o)
+        first.contains(&format!("{files} written, 0 unchanged, 0 removed")),
+        "{first}"
+    );
+    let second = stdout(&mesh_render(dir.path(), &["out"]));
+    assert!(
+        second.contains(&format!("0 written, {files} unchanged, 0 removed")),
+        "{second}"
+    );
+}
+
+#[test]
+fn the_summary_warns_that_combined_exposes_15012_and_15017() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = stdout(&mesh_render(dir.path(), &["out"]));
+    assert!(
+        text.contains("warning: gateway topology `combined` exposes ports 15012 and 15017"),
+        "{text}"
     );
 }
 

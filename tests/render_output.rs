@@ -94,7 +94,11 @@ fn removing_a_cluster_removes_exactly_its_files() {
     let summary = write(&out, &example_without_nhn_nks());
     let after = common::read_all(&out);
 
-    let ours = |p: &str| p.starts_with("clusters/nhn-nks/") || p.starts_with("values/nhn-nks/");
+    let ours = |p: &str| {
+        p.starts_with("clusters/nhn-nks/")
+            || p.starts_with("values/nhn-nks/")
+            || p.starts_with("istioctl/nhn-nks/")
+    };
     let expected_removed: Vec<String> = before
         .iter()
         .map(|(p, _)| p.clone())
@@ -107,6 +111,7 @@ fn removing_a_cluster_removes_exactly_its_files() {
         "emptied directories are removed"
     );
     assert!(!out.join("values/nhn-nks").exists());
+    assert!(!out.join("istioctl/nhn-nks").exists());
     // Everything else is byte-identical, except the README (it lists the clusters) and the record.
     for (path, bytes) in &after {
         if path == "README.md" || path == output::RECORD_FILE {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Problem};
-pub use names::{ClusterName, ContextName, ImageRef, MeshId, NetworkName, TrustDomain};
+pub use names::{ClusterName, ContextName, ImageRef, MeshId, NetworkName, Revision, TrustDomain};
 pub use spec::{Cni, Profile, Topology, Workload};
 
 /// The `apiVersion` this release reads.
@@ -32,7 +32,9 @@ pub struct Mesh {
     pub trust_domain: TrustDomain,
     pub istio: Istio,
     pub topology: Topology,
-    pub gateway_api: GatewayApi,
+    /// With the dedicated topology: a separate ingress gateway beside the east-west one.
+    pub ingress_gateway: bool,
+    pub upstream: Upstream,
     /// In the order written: the order that numbers networks and places the sample.
     pub clusters: Vec<Cluster>,
     pub sample: Sample,
@@ -44,6 +46,8 @@ pub struct Istio {
     pub profile: Profile,
     pub dns_capture: bool,
     pub rewrite_app_http_probe: bool,
+    /// The control-plane revision, if the mesh installs a revisioned istiod.
+    pub revision: Option<Revision>,
 }
 
 /// An Istio release this renderer supports (1.26.x).
@@ -65,15 +69,22 @@ impl std::fmt::Display for IstioVersion {
     }
 }
 
+/// Release URLs of the upstream manifests that out/base/ references (never copies).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayApi {
-    /// Where the standard-channel CRDs are fetched from when out/base/gateway-api is built.
-    pub crds_url: String,
+pub struct Upstream {
+    pub gateway_api_crds: String,
+    pub metallb: String,
+    pub metrics_server: String,
 }
 
-impl GatewayApi {
-    /// The release Istio 1.26 is built against (`istio/istio@1.26.0:go.mod`).
-    pub const DEFAULT_CRDS_URL: &str = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml";
+impl Upstream {
+    /// Gateway API standard channel at the release Istio 1.26 is built against
+    /// (`istio/istio@1.26.0:go.mod`).
+    pub const GATEWAY_API_CRDS: &str = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml";
+    /// MetalLB v0.14.8, as the seed installs it (`metallb/metallb@v0.14.8:config/manifests/metallb-native.yaml`).
+    pub const METALLB: &str = "https://raw.githubusercontent.com/metallb/metallb/v0.14.8/config/manifests/metallb-native.yaml";
+    /// metrics-server v0.9.0's release asset (`kubectl kustomize manifests/overlays/release` at the tag).
+    pub const METRICS_SERVER: &str = "https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -62,6 +62,10 @@ string_newtype!(
     ContextName
 );
 string_newtype!(
+    /// An Istio control-plane revision (`istio.io/rev`), a DNS-1123 label.
+    Revision
+);
+string_newtype!(
     /// A container image reference or image repository prefix.
     ImageRef
 );
@@ -101,6 +105,22 @@ impl TrustDomain {
                     fix,
                 });
             }
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Revision {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        dns1123_label(s, "revision")?;
+        if s == "default" {
+            return Err(Invalid {
+                problem: "\"default\" is the name of Istio's default revision tag, not a revision"
+                    .to_owned(),
+                fix:
+                    "name the revision after the release, e.g. \"1-26-0\", or leave `revision` out"
+                        .to_owned(),
+            });
         }
         Ok(Self(s.to_owned()))
     }

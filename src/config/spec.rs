@@ -29,8 +29,8 @@ pub struct MeshSpec {
     pub istio: IstioSpec,
     #[serde(default)]
     pub gateway: GatewaySpec,
-    #[serde(default, rename = "gatewayAPI")]
-    pub gateway_api: GatewayApiSpec,
+    #[serde(default)]
+    pub upstream: UpstreamSpec,
     pub clusters: Vec<ClusterSpec>,
     #[serde(default)]
     pub sample: SampleSpec,
@@ -46,6 +46,8 @@ pub struct IstioSpec {
     pub dns_capture: bool,
     #[serde(default, rename = "rewriteAppHTTPProbe")]
     pub rewrite_app_http_probe: bool,
+    #[serde(default)]
+    pub revision: Option<Text>,
 }
 
 /// The istiod chart's `profile` value (`manifests/helm-profiles/<profile>.yaml`); `default`
@@ -66,6 +68,9 @@ pub enum Profile {
 pub struct GatewaySpec {
     #[serde(default)]
     pub topology: Topology,
+    /// With `dedicated`: also render a separate ingress gateway.
+    #[serde(default)]
+    pub ingress: Option<Spanned<bool>>,
 }
 
 /// How cross-network traffic reaches a cluster.
@@ -75,13 +80,21 @@ pub enum Topology {
     /// The seed's single `istio-ingressgateway` carrying ingress and east-west ports.
     #[default]
     Combined,
+    /// Istio's own layout: an `istio-eastwestgateway` carrying only the east-west ports (the
+    /// gateway chart's `networkGateway`), optionally beside a separate ingress gateway.
+    Dedicated,
 }
 
+/// Where upstream artefacts are fetched from when a base is built; override for mirrors.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct GatewayApiSpec {
-    #[serde(default, rename = "crdsURL")]
-    pub crds_url: Option<Text>,
+pub struct UpstreamSpec {
+    #[serde(default, rename = "gatewayAPICRDs")]
+    pub gateway_api_crds: Option<Text>,
+    #[serde(default)]
+    pub metallb: Option<Text>,
+    #[serde(default)]
+    pub metrics_server: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

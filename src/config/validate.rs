@@ -6,11 +6,11 @@ use std::net::IpAddr;
 
 use super::error::Problem;
 use super::names::{
-    self, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, TrustDomain,
+    self, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, Revision, TrustDomain,
 };
 use super::parse::line_col;
-use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Workload};
-use super::{Cluster, GatewayApi, Istio, IstioVersion, LoadBalancer, Mesh, Sample};
+use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
+use super::{Cluster, Istio, IstioVersion, LoadBalancer, Mesh, Sample, Upstream};
 
 /// Collects problems while building the typed mesh.
 #[derive(Default)]
@@ -53,43 +53,48 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         None => TrustDomain::parse("cluster.local").ok(),
     };
     let version = istio_version(&mut p, &spec.istio.version);
-    let gateway_api = gateway_api(&mut p, &spec.gateway_api);
-    let clusters = clusters(&mut p, &spec.clusters);
+    let revision = match &spec.istio.revision {
+        Some(t) => p.name("istio.revision", t, Revision::parse).map(Some),
+        None => Some(None),
+    };
+    let ingress_gateway = ingress_gateway(&mut p, &spec.gateway);
+    let upstream = upstream(&mut p, &spec.upstream);
+    let gateways = match (spec.gateway.topology, ingress_gateway) {
+        (Topology::Dedicated, Some(true)) => 2,
+        _ => 1,
+    };
+    let clusters = clusters(&mut p, &spec.clusters, gateways);
     let sample = clusters
         .as_ref()
         .and_then(|c| sample(&mut p, &spec.sample, c));
 
-    match (
+    let (Some(mesh_id), Some(trust_domain), Some(version), Some(revision), Some(ingress_gateway)) =
+        (mesh_id, trust_domain, version, revision, ingress_gateway)
+    else {
+        return Err(p.0);
+    };
+    let (Some(upstream), Some(clusters), Some(sample)) = (upstream, clusters, sample) else {
+        return Err(p.0);
+    };
+    if !p.0.is_empty() {
+        return Err(p.0);
+    }
+    Ok(Mesh {
         mesh_id,
         trust_domain,
-        version,
-        gateway_api,
+        istio: Istio {
+            version,
+            profile: spec.istio.profile,
+            dns_capture: spec.istio.dns_capture,
+            rewrite_app_http_probe: spec.istio.rewrite_app_http_probe,
+            revision,
+        },
+        topology: spec.gateway.topology,
+        ingress_gateway,
+        upstream,
         clusters,
         sample,
-    ) {
-        (
-            Some(mesh_id),
-            Some(trust_domain),
-            Some(version),
-            Some(gateway_api),
-            Some(clusters),
-            Some(sample),
-        ) if p.0.is_empty() => Ok(Mesh {
-            mesh_id,
-            trust_domain,
-            istio: Istio {
-                version,
-                profile: spec.istio.profile,
-                dns_capture: spec.istio.dns_capture,
-                rewrite_app_http_probe: spec.istio.rewrite_app_http_probe,
-            },
-            topology: spec.gateway.topology,
-            gateway_api,
-            clusters,
-            sample,
-        }),
-        _ => Err(p.0),
-    }
+    })
 }
 
 fn istio_version(p: &mut Problems, text: &Text) -> Option<IstioVersion> {
@@ -127,32 +132,60 @@ fn istio_version(p: &mut Problems, text: &Text) -> Option<IstioVersion> {
     Some(version)
 }
 
-fn gateway_api(p: &mut Problems, spec: &spec::GatewayApiSpec) -> Option<GatewayApi> {
-    let Some(url) = &spec.crds_url else {
-        return Some(GatewayApi {
-            crds_url: GatewayApi::DEFAULT_CRDS_URL.to_owned(),
-        });
-    };
-    let ok = (url.value.starts_with("https://") || url.value.starts_with("http://"))
-        && !url.value.chars().any(char::is_whitespace);
-    if !ok {
-        p.push(
-            "gatewayAPI.crdsURL",
-            Some(url),
-            format!("{:?} is not an http(s) URL", url.value),
-            format!(
-                "point it at the standard-install.yaml of a Gateway API release, e.g. {}",
-                GatewayApi::DEFAULT_CRDS_URL
-            ),
-        );
-        return None;
+fn ingress_gateway(p: &mut Problems, spec: &spec::GatewaySpec) -> Option<bool> {
+    match (spec.topology, &spec.ingress) {
+        (Topology::Combined, Some(flag)) => {
+            let at = line_col(&flag.referenced);
+            p.0.push(
+                Problem::new(
+                    "gateway.ingress",
+                    "the combined topology's gateway already carries ingress traffic",
+                    "remove `ingress`, or set `topology: dedicated` for separate gateways",
+                )
+                .at(Some(at)),
+            );
+            None
+        }
+        (_, Some(flag)) => Some(flag.value),
+        (_, None) => Some(false),
     }
-    Some(GatewayApi {
-        crds_url: url.value.clone(),
-    })
 }
 
-fn clusters(p: &mut Problems, specs: &[ClusterSpec]) -> Option<Vec<Cluster>> {
+fn upstream(p: &mut Problems, spec: &spec::UpstreamSpec) -> Option<Upstream> {
+    let before = p.0.len();
+    let mut url = |field: &str, text: &Option<Text>, default: &str| match text {
+        None => default.to_owned(),
+        Some(t) => {
+            let ok = (t.value.starts_with("https://") || t.value.starts_with("http://"))
+                && !t.value.chars().any(char::is_whitespace);
+            if !ok {
+                p.push(
+                    format!("upstream.{field}"),
+                    Some(t),
+                    format!("{:?} is not an http(s) URL", t.value),
+                    format!("point it at the release manifest or a mirror of it, e.g. {default}"),
+                );
+            }
+            t.value.clone()
+        }
+    };
+    let upstream = Upstream {
+        gateway_api_crds: url(
+            "gatewayAPICRDs",
+            &spec.gateway_api_crds,
+            Upstream::GATEWAY_API_CRDS,
+        ),
+        metallb: url("metallb", &spec.metallb, Upstream::METALLB),
+        metrics_server: url(
+            "metricsServer",
+            &spec.metrics_server,
+            Upstream::METRICS_SERVER,
+        ),
+    };
+    (p.0.len() == before).then_some(upstream)
+}
+
+fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<Vec<Cluster>> {
     if specs.is_empty() {
         p.push(
             "clusters",
@@ -213,7 +246,7 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec]) -> Option<Vec<Cluster>> {
             }
             None => ContextName::parse(&c.name.value).ok(),
         };
-        let load_balancer = load_balancer(p, i, &c.load_balancer);
+        let load_balancer = load_balancer(p, i, &c.load_balancer, gateways);
         if let (Some(name), Some(network), Some(context), Some(load_balancer)) =
             (name, network, context, load_balancer)
         {
@@ -234,6 +267,7 @@ fn load_balancer(
     p: &mut Problems,
     i: usize,
     spec: &spec::LoadBalancerSpec,
+    gateways: usize,
 ) -> Option<LoadBalancer> {
     let field = format!("clusters[{i}].loadBalancer.addresses");
     match spec.provider {
@@ -270,6 +304,15 @@ fn load_balancer(
                         "write one IPv4 or IPv6 address per entry (no CIDR suffix or range), e.g. 203.0.113.10",
                     ),
                 }
+            }
+            if addresses.len() == spec.addresses.len() && addresses.len() < gateways {
+                p.push(
+                    field,
+                    spec.addresses.first(),
+                    format!("{gateways} gateways need {gateways} addresses (the east-west gateway takes the first, the ingress gateway the second)"),
+                    "list one address per gateway",
+                );
+                return None;
             }
             (addresses.len() == spec.addresses.len()).then_some(LoadBalancer::Metallb { addresses })
         }

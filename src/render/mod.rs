@@ -8,7 +8,7 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 
 use crate::config::Workload;
-use crate::model::{CROSS_NETWORK_PORT, Chart, ClusterPlan, Layer, Model};
+use crate::model::{Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model};
 pub use tree::{RelPath, Tree};
 
 /// The first line of every rendered YAML file.
@@ -36,25 +36,28 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         mesh_id => &model.mesh_id,
         trust_domain => &model.trust_domain,
         istio => Serde(&model.istio),
-        gateway => Serde(&model.gateway),
         sample => Serde(&model.sample),
         cross_network_port => CROSS_NETWORK_PORT,
     };
     for cluster in &model.clusters {
         render_cluster(&mut out, &globals, cluster)?;
     }
-    out.file(
-        "base/gateway-api/kustomization.yaml",
-        YAML_HEADER,
-        "base/gateway-api-kustomization.yaml",
-        context! { url => &model.gateway_api_crds_url, ..globals.clone() },
-    )?;
-    out.file(
-        "README.md",
-        "",
-        "README.md",
-        context! { clusters => Serde(&model.clusters), ..globals.clone() },
-    )?;
+    for base in &model.bases {
+        let template = match base.base {
+            Base::GatewayApi => "base/gateway-api-kustomization.yaml",
+            Base::Metallb => "overlays/metallb-kustomization.yaml",
+            Base::MetricsServer => "overlays/metrics-server-kustomization.yaml",
+        };
+        let path = format!("base/{}/kustomization.yaml", base.dir);
+        out.file(
+            &path,
+            YAML_HEADER,
+            template,
+            context! { url => &base.url, ..globals.clone() },
+        )?;
+    }
+    let readme = context! { clusters => Serde(&model.clusters), bases => Serde(&model.bases), ..globals.clone() };
+    out.file("README.md", "", "README.md", readme)?;
     Ok(out.tree)
 }
 
@@ -64,17 +67,43 @@ fn render_cluster(
     cluster: &ClusterPlan,
 ) -> Result<(), RenderError> {
     let ctx = context! { cluster => Serde(cluster), ..globals.clone() };
-    for chart in Chart::ALL {
-        let name = chart.name();
+    let name = &cluster.name;
+    out.file(
+        &format!("values/{name}/base.yaml"),
+        YAML_HEADER,
+        "values/base.yaml",
+        ctx.clone(),
+    )?;
+    out.file(
+        &format!("values/{name}/istiod.yaml"),
+        YAML_HEADER,
+        "values/istiod.yaml",
+        ctx.clone(),
+    )?;
+    out.file(
+        &format!("istioctl/{name}/controlplane.yaml"),
+        YAML_HEADER,
+        "istioctl/controlplane.yaml",
+        ctx.clone(),
+    )?;
+    for gw in &cluster.gateways {
+        let gw_ctx = context! { gw => Serde(gw), ..ctx.clone() };
+        let file = gw.values_file;
         out.file(
-            &format!("values/{}/{name}.yaml", cluster.name),
+            &format!("values/{name}/{file}.yaml"),
             YAML_HEADER,
-            values_template(chart),
-            ctx.clone(),
+            "values/gateway.yaml",
+            gw_ctx.clone(),
+        )?;
+        out.file(
+            &format!("istioctl/{name}/{file}.yaml"),
+            YAML_HEADER,
+            "istioctl/gateway.yaml",
+            gw_ctx,
         )?;
     }
     for layer in &cluster.layers {
-        let dir = format!("clusters/{}/{}", cluster.name, layer.dir());
+        let dir = format!("clusters/{name}/{}", layer.dir());
         let mut resources = Vec::new();
         for (file, template, extra) in layer_files(*layer, cluster) {
             out.file(
@@ -95,14 +124,6 @@ fn render_cluster(
     Ok(())
 }
 
-fn values_template(chart: Chart) -> &'static str {
-    match chart {
-        Chart::Base => "values/base.yaml",
-        Chart::Istiod => "values/istiod.yaml",
-        Chart::Gateway => "values/gateway.yaml",
-    }
-}
-
 /// The files of one layer, in the order its kustomization lists them:
 /// (file name, template, extra context).
 fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str, Value)> {
@@ -112,6 +133,29 @@ fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str
             "layers/istio-system-namespace.yaml",
             context! {},
         )],
+        Layer::ProviderFixes => {
+            let mut files = Vec::new();
+            if let Some(cilium) = &cluster.fixes.cilium {
+                files.push((
+                    "cilium-config.yaml".into(),
+                    "overlays/cilium-config.yaml",
+                    context! { cilium => Serde(cilium) },
+                ));
+                files.push((
+                    "cilium-restart.yaml".into(),
+                    "overlays/cilium-restart.yaml",
+                    context! { cilium => Serde(cilium) },
+                ));
+            }
+            if let Some(metallb) = &cluster.fixes.metallb {
+                files.push((
+                    "metallb-pool.yaml".into(),
+                    "overlays/metallb-pool.yaml",
+                    context! { metallb => Serde(metallb) },
+                ));
+            }
+            files
+        }
         Layer::Mesh => vec![(
             "cross-network-gateway.yaml".into(),
             "layers/cross-network-gateway.yaml",

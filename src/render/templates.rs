@@ -52,7 +52,40 @@ const TEMPLATES: &[(&str, &str)] = &[
         "base/gateway-api-kustomization.yaml",
         include_str!("../../templates/base/gateway-api-kustomization.yaml"),
     ),
+    (
+        "istioctl/controlplane.yaml",
+        include_str!("../../templates/istioctl/controlplane.yaml"),
+    ),
+    (
+        "istioctl/gateway.yaml",
+        include_str!("../../templates/istioctl/gateway.yaml"),
+    ),
     ("README.md", include_str!("../../templates/README.md")),
+    // Provider fixes live in overlays/: rendered only into the clusters that need them.
+    (
+        "overlays/cluster-owned-annotations",
+        include_str!("../../overlays/cluster-owned-annotations"),
+    ),
+    (
+        "overlays/cilium-config.yaml",
+        include_str!("../../overlays/cilium-config.yaml"),
+    ),
+    (
+        "overlays/cilium-restart.yaml",
+        include_str!("../../overlays/cilium-restart.yaml"),
+    ),
+    (
+        "overlays/metallb-pool.yaml",
+        include_str!("../../overlays/metallb-pool.yaml"),
+    ),
+    (
+        "overlays/metallb-kustomization.yaml",
+        include_str!("../../overlays/metallb-kustomization.yaml"),
+    ),
+    (
+        "overlays/metrics-server-kustomization.yaml",
+        include_str!("../../overlays/metrics-server-kustomization.yaml"),
+    ),
 ];
 
 /// The shared environment, built once.
