@@ -126,6 +126,16 @@ fn every_key_of_the_five_cluster_values_is_a_chart_value() {
 }
 
 #[test]
+fn every_key_of_the_dedicated_values_is_a_chart_value() {
+    assert_known_keys(&common::dedicated_mesh());
+}
+
+#[test]
+fn every_key_of_the_revisioned_values_is_a_chart_value() {
+    assert_known_keys(&common::revisioned_mesh());
+}
+
+#[test]
 fn the_key_check_catches_a_misspelled_key() {
     let (defaults, free) = chart("istiod");
     let bad: Value = serde_json::json!({"global": {"meshId": "usmesh", "network": "n1"}});

@@ -51,6 +51,10 @@ rejects!(
     metallb_without_addresses,
     metallb_address_not_an_ip,
     placement_on_unknown_cluster,
+    revision_named_default,
+    ingress_gateway_with_combined_topology,
+    one_metallb_address_for_two_gateways,
+    upstream_url_without_scheme,
 );
 
 #[test]

@@ -246,3 +246,121 @@ fn a_mirror_url_replaces_the_gateway_api_source() {
             .contains("  - https://mirror.example.com/gateway-api/v1.3.0/standard-install.yaml\n")
     );
 }
+
+#[test]
+fn every_layer_of_the_dedicated_topology_builds_and_validates() {
+    if !common::judge_available("kubectl", "it builds every rendered layer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = render_into(dir.path(), &common::dedicated_mesh());
+    let layers = build_all(&out);
+    for c in ["kt-k2p", "ncloud-nks", "nhn-nks"] {
+        let mesh = &layers
+            .iter()
+            .find(|(l, _)| l == &format!("{c}/40-mesh"))
+            .unwrap()
+            .1;
+        assert_eq!(
+            mesh[0]["spec"]["selector"]["istio"], "eastwestgateway",
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn every_layer_of_a_revisioned_mesh_builds_and_validates() {
+    if !common::judge_available("kubectl", "it builds every rendered layer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layers = build_all(&render_into(dir.path(), &common::revisioned_mesh()));
+    let sample = &layers
+        .iter()
+        .find(|(l, _)| l == "nhn-nks/50-sample")
+        .unwrap()
+        .1;
+    let labels = &sample[0]["metadata"]["labels"];
+    assert_eq!(labels["istio.io/rev"], "1-26-0");
+    assert!(labels.get("istio-injection").is_none());
+}
+
+#[test]
+fn the_metrics_server_patch_adds_kubelet_insecure_tls_to_the_release_deployment() {
+    if !common::judge_available("kubectl", "it builds the metrics-server base") {
+        return;
+    }
+    // A stand-in for the release manifest, shaped as metrics-server v0.9.0's facts describe its
+    // Deployment (../shared/upstream/metrics-server-v0.9.0/facts.md); the release URL itself is
+    // not reachable here.
+    let stand_in = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: {k8s-app: metrics-server}
+spec:
+  selector:
+    matchLabels: {k8s-app: metrics-server}
+  template:
+    metadata:
+      labels: {k8s-app: metrics-server}
+    spec:
+      containers:
+        - name: metrics-server
+          image: registry.k8s.io/metrics-server/metrics-server:v0.9.0
+          args:
+            - --cert-dir=/tmp
+            - --secure-port=10250
+            - --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname
+            - --kubelet-use-node-status-port
+            - --metric-resolution=15s
+"#;
+    let tree = common::render_example();
+    let url = mesh_render::config::Upstream::METRICS_SERVER;
+    let kustomization = tree.get("base/metrics-server/kustomization.yaml").unwrap();
+    assert!(kustomization.contains(&format!("  - {url}\n")));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("components.yaml"), stand_in).unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        kustomization.replace(url, "components.yaml"),
+    )
+    .unwrap();
+    let built =
+        mesh_render::check::schema::parse_documents(&kubectl_kustomize(dir.path())).unwrap();
+    let args = built[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(args.len(), 6);
+    assert_eq!(args.last().unwrap(), "--kubelet-insecure-tls");
+    let catalog = SchemaCatalog::open(common::shared().join("schemas")).unwrap();
+    assert!(
+        catalog
+            .validate(&built[0], Mode::Strict)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_metallb_base_references_the_pinned_release_or_its_mirror() {
+    let tree = common::render_example();
+    let kustomization: Value =
+        serde_saphyr::from_str(tree.get("base/metallb/kustomization.yaml").unwrap()).unwrap();
+    assert_eq!(
+        kustomization["resources"],
+        serde_json::json!([mesh_render::config::Upstream::METALLB])
+    );
+    assert!(mesh_render::config::Upstream::METALLB.contains("/v0.14.8/"));
+    let mirrored = common::render_text(&common::example_with(
+        "metallb: https://raw.githubusercontent.com/metallb/metallb/v0.14.8/config/manifests/metallb-native.yaml",
+        "metallb: https://mirror.example.com/metallb/v0.14.8/metallb-native.yaml",
+    ));
+    assert!(
+        mirrored
+            .get("base/metallb/kustomization.yaml")
+            .unwrap()
+            .contains("  - https://mirror.example.com/metallb/v0.14.8/metallb-native.yaml\n")
+    );
+}

@@ -130,6 +130,35 @@ pub fn cases() -> Vec<(&'static str, String, &'static str)> {
             ),
             "sample.placement.nhn-nk",
         ),
+        (
+            "revision_named_default",
+            example_with("  # revision: 1-26-0", "  revision: default"),
+            "istio.revision",
+        ),
+        (
+            "ingress_gateway_with_combined_topology",
+            example_with(
+                "  topology: combined\n",
+                "  topology: combined\n  ingress: true\n",
+            ),
+            "gateway.ingress",
+        ),
+        (
+            "one_metallb_address_for_two_gateways",
+            example_with(
+                "  topology: combined\n",
+                "  topology: dedicated\n  ingress: true\n",
+            ),
+            "clusters[0].loadBalancer.addresses",
+        ),
+        (
+            "upstream_url_without_scheme",
+            example_with(
+                "metallb: https://raw.githubusercontent.com",
+                "metallb: raw.githubusercontent.com",
+            ),
+            "upstream.metallb",
+        ),
     ]
 }
 

@@ -143,3 +143,21 @@ pub fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// The example with Istio's dedicated east-west gateways plus a separate ingress gateway; the
+/// MetalLB cluster then needs two addresses.
+pub fn dedicated_mesh() -> String {
+    example_with(
+        "  topology: combined\n",
+        "  topology: dedicated\n  ingress: true\n",
+    )
+    .replace(
+        "        - 203.0.113.10 # a documentation address: replace it with your public IP\n",
+        "        - 203.0.113.10\n        - 203.0.113.11\n",
+    )
+}
+
+/// The example with a revisioned control plane.
+pub fn revisioned_mesh() -> String {
+    example_with("  # revision: 1-26-0\n", "  revision: 1-26-0\n")
+}
