@@ -4,6 +4,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod kubeconfig;
 pub mod model;
 pub mod output;
 pub mod render;

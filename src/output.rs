@@ -184,6 +184,11 @@ fn read_if_file(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Writes one file atomically (outside any output tree): `mesh-render init` uses it.
+pub fn write_file(target: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    write_atomic(target, bytes)
+}
+
 /// Writes through a temporary file in the same directory, then renames it over the target, so
 /// a reader sees the old bytes or the new ones, never a mix.
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), OutputError> {

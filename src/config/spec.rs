@@ -209,6 +209,16 @@ impl Workload {
         Workload::ReviewsV3,
     ];
 
+    /// The seed's placement for cluster `index` of `count`: reviews v1, v2, v3 in turn (cycling),
+    /// and sleep in the last cluster.
+    pub fn default_placement(index: usize, count: usize) -> Vec<Workload> {
+        let mut w = vec![Workload::REVIEWS[index % Workload::REVIEWS.len()]];
+        if index + 1 == count {
+            w.push(Workload::Sleep);
+        }
+        w
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Workload::ReviewsV1 => "reviews-v1",

@@ -375,16 +375,14 @@ fn sample(p: &mut Problems, spec: &spec::SampleSpec, clusters: &[Cluster]) -> Op
 
 /// The seed's placement: reviews v1, v2, v3 over the clusters in order (cycling), sleep last.
 pub(super) fn default_placement(clusters: &[Cluster]) -> Vec<(ClusterName, Vec<Workload>)> {
-    let last = clusters.len().saturating_sub(1);
     clusters
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut w = vec![Workload::REVIEWS[i % Workload::REVIEWS.len()]];
-            if i == last {
-                w.push(Workload::Sleep);
-            }
-            (c.name.clone(), w)
+            (
+                c.name.clone(),
+                Workload::default_placement(i, clusters.len()),
+            )
         })
         .collect()
 }

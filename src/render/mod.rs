@@ -1,6 +1,7 @@
 //! The pure renderer: from the model to a `Tree` (relative path -> text). It reads no disk and
 //! writes none; templates hold the YAML shape, this module decides which files exist where.
 
+pub mod init;
 mod templates;
 pub mod tree;
 

@@ -61,6 +61,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/istioctl/gateway.yaml"),
     ),
     ("README.md", include_str!("../../templates/README.md")),
+    (
+        "init/mesh-from-kubeconfig.yaml",
+        include_str!("../../templates/init/mesh-from-kubeconfig.yaml"),
+    ),
     // Provider fixes live in overlays/: rendered only into the clusters that need them.
     (
         "overlays/cluster-owned-annotations",

@@ -1,0 +1,43 @@
+//! Renders a mesh description (mesh.yaml) for `mesh-render init --from-kubeconfig`: clusters
+//! imported from kubeconfig contexts, with defaults to edit marked in comments.
+
+use minijinja::context;
+use minijinja::value::Serde;
+use serde::Serialize;
+
+use super::{RenderError, templates};
+use crate::config::{ClusterName, ContextName, NetworkName, Workload};
+
+/// One cluster taken from a kubeconfig context.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportedCluster {
+    pub name: ClusterName,
+    pub network: NetworkName,
+    pub context: ContextName,
+    /// The kubeconfig's own cluster name and server, shown in a comment.
+    pub kubeconfig_cluster: String,
+    pub server: String,
+    pub workloads: Vec<Workload>,
+}
+
+/// The mesh description text; `sources` are the kubeconfig files it came from.
+pub fn mesh_description(
+    sources: &[String],
+    clusters: &[ImportedCluster],
+) -> Result<String, RenderError> {
+    const TEMPLATE: &str = "init/mesh-from-kubeconfig.yaml";
+    let ctx = context! {
+        sources => Serde(sources),
+        clusters => Serde(clusters),
+        mesh_id => "mesh1",
+        istio_version => "1.26.0",
+    };
+    let text = templates::env()
+        .get_template(TEMPLATE)
+        .and_then(|t| t.render(ctx))
+        .map_err(|source| RenderError::Template {
+            template: TEMPLATE,
+            source,
+        })?;
+    Ok(super::tree::normalize(&text))
+}

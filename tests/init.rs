@@ -1,0 +1,239 @@
+//! `mesh-render init`: the example round trip, overwrite protection, and the offline import of
+//! clusters from kubeconfig files.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mesh_render::config;
+
+fn fixtures() -> PathBuf {
+    common::repo_root().join("tests/fixtures/kubeconfig")
+}
+
+fn run(cwd: &Path, args: &[&str], kubeconfig_env: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh-render"));
+    cmd.current_dir(cwd)
+        .args(args)
+        .env("HOME", cwd)
+        .env_remove("KUBECONFIG");
+    if let Some(value) = kubeconfig_env {
+        cmd.env("KUBECONFIG", value);
+    }
+    cmd.output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn seed_files() -> Vec<String> {
+    ["kt-k2p", "ncloud-nks", "nhn-nks"]
+        .iter()
+        .map(|c| {
+            fixtures()
+                .join(format!("seed/{c}.yaml"))
+                .display()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn init_writes_the_commented_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["init"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("mesh.yaml")).unwrap(),
+        config::EXAMPLE_YAML
+    );
+}
+
+#[test]
+fn rendering_what_init_wrote_gives_the_built_in_example_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["init"], None).status.success());
+    assert!(
+        run(dir.path(), &["--quiet", "from-file"], None)
+            .status
+            .success()
+    );
+    fs::rename(dir.path().join("mesh.yaml"), dir.path().join("kept.yaml")).unwrap();
+    assert!(
+        run(dir.path(), &["--quiet", "built-in"], None)
+            .status
+            .success()
+    );
+    assert_eq!(
+        common::read_all(&dir.path().join("from-file")),
+        common::read_all(&dir.path().join("built-in"))
+    );
+}
+
+#[test]
+fn init_refuses_to_overwrite_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("mesh.yaml"), "mine\n").unwrap();
+    let o = run(dir.path(), &["init"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("mesh.yaml already exists") && stderr(&o).contains("--force"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("mesh.yaml")).unwrap(),
+        "mine\n"
+    );
+}
+
+#[test]
+fn init_force_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("mesh.yaml"), "mine\n").unwrap();
+    assert!(run(dir.path(), &["init", "--force"], None).status.success());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("mesh.yaml")).unwrap(),
+        config::EXAMPLE_YAML
+    );
+}
+
+#[test]
+fn init_from_three_kubeconfig_files_gives_the_seeds_clusters_contexts_and_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["init", "--from-kubeconfig"];
+    let files = seed_files();
+    args.extend(files.iter().map(String::as_str));
+    let o = run(dir.path(), &args, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mesh =
+        config::load(&dir.path().join("mesh.yaml")).expect("init writes a valid mesh description");
+    let got: Vec<(&str, &str, &str)> = mesh
+        .clusters
+        .iter()
+        .map(|c| (c.name.as_str(), c.context.as_str(), c.network.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kt-k2p", "kt-k2p-admin@kt-k2p", "network1"),
+            ("ncloud-nks", "ncloud-nks-admin@ncloud-nks", "network2"),
+            ("nhn-nks", "nhn-nks-admin@nhn-nks", "network3"),
+        ]
+    );
+    let text = fs::read_to_string(dir.path().join("mesh.yaml")).unwrap();
+    assert_eq!(
+        text.matches("# EDIT").count(),
+        1 + 3 * 3,
+        "the meshID, and CNI, load balancer and metrics-server per cluster"
+    );
+    assert!(
+        run(dir.path(), &["--quiet", "out"], None).status.success(),
+        "what init wrote renders"
+    );
+}
+
+#[test]
+fn init_from_kubeconfig_reads_the_kubeconfig_variable_when_no_files_are_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = seed_files();
+    let env = format!(
+        "{}::{}:{}",
+        files[2],
+        files[0],
+        dir.path().join("missing.yaml").display()
+    );
+    let o = run(dir.path(), &["init", "--from-kubeconfig"], Some(&env));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing.yaml"),
+        "a skipped entry is reported: {}",
+        stderr(&o)
+    );
+    let mesh = config::load(&dir.path().join("mesh.yaml")).unwrap();
+    // get-contexts order (sorted context names), not KUBECONFIG order.
+    let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["kt-k2p", "nhn-nks"]);
+}
+
+#[test]
+fn init_from_kubeconfig_falls_back_to_the_home_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join(".kube")).unwrap();
+    fs::copy(
+        fixtures().join("seed/ncloud-nks.yaml"),
+        dir.path().join(".kube/config"),
+    )
+    .unwrap();
+    let o = run(dir.path(), &["init", "--from-kubeconfig"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mesh = config::load(&dir.path().join("mesh.yaml")).unwrap();
+    assert_eq!(mesh.clusters[0].name.as_str(), "ncloud-nks");
+}
+
+#[test]
+fn init_from_conflicting_kubeconfigs_names_both_files_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixtures().join("merge/base.yaml");
+    let b = fixtures().join("merge/cluster-differs.yaml");
+    let o = run(
+        dir.path(),
+        &[
+            "init",
+            "--from-kubeconfig",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("base.yaml") && err.contains("cluster-differs.yaml"),
+        "{err}"
+    );
+    assert!(!dir.path().join("mesh.yaml").exists());
+}
+
+#[test]
+fn init_from_a_kubeconfig_with_a_non_dns_cluster_name_suggests_a_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let eks = fixtures().join("names/eks.yaml");
+    let o = run(
+        dir.path(),
+        &["init", "--from-kubeconfig", eks.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("eks.yaml") && err.contains("DNS-1123") && err.contains("fix:"),
+        "{err}"
+    );
+    assert!(!dir.path().join("mesh.yaml").exists());
+}
+
+#[test]
+fn two_contexts_of_one_cluster_import_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(fixtures().join("seed/kt-k2p.yaml")).unwrap().replace(
+        "contexts:\n- context:\n    cluster: kt-k2p\n    user: kt-k2p-admin\n  name: kt-k2p-admin@kt-k2p\n",
+        "contexts:\n- context:\n    cluster: kt-k2p\n    user: kt-k2p-admin\n  name: kt-k2p-admin@kt-k2p\n- context:\n    cluster: kt-k2p\n    user: kt-k2p-admin\n  name: kt-k2p-readonly\n",
+    );
+    assert!(text.contains("kt-k2p-readonly"), "fixture shape changed");
+    let file = dir.path().join("two-contexts.yaml");
+    fs::write(&file, text).unwrap();
+    let o = run(
+        dir.path(),
+        &["init", "--from-kubeconfig", file.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kt-k2p-readonly"), "{}", stderr(&o));
+    let mesh = config::load(&dir.path().join("mesh.yaml")).unwrap();
+    assert_eq!(mesh.clusters.len(), 1);
+    assert_eq!(mesh.clusters[0].context.as_str(), "kt-k2p-admin@kt-k2p");
+}
