@@ -7,4 +7,5 @@ pub mod config;
 pub mod kubeconfig;
 pub mod model;
 pub mod output;
+pub mod pki;
 pub mod render;
