@@ -11,7 +11,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Problem};
-pub use names::{ClusterName, ContextName, ImageRef, MeshId, NetworkName, Revision, TrustDomain};
+pub use names::{
+    AgeRecipient, ClusterName, ContextName, ImageRef, MeshId, NetworkName, Revision, TrustDomain,
+};
 pub use spec::{Cni, Profile, Topology, Workload};
 
 /// The `apiVersion` this release reads.
@@ -35,6 +37,8 @@ pub struct Mesh {
     /// With the dedicated topology: a separate ingress gateway beside the east-west one.
     pub ingress_gateway: bool,
     pub upstream: Upstream,
+    pub secrets: Secrets,
+    pub pki: PkiSettings,
     /// In the order written: the order that numbers networks and places the sample.
     pub clusters: Vec<Cluster>,
     pub sample: Sample,
@@ -95,6 +99,27 @@ pub struct Cluster {
     pub cni: Cni,
     pub load_balancer: LoadBalancer,
     pub metrics_server: bool,
+    /// The recipient of the cluster's GitOps controller: its secrets are encrypted to it too.
+    pub gitops_recipient: Option<AgeRecipient>,
+}
+
+/// Who can decrypt the mesh's secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Secrets {
+    /// The administrators' recipients; empty means mesh-render keeps a local admin identity.
+    pub admins: Vec<AgeRecipient>,
+}
+
+/// How new CAs are issued, and when the summary warns about expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PkiSettings {
+    pub algorithm: crate::pki::Algorithm,
+    pub validity: crate::pki::Validity,
+    pub expiry_warning_days: i64,
+}
+
+impl PkiSettings {
+    pub const DEFAULT_EXPIRY_WARNING_DAYS: i64 = 90;
 }
 
 /// How the gateway's LoadBalancer Service gets its external address.

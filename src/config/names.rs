@@ -66,6 +66,10 @@ string_newtype!(
     Revision
 );
 string_newtype!(
+    /// An age X25519 recipient (`age1...`), to which files are encrypted.
+    AgeRecipient
+);
+string_newtype!(
     /// A container image reference or image repository prefix.
     ImageRef
 );
@@ -120,6 +124,22 @@ impl Revision {
                 fix:
                     "name the revision after the release, e.g. \"1-26-0\", or leave `revision` out"
                         .to_owned(),
+            });
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl AgeRecipient {
+    /// `age1` followed by 58 lowercase bech32 characters (a 32-byte X25519 key and checksum).
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+        let ok =
+            s.len() == 62 && s.starts_with("age1") && s[4..].chars().all(|c| BECH32.contains(c));
+        if !ok {
+            return Err(Invalid {
+                problem: format!("{s:?} is not an age recipient (age1 followed by 58 bech32 characters)"),
+                fix: "paste the public key that `age-keygen -y KEYFILE` prints (never the AGE-SECRET-KEY)".to_owned(),
             });
         }
         Ok(Self(s.to_owned()))

@@ -31,6 +31,10 @@ pub struct MeshSpec {
     pub gateway: GatewaySpec,
     #[serde(default)]
     pub upstream: UpstreamSpec,
+    #[serde(default)]
+    pub secrets: SecretsSpec,
+    #[serde(default)]
+    pub pki: PkiSpec,
     pub clusters: Vec<ClusterSpec>,
     #[serde(default)]
     pub sample: SampleSpec,
@@ -110,6 +114,9 @@ pub struct ClusterSpec {
     pub load_balancer: LoadBalancerSpec,
     #[serde(default)]
     pub metrics_server: bool,
+    /// The age recipient of this cluster's GitOps controller (Flux or KSOPS).
+    #[serde(default)]
+    pub gitops_recipient: Option<Text>,
 }
 
 /// The cluster's CNI, which decides the provider fixes it needs.
@@ -241,4 +248,27 @@ impl Workload {
 
 fn yes() -> bool {
     true
+}
+
+/// Who can decrypt the mesh's secrets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretsSpec {
+    /// age recipients of the mesh's administrators.
+    #[serde(default)]
+    pub admins: Vec<Text>,
+}
+
+/// How new CAs are issued.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PkiSpec {
+    #[serde(default)]
+    pub algorithm: crate::pki::Algorithm,
+    #[serde(default)]
+    pub root_validity_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub intermediate_validity_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub expiry_warning_days: Option<Spanned<u32>>,
 }

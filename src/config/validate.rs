@@ -6,11 +6,14 @@ use std::net::IpAddr;
 
 use super::error::Problem;
 use super::names::{
-    self, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, Revision, TrustDomain,
+    self, AgeRecipient, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, Revision,
+    TrustDomain,
 };
 use super::parse::line_col;
 use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
-use super::{Cluster, Istio, IstioVersion, LoadBalancer, Mesh, Sample, Upstream};
+use super::{
+    Cluster, Istio, IstioVersion, LoadBalancer, Mesh, PkiSettings, Sample, Secrets, Upstream,
+};
 
 /// Collects problems while building the typed mesh.
 #[derive(Default)]
@@ -73,7 +76,11 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
     else {
         return Err(p.0);
     };
-    let (Some(upstream), Some(clusters), Some(sample)) = (upstream, clusters, sample) else {
+    let secrets = secrets(&mut p, &spec.secrets);
+    let pki = pki_settings(&mut p, &spec.pki);
+    let (Some(upstream), Some(clusters), Some(sample), Some(secrets), Some(pki)) =
+        (upstream, clusters, sample, secrets, pki)
+    else {
         return Err(p.0);
     };
     if !p.0.is_empty() {
@@ -92,8 +99,82 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         topology: spec.gateway.topology,
         ingress_gateway,
         upstream,
+        secrets,
+        pki,
         clusters,
         sample,
+    })
+}
+
+fn secrets(p: &mut Problems, spec: &spec::SecretsSpec) -> Option<Secrets> {
+    let before = p.0.len();
+    let mut admins: Vec<AgeRecipient> = Vec::new();
+    for (i, text) in spec.admins.iter().enumerate() {
+        let field = format!("secrets.admins[{i}]");
+        if let Some(r) = p.name(&field, text, AgeRecipient::parse) {
+            if admins.contains(&r) {
+                p.push(
+                    field,
+                    Some(text),
+                    "this recipient is listed twice",
+                    "list each admin recipient once",
+                );
+            } else {
+                admins.push(r);
+            }
+        }
+    }
+    (p.0.len() == before).then_some(Secrets { admins })
+}
+
+fn pki_settings(p: &mut Problems, spec: &spec::PkiSpec) -> Option<PkiSettings> {
+    let before = p.0.len();
+    let default = crate::pki::Validity::default();
+    let mut days = |field: &str,
+                    value: &Option<serde_saphyr::Spanned<u32>>,
+                    default: i64,
+                    min: u32| match value {
+        None => default,
+        Some(v) if v.value < min => {
+            let at = line_col(&v.referenced);
+            p.0.push(
+                Problem::new(
+                    format!("pki.{field}"),
+                    format!("{} days is too short", v.value),
+                    format!("use at least {min} days"),
+                )
+                .at(Some(at)),
+            );
+            default
+        }
+        Some(v) => i64::from(v.value),
+    };
+    let root_days = days(
+        "rootValidityDays",
+        &spec.root_validity_days,
+        default.root_days,
+        60,
+    );
+    let intermediate_days = days(
+        "intermediateValidityDays",
+        &spec.intermediate_validity_days,
+        default.intermediate_days,
+        2,
+    );
+    let expiry_warning_days = days(
+        "expiryWarningDays",
+        &spec.expiry_warning_days,
+        PkiSettings::DEFAULT_EXPIRY_WARNING_DAYS,
+        0,
+    );
+    (p.0.len() == before).then_some(PkiSettings {
+        algorithm: spec.algorithm,
+        validity: crate::pki::Validity {
+            root_days,
+            intermediate_days,
+            margin_days: default.margin_days,
+        },
+        expiry_warning_days,
     })
 }
 
@@ -200,6 +281,7 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
     let mut first_name: BTreeMap<&str, usize> = BTreeMap::new();
     let mut first_network: BTreeMap<&str, usize> = BTreeMap::new();
     let mut first_context: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_recipient: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, c) in specs.iter().enumerate() {
         let at = |f: &str| format!("clusters[{i}].{f}");
         let name = p.name(&at("name"), &c.name, ClusterName::parse);
@@ -247,8 +329,30 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
             None => ContextName::parse(&c.name.value).ok(),
         };
         let load_balancer = load_balancer(p, i, &c.load_balancer, gateways);
-        if let (Some(name), Some(network), Some(context), Some(load_balancer)) =
-            (name, network, context, load_balancer)
+        let gitops_recipient = match &c.gitops_recipient {
+            None => Some(None),
+            Some(t) => {
+                if let Some(&j) = first_recipient.get(t.value.as_str()) {
+                    p.push(
+                        at("gitopsRecipient"),
+                        Some(t),
+                        format!("clusters[{j}] has the same GitOps recipient: each cluster could decrypt the other's secrets"),
+                        "give every cluster its own identity (`mesh-render keys` creates them)",
+                    );
+                } else {
+                    first_recipient.insert(&t.value, i);
+                }
+                p.name(&at("gitopsRecipient"), t, AgeRecipient::parse)
+                    .map(Some)
+            }
+        };
+        if let (
+            Some(name),
+            Some(network),
+            Some(context),
+            Some(load_balancer),
+            Some(gitops_recipient),
+        ) = (name, network, context, load_balancer, gitops_recipient)
         {
             clusters.push(Cluster {
                 name,
@@ -257,6 +361,7 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
                 cni: c.cni,
                 load_balancer,
                 metrics_server: c.metrics_server,
+                gitops_recipient,
             });
         }
     }
