@@ -4,8 +4,10 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod keys;
 pub mod kubeconfig;
 pub mod model;
 pub mod output;
 pub mod pki;
 pub mod render;
+pub mod sops;

@@ -8,8 +8,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{
-    self, ClusterName, Cni, ContextName, LoadBalancer, Mesh, NetworkName, Topology, Workload,
+    self, AgeRecipient, ClusterName, Cni, ContextName, LoadBalancer, Mesh, NetworkName, Topology,
+    Workload,
 };
+use crate::pki::store::PkiState;
 
 /// One layer of a cluster: a kustomize directory applied on its own, in this order. The numeric
 /// prefix shows the order and leaves room for the reader-token layer (20); the Helm releases go
@@ -171,7 +173,42 @@ pub struct ClusterPlan {
     pub fixes: ProviderFixes,
     /// Sample workloads this cluster runs, in a fixed order.
     pub workloads: Vec<Workload>,
+    /// The cluster's encrypted `cacerts`, when the PKI has its intermediate.
+    #[serde(skip)]
+    pub cacerts: Option<SealedPlan>,
 }
+
+/// A secret to seal: for whom, and the digest of its inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedPlan {
+    pub recipients: Vec<AgeRecipient>,
+    pub inputs: String,
+}
+
+/// What the encrypted files depend on, read before the (pure) model is built.
+#[derive(Debug, Clone)]
+pub struct SecretInputs<'a> {
+    /// The recipients every secret is encrypted to (the admins, or the local admin identity).
+    pub admins: Vec<AgeRecipient>,
+    /// The PKI's public state; without it no `cacerts` is rendered.
+    pub pki: Option<&'a PkiState>,
+    /// Now, for expiry warnings.
+    pub now: time::OffsetDateTime,
+}
+
+impl SecretInputs<'_> {
+    /// No secrets at all.
+    pub fn none() -> Self {
+        SecretInputs {
+            admins: Vec::new(),
+            pki: None,
+            now: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
+/// The encryption rule of every Kubernetes Secret we seal: kind and metadata stay readable.
+pub const SECRET_ENCRYPTED_REGEX: &str = "^(data|stringData)$";
 
 impl ClusterPlan {
     /// The gateway the cross-network Gateway selects.
@@ -231,12 +268,16 @@ const METALLB_IPS_ANNOTATION: &str = "metallb.universe.tf/loadBalancerIPs";
 const METALLB_POOL: &str = "istio-ingressgateway";
 
 impl Model {
-    pub fn from_mesh(mesh: &Mesh) -> Self {
+    pub fn from_mesh(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Self {
         let sample_enabled = mesh.sample.enabled;
         let clusters: Vec<ClusterPlan> = mesh
             .clusters
             .iter()
-            .map(|c| cluster_plan(mesh, c, sample_enabled))
+            .map(|c| {
+                let mut plan = cluster_plan(mesh, c, sample_enabled);
+                plan.cacerts = cacerts_plan(c, secrets);
+                plan
+            })
             .collect();
         let mut needed: Vec<Base> = clusters
             .iter()
@@ -282,9 +323,51 @@ impl Model {
                 reviews_tag: mesh.sample.reviews_tag.clone(),
                 sleep_image: mesh.sample.sleep_image.to_string(),
             }),
-            warnings: warnings(mesh),
+            warnings: warnings(mesh, secrets),
         }
     }
+}
+
+/// The template a `cacerts` plaintext is rendered from: part of its inputs, so a template change
+/// re-encrypts every `cacerts`.
+const CACERTS_TEMPLATE: &str = include_str!("../templates/secrets/cacerts.yaml");
+
+fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option<SealedPlan> {
+    let pki = secrets.pki?;
+    let intermediate = pki.intermediates.get(&cluster.name)?;
+    let mut recipients = secrets.admins.clone();
+    if let Some(own) = cluster
+        .gitops_recipient
+        .as_ref()
+        .filter(|own| !recipients.contains(own))
+    {
+        recipients.push(own.clone());
+    }
+    let mut hasher = Sha256::new();
+    for part in [
+        "mesh-render sealed cacerts v1",
+        CACERTS_TEMPLATE,
+        SECRET_ENCRYPTED_REGEX,
+        "istio-system",
+        &pki.root.digest,
+        &intermediate.digest,
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    for r in &recipients {
+        hasher.update(r.as_str().as_bytes());
+        hasher.update([0]);
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(SealedPlan {
+        recipients,
+        inputs: format!("sha256:{digest}"),
+    })
 }
 
 fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> ClusterPlan {
@@ -343,6 +426,7 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
         } else {
             Vec::new()
         },
+        cacerts: None,
     }
 }
 
@@ -368,8 +452,46 @@ fn settings_digest(settings: &[(&str, &str)]) -> String {
     format!("sha256:{digest}")
 }
 
-fn warnings(mesh: &Mesh) -> Vec<String> {
+fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
+    if let Some(pki) = secrets.pki {
+        let window = time::Duration::days(mesh.pki.expiry_warning_days);
+        let mut check = |what: String, not_after: time::OffsetDateTime| {
+            if not_after - secrets.now <= window {
+                let days = (not_after - secrets.now).whole_days();
+                let date = not_after.date();
+                warnings.push(if days < 0 {
+                    format!("{what} expired on {date}: istiod rejects it; renew it now")
+                } else {
+                    format!("{what} expires on {date}, in {days} days")
+                });
+            }
+        };
+        check("the mesh's root CA".to_owned(), pki.root.not_after);
+        for (cluster, record) in &pki.intermediates {
+            check(
+                format!(
+                    "the intermediate CA of {cluster} (renew: mesh-render pki renew --cluster {cluster})"
+                ),
+                record.not_after,
+            );
+        }
+    }
+    if secrets.pki.is_some() {
+        let without: Vec<&str> = mesh
+            .clusters
+            .iter()
+            .filter(|c| c.gitops_recipient.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !without.is_empty() {
+            warnings.push(format!(
+                "no gitopsRecipient for {}: their secrets are encrypted to the admins only, so their GitOps \
+                 controller cannot decrypt them. `mesh-render keys` creates an identity per cluster and records it.",
+                without.join(", ")
+            ));
+        }
+    }
     if mesh.topology == Topology::Combined {
         warnings.push(
             "gateway topology `combined` exposes ports 15012 and 15017 on every cluster's public \
@@ -482,7 +604,10 @@ mod tests {
     use super::*;
 
     fn example() -> Model {
-        Model::from_mesh(&config::example().expect("example parses"))
+        Model::from_mesh(
+            &config::example().expect("example parses"),
+            &SecretInputs::none(),
+        )
     }
 
     fn cluster<'a>(m: &'a Model, name: &str) -> &'a ClusterPlan {
@@ -520,7 +645,7 @@ mod tests {
     fn disabled_sample_drops_the_sample_layer() {
         let mut mesh = config::example().expect("example parses");
         mesh.sample.enabled = false;
-        let m = Model::from_mesh(&mesh);
+        let m = Model::from_mesh(&mesh, &SecretInputs::none());
         assert!(m.sample.is_none());
         assert!(
             m.clusters

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::render::{RelPath, Tree};
+use crate::render::{Entry, RelPath, Sealed, Tree};
 
 /// The render record, committed with the output: every file mesh-render wrote, with the digest
 /// of its bytes. It is how a later render knows what it may prune.
@@ -30,6 +30,45 @@ pub enum OutputError {
     BadRecord { path: PathBuf, message: String },
     #[error("refusing to overwrite files that mesh-render has no record of writing:\n{}\n  fix: move them out of the output directory, or render into an empty directory", list(.0))]
     NotOurs(Vec<PathBuf>),
+    #[error("{} encrypted file(s) must be written again and cannot be:\n{}", .0.len(), seal_list(.0))]
+    Seal(Vec<SealFailure>),
+}
+
+/// A sealed file that had to be (re-)encrypted and could not be.
+#[derive(Debug)]
+pub struct SealFailure {
+    pub path: RelPath,
+    /// Why it had to be encrypted: new, inputs changed, edited by hand.
+    pub reason: &'static str,
+    pub error: SealError,
+}
+
+fn seal_list(failures: &[SealFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("    {} ({}): {}", f.path, f.reason, f.error))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Why a secret could not be sealed; the sealer words it for the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SealError(pub String);
+
+/// Encrypts sealed files: given the descriptor, returns the bytes to write. Only called for a
+/// file whose inputs changed, that is new, or that was edited by hand.
+pub trait Sealer {
+    fn seal(&self, path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealError>;
+}
+
+/// A sealer without keys: every seal fails with the given explanation.
+pub struct NoKeys(pub String);
+
+impl Sealer for NoKeys {
+    fn seal(&self, _: &RelPath, _: &Sealed) -> Result<Vec<u8>, SealError> {
+        Err(SealError(self.0.clone()))
+    }
 }
 
 fn list(paths: &[PathBuf]) -> String {
@@ -57,15 +96,19 @@ struct Record {
     files: BTreeMap<String, FileRecord>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct FileRecord {
     sha256: String,
+    /// For an encrypted file: the digest of the inputs its plaintext came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inputs: Option<String>,
 }
 
 /// Brings `out_dir` to `tree`: writes what differs, prunes recorded files no longer rendered,
-/// and updates the record. Nothing is written if a file in the way was not written by us.
-pub fn write(out_dir: &Path, tree: &Tree) -> Result<Summary, OutputError> {
+/// and updates the record. Nothing is written if a file in the way was not written by us, or if a
+/// secret that must be encrypted cannot be.
+pub fn write(out_dir: &Path, tree: &Tree, sealer: &dyn Sealer) -> Result<Summary, OutputError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| OutputError::Io { path, source }
@@ -75,31 +118,84 @@ pub fn write(out_dir: &Path, tree: &Tree) -> Result<Summary, OutputError> {
     }
     let old = read_record(out_dir)?;
 
-    // Plan everything before touching the disk.
+    // Plan everything (and seal what must be sealed) before touching the disk.
     let mut summary = Summary::default();
-    let mut to_write = Vec::new();
+    let mut to_write: Vec<(&RelPath, PathBuf, Vec<u8>)> = Vec::new();
     let mut not_ours = Vec::new();
+    let mut seal_failures = Vec::new();
     let mut new = Record {
         format: RECORD_FORMAT,
         files: BTreeMap::new(),
     };
-    for (path, text) in tree.iter() {
+    for (path, entry) in tree.iter() {
         let target = out_dir.join(path.as_str());
-        new.files.insert(
-            path.to_string(),
-            FileRecord {
-                sha256: sha256_hex(text.as_bytes()),
-            },
-        );
-        match read_if_file(&target).map_err(io_err(&target))? {
-            Some(existing) if existing == text.as_bytes() => summary.unchanged += 1,
-            Some(_) if !old.files.contains_key(path.as_str()) => not_ours.push(target),
-            _ if target.is_dir() => not_ours.push(target),
-            _ => to_write.push((path, target, text)),
+        let existing = read_if_file(&target).map_err(io_err(&target))?;
+        let recorded = old.files.get(path.as_str());
+        if existing.is_none() && target.is_dir() {
+            not_ours.push(target);
+            continue;
+        }
+        match entry {
+            Entry::Text(text) => {
+                new.files.insert(
+                    path.to_string(),
+                    FileRecord {
+                        sha256: sha256_hex(text.as_bytes()),
+                        inputs: None,
+                    },
+                );
+                match existing {
+                    Some(bytes) if bytes == text.as_bytes() => summary.unchanged += 1,
+                    Some(_) if recorded.is_none() => not_ours.push(target),
+                    _ => to_write.push((path, target, text.as_bytes().to_vec())),
+                }
+            }
+            Entry::Sealed(sealed) => {
+                let on_disk = existing.as_deref().map(sha256_hex);
+                let reason = match (on_disk.as_deref(), recorded) {
+                    (Some(_), None) => {
+                        not_ours.push(target);
+                        continue;
+                    }
+                    (Some(digest), Some(r))
+                        if r.sha256 == digest && r.inputs.as_deref() == Some(&sealed.inputs) =>
+                    {
+                        // Unchanged inputs, and the file is the one we wrote: keep it byte for byte.
+                        new.files.insert(path.to_string(), r.clone());
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    (Some(digest), Some(r)) if r.sha256 != digest => {
+                        "edited by hand since mesh-render wrote it"
+                    }
+                    (Some(_), Some(_)) => "its inputs changed",
+                    (None, _) => "it is new",
+                };
+                match sealer.seal(path, sealed) {
+                    Ok(bytes) => {
+                        new.files.insert(
+                            path.to_string(),
+                            FileRecord {
+                                sha256: sha256_hex(&bytes),
+                                inputs: Some(sealed.inputs.clone()),
+                            },
+                        );
+                        to_write.push((path, target, bytes));
+                    }
+                    Err(error) => seal_failures.push(SealFailure {
+                        path: path.clone(),
+                        reason,
+                        error,
+                    }),
+                }
+            }
         }
     }
     if !not_ours.is_empty() {
         return Err(OutputError::NotOurs(not_ours));
+    }
+    if !seal_failures.is_empty() {
+        return Err(OutputError::Seal(seal_failures));
     }
     let mut to_remove = Vec::new();
     for (path, recorded) in &old.files {
@@ -118,8 +214,8 @@ pub fn write(out_dir: &Path, tree: &Tree) -> Result<Summary, OutputError> {
 
     // Apply.
     fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
-    for (path, target, text) in to_write {
-        write_atomic(&target, text.as_bytes())?;
+    for (path, target, bytes) in to_write {
+        write_atomic(&target, &bytes)?;
         summary.written.push(path.clone());
     }
     for (path, target) in to_remove {

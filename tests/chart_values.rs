@@ -89,7 +89,7 @@ fn walk(path: &str, rendered: &Value, defaults: &Value, free: &[&str], problems:
 }
 
 fn rendered_values(tree: &mesh_render::render::Tree, chart: &str) -> Vec<(String, Value)> {
-    tree.iter()
+    tree.texts()
         .filter(|(p, _)| {
             p.as_str().starts_with("values/") && p.file_name() == format!("{chart}.yaml")
         })

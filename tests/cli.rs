@@ -4,13 +4,11 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn mesh_render(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesh-render"))
-        .current_dir(cwd)
+    common::binary(cwd, cwd)
         .args(args)
-        .env_remove("CI")
         .output()
         .expect("the binary runs")
 }

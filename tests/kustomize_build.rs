@@ -66,7 +66,12 @@ fn build_all(out: &Path) -> Vec<(String, Vec<Value>)> {
 
 fn render_into(dir: &Path, yaml: &str) -> std::path::PathBuf {
     let out = dir.join("out");
-    mesh_render::output::write(&out, &common::render_text(yaml)).expect("write");
+    mesh_render::output::write(
+        &out,
+        &common::render_text(yaml),
+        &common::FakeSealer::default(),
+    )
+    .expect("write");
     out
 }
 

@@ -10,7 +10,12 @@ use std::path::Path;
 use mesh_render::output;
 
 fn write(out: &Path, yaml: &str) -> output::Summary {
-    output::write(out, &common::render_text(yaml)).expect("write succeeds")
+    output::write(
+        out,
+        &common::render_text(yaml),
+        &common::FakeSealer::default(),
+    )
+    .expect("write succeeds")
 }
 
 /// (path, inode, mtime) of every file: a rewrite through rename changes the inode.
@@ -45,7 +50,7 @@ fn rendering_is_a_pure_function_of_the_input() {
 
 #[test]
 fn every_file_ends_with_exactly_one_newline_and_has_no_carriage_returns() {
-    for (path, text) in common::render_example().iter() {
+    for (path, text) in common::render_example().texts() {
         assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{path}");
         assert!(!text.contains('\r'), "{path}");
     }
@@ -112,9 +117,9 @@ fn removing_a_cluster_removes_exactly_its_files() {
     );
     assert!(!out.join("values/nhn-nks").exists());
     assert!(!out.join("istioctl/nhn-nks").exists());
-    // Everything else is byte-identical, except the README (it lists the clusters) and the record.
+    // Everything else is byte-identical, except the sops rules (one per cluster) and the record.
     for (path, bytes) in &after {
-        if path == "README.md" || path == output::RECORD_FILE {
+        if path == ".sops.yaml" || path == output::RECORD_FILE {
             continue;
         }
         let old = before.iter().find(|(p, _)| p == path).map(|(_, b)| b);
@@ -147,7 +152,12 @@ fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join("README.md"), "the team's own readme\n").unwrap();
-    let err = output::write(&out, &common::render_example()).unwrap_err();
+    let err = output::write(
+        &out,
+        &common::render_example(),
+        &common::FakeSealer::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, output::OutputError::NotOurs(ref p) if p == &[out.join("README.md")]),
         "{err}"
@@ -173,7 +183,12 @@ fn a_corrupt_record_is_an_error_naming_the_record() {
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join(output::RECORD_FILE), "{not json").unwrap();
-    let err = output::write(&out, &common::render_example()).unwrap_err();
+    let err = output::write(
+        &out,
+        &common::render_example(),
+        &common::FakeSealer::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains(output::RECORD_FILE), "{err}");
     assert_eq!(common::files_under(&out), [output::RECORD_FILE]);
 }

@@ -210,7 +210,7 @@ fn istioctl_files_match_the_values_in_the_dedicated_topology() {
 #[test]
 fn istioctl_files_are_outside_every_kustomization() {
     let tree = common::render_example();
-    for (path, text) in tree.iter() {
+    for (path, text) in tree.texts() {
         if path.file_name() == "kustomization.yaml" {
             assert!(!text.contains("istioctl"), "{path} lists istioctl files");
         }
@@ -295,17 +295,12 @@ fn the_cilium_restart_digest_changes_only_with_the_settings() {
 }
 
 #[test]
-fn the_readme_installs_metallb_and_metrics_server_only_where_the_model_sends_them() {
-    let readme = common::render_example()
-        .get("README.md")
-        .unwrap()
-        .to_owned();
+fn each_cluster_readme_installs_metallb_and_metrics_server_only_where_the_model_sends_them() {
+    let tree = common::render_example();
     let section = |c: &str| {
-        let start = readme.find(&format!("### `{c}`")).unwrap();
-        let end = readme[start..]
-            .find("```\n\n")
-            .map_or(readme.len(), |e| start + e);
-        readme[start..end].to_owned()
+        tree.get(&format!("clusters/{c}/README.md"))
+            .unwrap()
+            .to_owned()
     };
     assert!(
         section("kt-k2p").contains("-k base/metallb")

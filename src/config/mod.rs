@@ -1,6 +1,7 @@
 //! The mesh description: reads mesh.yaml (or the built-in example), rejects bad input with the
 //! file, field path, problem and fix, and yields a typed, validated `Mesh`.
 
+pub mod edit;
 mod error;
 pub mod names;
 mod parse;

@@ -2,6 +2,7 @@
 //! writes none; templates hold the YAML shape, this module decides which files exist where.
 
 pub mod init;
+pub mod state;
 mod templates;
 pub mod tree;
 
@@ -9,8 +10,12 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 
 use crate::config::Workload;
-use crate::model::{Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model};
-pub use tree::{RelPath, Tree};
+use crate::model::{Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model, SECRET_ENCRYPTED_REGEX};
+pub use tree::{Entry, RelPath, Sealed, Secret, Tree};
+
+/// The name of every SOPS-encrypted file: sops, Flux and KSOPS find them by their metadata, and
+/// out/.sops.yaml's rules by this suffix.
+pub const SEALED_SUFFIX: &str = ".sops.yaml";
 
 /// The first line of every rendered YAML file.
 pub const YAML_HEADER: &str =
@@ -57,7 +62,26 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
             context! { url => &base.url, ..globals.clone() },
         )?;
     }
-    let readme = context! { clusters => Serde(&model.clusters), bases => Serde(&model.bases), ..globals.clone() };
+    let sealed: Vec<minijinja::Value> = model
+        .clusters
+        .iter()
+        .filter_map(|c| {
+            let plan = c.cacerts.as_ref()?;
+            let recipients: Vec<&str> = plan.recipients.iter().map(|r| r.as_str()).collect();
+            let path_regex = format!("^clusters/{}/.*{}$", c.name, regex::escape(SEALED_SUFFIX));
+            Some(context! { path_regex, recipients => recipients.join(",") })
+        })
+        .collect();
+    if !sealed.is_empty() {
+        let ctx = context! { rules => sealed.clone(), regex => SECRET_ENCRYPTED_REGEX };
+        out.file(".sops.yaml", YAML_HEADER, "sops-config.yaml", ctx)?;
+    }
+    let readme = context! {
+        clusters => Serde(&model.clusters),
+        bases => Serde(&model.bases),
+        sealed => !sealed.is_empty(),
+        ..globals.clone()
+    };
     out.file("README.md", "", "README.md", readme)?;
     Ok(out.tree)
 }
@@ -87,6 +111,16 @@ fn render_cluster(
         "istioctl/controlplane.yaml",
         ctx.clone(),
     )?;
+    let readme = context! {
+        cluster => context! { cacerts => cluster.cacerts.is_some(), ..Serde(cluster) },
+        ..ctx.clone()
+    };
+    out.file(
+        &format!("clusters/{name}/README.md"),
+        "",
+        "cluster-README.md",
+        readme,
+    )?;
     for gw in &cluster.gateways {
         let gw_ctx = context! { gw => Serde(gw), ..ctx.clone() };
         let file = gw.values_file;
@@ -113,6 +147,22 @@ fn render_cluster(
                 template,
                 context! { ..extra, ..ctx.clone() },
             )?;
+            resources.push(file);
+        }
+        if let (Layer::IstioSystem, Some(plan)) = (layer, &cluster.cacerts) {
+            let file = format!("cacerts{SEALED_SUFFIX}");
+            let sealed = Sealed {
+                secret: Secret::CaCerts {
+                    cluster: cluster.name.clone(),
+                    namespace: "istio-system".to_owned(),
+                },
+                recipients: plan.recipients.clone(),
+                encrypted_regex: SECRET_ENCRYPTED_REGEX,
+                inputs: plan.inputs.clone(),
+            };
+            out.tree
+                .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)
+                .map_err(RenderError::Duplicate)?;
             resources.push(file);
         }
         out.file(

@@ -62,6 +62,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("README.md", include_str!("../../templates/README.md")),
     (
+        "cluster-README.md",
+        include_str!("../../templates/cluster-README.md"),
+    ),
+    (
+        "state/ca.yaml",
+        include_str!("../../templates/state/ca.yaml"),
+    ),
+    (
+        "secrets/cacerts.yaml",
+        include_str!("../../templates/secrets/cacerts.yaml"),
+    ),
+    (
+        "sops-config.yaml",
+        include_str!("../../templates/sops-config.yaml"),
+    ),
+    (
         "init/mesh-from-kubeconfig.yaml",
         include_str!("../../templates/init/mesh-from-kubeconfig.yaml"),
     ),

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::config::{AgeRecipient, ClusterName};
+
 /// A path relative to the output directory, '/'-separated, with no empty, `.` or `..` parts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RelPath(String);
@@ -51,10 +53,41 @@ impl fmt::Display for RelPath {
     }
 }
 
+/// A rendered file: text, or a secret to be sealed (encrypted) when the output is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Text(String),
+    Sealed(Sealed),
+}
+
+/// A secret file as the renderer describes it: what to seal, for whom, and a digest of every
+/// input of its plaintext (never the plaintext itself). While the inputs are unchanged, the file
+/// already on disk is kept byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub secret: Secret,
+    /// age recipients, admins first.
+    pub recipients: Vec<AgeRecipient>,
+    /// sops `encrypted_regex`.
+    pub encrypted_regex: &'static str,
+    /// `sha256:<hex>` over the inputs: PKI state files, recipients, rule, template.
+    pub inputs: String,
+}
+
+/// Which secret a sealed file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The `cacerts` Secret of a cluster.
+    CaCerts {
+        cluster: ClusterName,
+        namespace: String,
+    },
+}
+
 /// Rendered files by path, sorted; every text is normalized (LF, one trailing newline).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tree {
-    files: BTreeMap<RelPath, String>,
+    files: BTreeMap<RelPath, Entry>,
 }
 
 impl Tree {
@@ -67,17 +100,43 @@ impl Tree {
         if self.files.contains_key(&path) {
             return Err(path);
         }
-        self.files.insert(path, normalize(text));
+        self.files.insert(path, Entry::Text(normalize(text)));
         Ok(())
     }
 
-    pub fn get(&self, path: &str) -> Option<&str> {
-        let path = RelPath::new(path).ok()?;
-        self.files.get(&path).map(String::as_str)
+    /// Adds a secret to seal; a second file at the same path is a renderer bug.
+    pub fn insert_sealed(&mut self, path: RelPath, sealed: Sealed) -> Result<(), RelPath> {
+        if self.files.contains_key(&path) {
+            return Err(path);
+        }
+        self.files.insert(path, Entry::Sealed(sealed));
+        Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&RelPath, &str)> {
-        self.files.iter().map(|(p, t)| (p, t.as_str()))
+    /// The text of a text file.
+    pub fn get(&self, path: &str) -> Option<&str> {
+        match self.entry(path)? {
+            Entry::Text(text) => Some(text),
+            Entry::Sealed(_) => None,
+        }
+    }
+
+    pub fn entry(&self, path: &str) -> Option<&Entry> {
+        let path = RelPath::new(path).ok()?;
+        self.files.get(&path)
+    }
+
+    /// Every file, text or sealed, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&RelPath, &Entry)> {
+        self.files.iter()
+    }
+
+    /// The text files, in path order.
+    pub fn texts(&self) -> impl Iterator<Item = (&RelPath, &str)> {
+        self.files.iter().filter_map(|(p, e)| match e {
+            Entry::Text(t) => Some((p, t.as_str())),
+            Entry::Sealed(_) => None,
+        })
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &RelPath> {

@@ -111,12 +111,49 @@ pub fn five_cluster_mesh() -> String {
     doc
 }
 
-/// Renders a mesh description (YAML text) into a tree, panicking on invalid input.
+/// A recipient for pure-render tests (its identity is thrown away).
+pub const TEST_ADMIN: &str = "age1lemgh7y8964vxk6y0dl4vgqsnpd9armjh5gnzwg6kjart0tvte3qfg74aq";
+
+/// A stand-in PKI state for pure renders: fixed digests, so sealed descriptors are stable.
+pub fn fake_pki(mesh: &mesh_render::config::Mesh) -> mesh_render::pki::store::PkiState {
+    use mesh_render::pki::store::{CaRecord, Kind, PkiState};
+    let far = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(365 * 100);
+    let record = |kind, name: &str| CaRecord {
+        kind,
+        cert_pem: String::new(),
+        not_after: far,
+        path: PathBuf::from(format!("pki/{name}.yaml")),
+        digest: format!("digest-of-{name}"),
+    };
+    PkiState {
+        root: record(Kind::RootCA, "root"),
+        intermediates: mesh
+            .clusters
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    record(Kind::IntermediateCA, c.name.as_str()),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Renders a mesh description (YAML text) into a tree, panicking on invalid input. The secrets
+/// are sealed to TEST_ADMIN over a stand-in PKI.
 pub fn render_text(yaml: &str) -> mesh_render::render::Tree {
     let mesh =
         mesh_render::config::parse(yaml, &mesh_render::config::Origin::File("mesh.yaml".into()))
             .unwrap_or_else(|e| panic!("test mesh is invalid: {e}"));
-    mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh)).expect("renders")
+    let pki = fake_pki(&mesh);
+    let inputs = mesh_render::model::SecretInputs {
+        admins: vec![mesh_render::config::AgeRecipient::parse(TEST_ADMIN).unwrap()],
+        pki: Some(&pki),
+        now: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh, &inputs))
+        .expect("renders")
 }
 
 /// Renders the built-in example into a tree.
@@ -124,11 +161,29 @@ pub fn render_example() -> mesh_render::render::Tree {
     render_text(mesh_render::config::EXAMPLE_YAML)
 }
 
-/// Every file of a tree, concatenated under path headers: one reviewable snapshot.
+/// Every file of a tree, concatenated under path headers: one reviewable snapshot. A sealed file
+/// shows what it seals and for whom.
 pub fn dump(tree: &mesh_render::render::Tree) -> String {
+    use mesh_render::render::{Entry, Secret};
     let mut out = String::new();
-    for (path, text) in tree.iter() {
-        out.push_str(&format!("=== {path}\n{text}"));
+    for (path, entry) in tree.iter() {
+        match entry {
+            Entry::Text(text) => out.push_str(&format!("=== {path}\n{text}")),
+            Entry::Sealed(s) => {
+                let what = match &s.secret {
+                    Secret::CaCerts { cluster, namespace } => {
+                        format!("cacerts of {cluster} in {namespace}")
+                    }
+                };
+                let to: Vec<&str> = s.recipients.iter().map(|r| r.as_str()).collect();
+                out.push_str(&format!(
+                    "=== {path} (sealed)\n{what}, encrypted_regex {}, to {}\ninputs {}\n",
+                    s.encrypted_regex,
+                    to.join(","),
+                    s.inputs
+                ));
+            }
+        }
     }
     out
 }
@@ -160,4 +215,44 @@ pub fn dedicated_mesh() -> String {
 /// The example with a revisioned control plane.
 pub fn revisioned_mesh() -> String {
     example_with("  # revision: 1-26-0\n", "  revision: 1-26-0\n")
+}
+
+/// A sealer for tests of the output layer: it writes a plain stand-in Secret (no encryption) and
+/// counts its calls, so tests see exactly when a file is sealed again.
+#[derive(Default)]
+pub struct FakeSealer {
+    pub calls: std::cell::Cell<usize>,
+}
+
+impl mesh_render::output::Sealer for FakeSealer {
+    fn seal(
+        &self,
+        _path: &mesh_render::render::RelPath,
+        sealed: &mesh_render::render::Sealed,
+    ) -> Result<Vec<u8>, mesh_render::output::SealError> {
+        self.calls.set(self.calls.get() + 1);
+        let mesh_render::render::Secret::CaCerts { namespace, .. } = &sealed.secret;
+        Ok(format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cacerts\n  namespace: {namespace}\nstringData:\n  stand-in: \"{} {}\"\n",
+            sealed.inputs,
+            self.calls.get()
+        )
+        .into_bytes())
+    }
+}
+
+/// The mesh-render binary with an isolated environment: HOME and XDG_DATA_HOME under `home`,
+/// no SOPS identities from the developer's machine.
+pub fn binary(cwd: &Path, home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-render"));
+    cmd.current_dir(cwd)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_CMD")
+        .env_remove("KUBECONFIG")
+        .env_remove("CI");
+    cmd
 }

@@ -1,0 +1,132 @@
+//! `mesh-render init`: writes a mesh description to start from, the commented example or one
+//! imported offline from kubeconfig files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{EXIT_INPUT, EXIT_OUTPUT, InitArgs};
+use crate::config::{self, ContextName, NetworkName, Origin, Workload};
+use crate::kubeconfig::Kubeconfig;
+use crate::output;
+use crate::render;
+use crate::render::init::ImportedCluster;
+
+/// `mesh-render init`: writes the example, or a description imported from kubeconfigs, after
+/// checking that it is itself a valid mesh description.
+pub(super) fn init(args: &InitArgs) -> Result<(), (u8, String)> {
+    if args.output.exists() && !args.force {
+        return Err((
+            EXIT_INPUT,
+            format!(
+                "{} already exists\n  fix: pass --force to overwrite it, or --output FILE to write elsewhere",
+                args.output.display()
+            ),
+        ));
+    }
+    let (text, notes) = match &args.from_kubeconfig {
+        None => (config::EXAMPLE_YAML.to_owned(), Vec::new()),
+        Some(files) => import_kubeconfig(files).map_err(|e| (EXIT_INPUT, e))?,
+    };
+    let origin = Origin::File(args.output.clone());
+    config::parse(&text, &origin).map_err(|e| {
+        (
+            EXIT_OUTPUT,
+            format!("mesh-render generated an invalid mesh description (a bug): {e}"),
+        )
+    })?;
+    output::write_file(&args.output, text.as_bytes()).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    println!(
+        "Wrote {}. Edit it, then render with: mesh-render --config {} out/",
+        args.output.display(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// The mesh description for every context of the kubeconfig files (or `KUBECONFIG`, or
+/// ~/.kube/config), with notes about what was skipped.
+fn import_kubeconfig(files: &[PathBuf]) -> Result<(String, Vec<String>), String> {
+    let kubeconfig = if !files.is_empty() {
+        Kubeconfig::load(files)
+    } else {
+        match std::env::var_os("KUBECONFIG") {
+            Some(value) if !value.is_empty() => Kubeconfig::load_env(&value),
+            _ => {
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                Kubeconfig::load(&[home.join(".kube").join("config")])
+            }
+        }
+    }
+    .map_err(|e| e.to_string())?;
+
+    let mut notes: Vec<String> = kubeconfig
+        .missing()
+        .iter()
+        .map(|p| {
+            format!(
+                "skipped {}: listed in KUBECONFIG but does not exist",
+                p.display()
+            )
+        })
+        .collect();
+    let contexts = kubeconfig.contexts();
+    let mut imported: Vec<ImportedCluster> = Vec::new();
+    let mut first_context: BTreeMap<&str, &str> = BTreeMap::new();
+    for view in &contexts {
+        let cluster = view.cluster.name.as_str();
+        if let Some(first) = first_context.get(cluster) {
+            notes.push(format!(
+                "skipped context {:?}: it reaches cluster {cluster:?}, already imported through context {first:?}",
+                view.context.name
+            ));
+            continue;
+        }
+        first_context.insert(cluster, &view.context.name);
+        let name = view
+            .cluster
+            .mesh_cluster_name()
+            .map_err(|e| e.to_string())?;
+        let context = ContextName::parse(&view.context.name).map_err(|e| e.problem)?;
+        let network =
+            NetworkName::parse(&format!("network{}", imported.len() + 1)).map_err(|e| e.problem)?;
+        imported.push(ImportedCluster {
+            name,
+            network,
+            context,
+            kubeconfig_cluster: cluster.to_owned(),
+            server: view.cluster.server.clone(),
+            workloads: Vec::new(),
+        });
+    }
+    if imported.is_empty() {
+        let files: Vec<String> = kubeconfig
+            .files()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(format!(
+            "no contexts found in {}\n  fix: pass the kubeconfig files of the mesh's clusters, e.g. --from-kubeconfig ~/.kube/a ~/.kube/b",
+            if files.is_empty() {
+                "any kubeconfig file".to_owned()
+            } else {
+                files.join(", ")
+            }
+        ));
+    }
+    let count = imported.len();
+    for (i, cluster) in imported.iter_mut().enumerate() {
+        cluster.workloads = Workload::default_placement(i, count);
+    }
+    let sources: Vec<String> = kubeconfig
+        .files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let text = render::init::mesh_description(&sources, &imported).map_err(|e| e.to_string())?;
+    Ok((text, notes))
+}

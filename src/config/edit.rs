@@ -1,0 +1,99 @@
+//! Edits of a mesh description that keep the user's text: comments, order and layout stay as they
+//! were; only the lines that change are touched (`mesh-render keys` records recipients this way).
+
+use super::{Origin, parse};
+
+/// Sets `clusters[].gitopsRecipient` of `cluster` in the mesh description `text`: replaces the
+/// line if the cluster has one, else inserts it after the cluster's `name:` line.
+pub fn set_gitops_recipient(
+    text: &str,
+    cluster: &str,
+    recipient: &str,
+    comment: &str,
+) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let name_line = lines
+        .iter()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ").trim_start();
+            let Some(value) = t.strip_prefix("name:") else { return false };
+            let value = value.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'');
+            value == cluster
+        })
+        .ok_or_else(|| format!("cluster {cluster:?} has no `- name: {cluster}` line (block style) to add its recipient under"))?;
+    // The column of the item's keys: after the list dash when `name` is the item's first key.
+    let line = lines[name_line];
+    let rest = line.trim_start();
+    let lead = line.len() - rest.len();
+    let indent = match rest.strip_prefix('-') {
+        Some(after) => lead + 1 + (after.len() - after.trim_start().len()),
+        None => lead,
+    };
+    let pad = " ".repeat(indent);
+    // The cluster's item ends at the next line indented less than its keys, or at the next item.
+    let mut end = name_line + 1;
+    while end < lines.len() {
+        let l = lines[end];
+        let body = l.trim_start();
+        let col = l.len() - body.len();
+        if !body.trim().is_empty() && !body.starts_with('#') && col < indent {
+            break;
+        }
+        end += 1;
+    }
+    let new_line = format!("{pad}gitopsRecipient: {recipient} # {comment}\n");
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    match (name_line + 1..end).find(|&i| lines[i].trim_start().starts_with("gitopsRecipient:")) {
+        Some(i) => out[i] = new_line,
+        None => out.insert(name_line + 1, new_line),
+    }
+    let edited: String = out.concat();
+    // The edit must leave a valid description in which the cluster has exactly this recipient.
+    let mesh = parse(&edited, &Origin::File("mesh.yaml".into())).map_err(|e| e.to_string())?;
+    let ok = mesh.clusters.iter().any(|c| {
+        c.name.as_str() == cluster
+            && c.gitops_recipient.as_ref().map(|r| r.as_str()) == Some(recipient)
+    });
+    if ok {
+        Ok(edited)
+    } else {
+        Err(format!(
+            "could not place the recipient of {cluster} in the mesh description"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R1: &str = "age1lemgh7y8964vxk6y0dl4vgqsnpd9armjh5gnzwg6kjart0tvte3qfg74aq";
+
+    #[test]
+    fn a_recipient_goes_under_the_clusters_name_and_comments_survive() {
+        let text = crate::config::EXAMPLE_YAML;
+        let edited = set_gitops_recipient(text, "ncloud-nks", R1, "mesh-render keys").unwrap();
+        assert!(edited.contains(&format!(
+            "  - name: ncloud-nks\n    gitopsRecipient: {R1} # mesh-render keys\n"
+        )));
+        assert_eq!(edited.lines().count(), text.lines().count() + 1);
+        assert!(edited.contains("# Ncloud's load balancer answers with a hostname"));
+    }
+
+    #[test]
+    fn an_existing_recipient_is_replaced_not_duplicated() {
+        let once =
+            set_gitops_recipient(crate::config::EXAMPLE_YAML, "nhn-nks", R1, "first").unwrap();
+        let twice = set_gitops_recipient(&once, "nhn-nks", R1, "second").unwrap();
+        assert_eq!(
+            twice.matches("gitopsRecipient").count(),
+            once.matches("gitopsRecipient").count()
+        );
+        assert!(twice.contains("# second"));
+    }
+
+    #[test]
+    fn an_unknown_cluster_is_an_error() {
+        assert!(set_gitops_recipient(crate::config::EXAMPLE_YAML, "nope", R1, "x").is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! The PKI as reviewed state on disk: `pki/root.yaml` and `pki/intermediates/<cluster>.yaml`, each
+//! a SOPS file with the certificate in clear and the private key encrypted to the admins.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::ca::{self, Algorithm, Ca, CaError, Validity};
+use crate::config::ClusterName;
+use crate::sops::{self, Identities, Recipient, Rule};
+
+/// Which CA a state file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub enum Kind {
+    RootCA,
+    IntermediateCA,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a mesh-render PKI file: {message}\n  fix: restore it from version control", .path.display())]
+    BadState { path: PathBuf, message: String },
+    #[error("{}: {source}", .path.display())]
+    Sops {
+        path: PathBuf,
+        #[source]
+        source: sops::SopsError,
+    },
+    #[error("to {why}, mesh-render must decrypt {} and no admin identity is at hand\n  fix: point SOPS_AGE_KEY_FILE at an identity of one of the mesh's admins ({}), or set SOPS_AGE_KEY, or put it in ~/.config/sops/age/keys.txt", .path.display(), .recipients.join(", "))]
+    NeedIdentity {
+        why: String,
+        path: PathBuf,
+        recipients: Vec<String>,
+    },
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error("could not render {what}: {message}")]
+    Render { what: String, message: String },
+}
+
+/// A CA as the state holds it, without its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaRecord {
+    pub kind: Kind,
+    pub cert_pem: String,
+    pub not_after: OffsetDateTime,
+    pub path: PathBuf,
+    /// SHA-256 of the state file's bytes: what a rendered `cacerts` depends on.
+    pub digest: String,
+}
+
+/// The public view of the PKI: everything a render needs without a private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PkiState {
+    pub root: CaRecord,
+    pub intermediates: BTreeMap<ClusterName, CaRecord>,
+}
+
+/// What `ensure` did, for the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    IssuedRoot,
+    IssuedIntermediate(ClusterName),
+    Retired { cluster: ClusterName, to: PathBuf },
+}
+
+/// The fields of a state file, as written by the template (the key stays encrypted).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateFile {
+    kind: Kind,
+    certificate: String,
+}
+
+/// A PKI directory (`pki/` beside mesh.yaml).
+#[derive(Debug, Clone)]
+pub struct PkiDir {
+    path: PathBuf,
+}
+
+/// The rule that keeps everything but the key readable.
+fn state_rule() -> Rule {
+    Rule::EncryptedRegex("^key$".to_owned())
+}
+
+impl PkiDir {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn root_file(&self) -> PathBuf {
+        self.path.join("root.yaml")
+    }
+
+    pub fn intermediate_file(&self, cluster: &ClusterName) -> PathBuf {
+        self.path
+            .join("intermediates")
+            .join(format!("{cluster}.yaml"))
+    }
+
+    fn retired_dir(&self) -> PathBuf {
+        self.path.join("retired")
+    }
+
+    /// Whether a PKI exists here.
+    pub fn exists(&self) -> bool {
+        self.root_file().is_file()
+    }
+
+    /// The public state, or `None` if there is no root yet.
+    pub fn load(&self) -> Result<Option<PkiState>, StoreError> {
+        let Some(root) = read_record(&self.root_file())? else {
+            return Ok(None);
+        };
+        let mut intermediates = BTreeMap::new();
+        let dir = self.path.join("intermediates");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(StoreError::Io { path: dir, source }),
+        };
+        for path in entries {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".yaml"))
+            else {
+                continue;
+            };
+            let Ok(cluster) = ClusterName::parse(name) else {
+                continue;
+            };
+            if let Some(record) = read_record(&path)? {
+                intermediates.insert(cluster, record);
+            }
+        }
+        Ok(Some(PkiState {
+            root,
+            intermediates,
+        }))
+    }
+
+    /// Brings the PKI to the mesh: a root if there is none, an intermediate for every cluster
+    /// without one, and the intermediates of removed clusters retired (kept, moved aside).
+    /// Issuing an intermediate under an existing root needs an admin identity.
+    pub fn ensure(
+        &self,
+        clusters: &[ClusterName],
+        admins: &[Recipient],
+        identities: Option<&Identities>,
+        algorithm: Algorithm,
+        validity: Validity,
+        now: OffsetDateTime,
+    ) -> Result<(PkiState, Vec<Change>), StoreError> {
+        let mut changes = Vec::new();
+        let mut root_ca: Option<Ca> = None;
+        if !self.exists() {
+            let root = ca::issue_root(algorithm, validity, now)?;
+            self.write_state(
+                &self.root_file(),
+                Kind::RootCA,
+                None,
+                algorithm,
+                &root,
+                admins,
+                now,
+            )?;
+            root_ca = Some(root);
+            changes.push(Change::IssuedRoot);
+        }
+        let existing = self.load()?.map(|s| s.intermediates).unwrap_or_default();
+        for cluster in clusters {
+            if existing.contains_key(cluster) {
+                continue;
+            }
+            if root_ca.is_none() {
+                root_ca = Some(self.root_ca(
+                    identities,
+                    &format!("issue the intermediate CA of the new cluster {cluster}"),
+                )?);
+            }
+            let root = root_ca.as_ref().ok_or_else(|| StoreError::BadState {
+                path: self.root_file(),
+                message: "no root".into(),
+            })?;
+            let inter = ca::issue_intermediate(root, cluster, algorithm, validity, now)?;
+            self.write_state(
+                &self.intermediate_file(cluster),
+                Kind::IntermediateCA,
+                Some(cluster),
+                algorithm,
+                &inter,
+                admins,
+                now,
+            )?;
+            changes.push(Change::IssuedIntermediate(cluster.clone()));
+        }
+        for (cluster, record) in &existing {
+            if !clusters.contains(cluster) {
+                let to = self.retire(cluster, record)?;
+                changes.push(Change::Retired {
+                    cluster: cluster.clone(),
+                    to,
+                });
+            }
+        }
+        let state = self.load()?.ok_or_else(|| StoreError::BadState {
+            path: self.root_file(),
+            message: "vanished".into(),
+        })?;
+        Ok((state, changes))
+    }
+
+    /// Re-issues a cluster's intermediate under the current root; the old one is retired.
+    pub fn renew(
+        &self,
+        cluster: &ClusterName,
+        admins: &[Recipient],
+        identities: Option<&Identities>,
+        algorithm: Algorithm,
+        validity: Validity,
+        now: OffsetDateTime,
+    ) -> Result<PathBuf, StoreError> {
+        let root = self.root_ca(
+            identities,
+            &format!("renew the intermediate CA of {cluster}"),
+        )?;
+        let old = self
+            .load()?
+            .and_then(|s| s.intermediates.get(cluster).cloned());
+        let inter = ca::issue_intermediate(&root, cluster, algorithm, validity, now)?;
+        let retired = match &old {
+            Some(record) => Some(self.retire(cluster, record)?),
+            None => None,
+        };
+        let path = self.intermediate_file(cluster);
+        self.write_state(
+            &path,
+            Kind::IntermediateCA,
+            Some(cluster),
+            algorithm,
+            &inter,
+            admins,
+            now,
+        )?;
+        Ok(retired.unwrap_or(path))
+    }
+
+    /// The root CA with its key, decrypted with an admin identity.
+    pub fn root_ca(&self, identities: Option<&Identities>, why: &str) -> Result<Ca, StoreError> {
+        let path = self.root_file();
+        let key = self.decrypt_key(&path, identities, why)?;
+        let record = read_record(&path)?.ok_or_else(|| StoreError::BadState {
+            path: path.clone(),
+            message: "missing".into(),
+        })?;
+        Ok(Ca::from_pem(&record.cert_pem, key, "the root CA")?)
+    }
+
+    /// A cluster's intermediate CA with its key, decrypted with an admin identity.
+    pub fn intermediate_ca(
+        &self,
+        cluster: &ClusterName,
+        identities: Option<&Identities>,
+        why: &str,
+    ) -> Result<Ca, StoreError> {
+        let path = self.intermediate_file(cluster);
+        let key = self.decrypt_key(&path, identities, why)?;
+        let record = read_record(&path)?.ok_or_else(|| StoreError::BadState {
+            path: path.clone(),
+            message: "missing".into(),
+        })?;
+        Ok(Ca::from_pem(
+            &record.cert_pem,
+            key,
+            &format!("the intermediate CA of {cluster}"),
+        )?)
+    }
+
+    fn decrypt_key(
+        &self,
+        path: &Path,
+        identities: Option<&Identities>,
+        why: &str,
+    ) -> Result<Zeroizing<String>, StoreError> {
+        let text = fs::read_to_string(path).map_err(|source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let need = || {
+            let recipients = sops::metadata(&text)
+                .map(|m| m.recipients().iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            StoreError::NeedIdentity {
+                why: why.to_owned(),
+                path: path.to_owned(),
+                recipients,
+            }
+        };
+        let identities = identities.ok_or_else(need)?;
+        let plain = match sops::decrypt(&text, identities) {
+            Ok(plain) => plain,
+            Err(e) if e.sops_exit_code() == 128 => return Err(need()),
+            Err(source) => {
+                return Err(StoreError::Sops {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        let docs = plain.to_json();
+        let key = docs
+            .first()
+            .and_then(|d| d.get("key"))
+            .and_then(|k| k.as_str())
+            .ok_or_else(|| StoreError::BadState {
+                path: path.to_owned(),
+                message: "no `key` field".into(),
+            })?;
+        Ok(Zeroizing::new(key.to_owned()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_state(
+        &self,
+        path: &Path,
+        kind: Kind,
+        cluster: Option<&ClusterName>,
+        algorithm: Algorithm,
+        ca: &Ca,
+        admins: &[Recipient],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let plain = crate::render::state::ca_state(kind, cluster, algorithm, ca).map_err(|e| {
+            StoreError::Render {
+                what: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let encrypted = sops::encrypt(&plain, &state_rule(), admins, sops::Timestamp::from(now))
+            .map_err(|source| StoreError::Sops {
+                path: path.to_owned(),
+                source,
+            })?;
+        crate::output::write_file(path, encrypted.as_bytes()).map_err(|e| StoreError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    }
+
+    /// Moves a cluster's intermediate to `retired/<cluster>-<notAfter>.yaml`.
+    fn retire(&self, cluster: &ClusterName, record: &CaRecord) -> Result<PathBuf, StoreError> {
+        let dir = self.retired_dir();
+        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let stamp = record.digest.get(..12).unwrap_or(&record.digest);
+        let to = dir.join(format!("{cluster}-{stamp}.yaml"));
+        fs::rename(&record.path, &to).map_err(|source| StoreError::Io {
+            path: record.path.clone(),
+            source,
+        })?;
+        Ok(to)
+    }
+}
+
+/// Reads a state file's public part, or `None` if it does not exist.
+fn read_record(path: &Path) -> Result<Option<CaRecord>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let bad = |message: String| StoreError::BadState {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| bad(e.to_string()))?;
+    let docs = sops::without_metadata(text).map_err(|e| bad(e.to_string()))?;
+    let doc = docs.into_iter().next().ok_or_else(|| bad("empty".into()))?;
+    let state: StateFile = serde_json::from_value(doc).map_err(|e| bad(e.to_string()))?;
+    let not_after = ca::not_after(&state.certificate).map_err(bad)?;
+    Ok(Some(CaRecord {
+        kind: state.kind,
+        cert_pem: state.certificate,
+        not_after,
+        path: path.to_owned(),
+        digest: crate::output::sha256_hex(&bytes),
+    }))
+}

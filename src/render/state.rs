@@ -1,0 +1,74 @@
+//! Plaintext documents that are encrypted before they reach the disk: the PKI's state files and
+//! the `cacerts` Secret. Rendered only in memory, handed straight to the SOPS engine.
+
+use minijinja::context;
+use zeroize::Zeroizing;
+
+use super::{RenderError, templates};
+use crate::config::ClusterName;
+use crate::pki::store::Kind;
+use crate::pki::{Algorithm, Ca, CaCerts};
+
+fn render(template: &'static str, ctx: minijinja::Value) -> Result<Zeroizing<String>, RenderError> {
+    let text = templates::env()
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .map_err(|source| RenderError::Template { template, source })?;
+    Ok(Zeroizing::new(super::tree::normalize(&text)))
+}
+
+/// A PKI state file: certificate and key of one CA (the key is then encrypted).
+pub fn ca_state(
+    kind: Kind,
+    cluster: Option<&ClusterName>,
+    algorithm: Algorithm,
+    ca: &Ca,
+) -> Result<Zeroizing<String>, RenderError> {
+    let (kind_name, description) = match (kind, cluster) {
+        (Kind::RootCA, _) => ("RootCA", "the mesh's root CA".to_owned()),
+        (Kind::IntermediateCA, Some(c)) => (
+            "IntermediateCA",
+            format!("the intermediate CA of cluster {c}"),
+        ),
+        (Kind::IntermediateCA, None) => ("IntermediateCA", "an intermediate CA".to_owned()),
+    };
+    let not_after = ca
+        .not_after
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let algorithm = match algorithm {
+        Algorithm::EcdsaP256 => "ecdsa-p256",
+        Algorithm::Rsa4096 => "rsa-4096",
+    };
+    render(
+        "state/ca.yaml",
+        context! {
+            kind => kind_name,
+            description,
+            cluster => cluster.map(ToString::to_string),
+            algorithm,
+            not_after,
+            certificate => ca.cert_pem.trim_end(),
+            key => ca.key_pem().trim_end(),
+        },
+    )
+}
+
+/// The `cacerts` Secret of a cluster, in plaintext.
+pub fn cacerts_secret(
+    cluster: &ClusterName,
+    namespace: &str,
+    certs: &CaCerts,
+) -> Result<Zeroizing<String>, RenderError> {
+    render(
+        "secrets/cacerts.yaml",
+        context! {
+            cluster => cluster.as_str(),
+            namespace,
+            ca_cert => certs.ca_cert.trim_end(),
+            ca_key => certs.ca_key.trim_end(),
+            root_cert => certs.root_cert.trim_end(),
+            cert_chain => certs.cert_chain.trim_end(),
+        },
+    )
+}

@@ -1,0 +1,365 @@
+//! The age key source: wraps the 32-byte data key for each X25519 recipient (ASCII-armored, as sops
+//! stores it in `enc:`), unwraps it with identities, finds identities like sops does, generates keys.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::secrecy::ExposeSecret;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::SopsError;
+use super::cipher::DataKey;
+
+/// An age X25519 recipient (`age1...`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Recipient {
+    text: String,
+    key: age::x25519::Recipient,
+}
+
+impl Recipient {
+    /// Parses an `age1...` X25519 recipient; plugin and SSH recipients are refused with a clear error.
+    pub fn parse(text: &str) -> Result<Self, SopsError> {
+        let text = text.trim();
+        let invalid = |reason: &str| SopsError::InvalidRecipient {
+            recipient: text.to_string(),
+            reason: reason.to_string(),
+        };
+        if text.starts_with("ssh-") {
+            return Err(invalid(
+                "SSH recipients are not supported (use an age X25519 key, age1...)",
+            ));
+        }
+        if !text.starts_with("age1") {
+            return Err(invalid("not an age recipient (expected age1...)"));
+        }
+        // Bech32 data has no '1': a second one means a plugin recipient (age1<plugin>1...).
+        if text.matches('1').count() > 1 {
+            return Err(invalid(
+                "age plugin recipients are not supported (only X25519 age1... keys)",
+            ));
+        }
+        let key = age::x25519::Recipient::from_str(text).map_err(invalid)?;
+        // Keep the canonical lower-case form.
+        Ok(Recipient {
+            text: key.to_string(),
+            key,
+        })
+    }
+
+    /// The `age1...` text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl FromStr for Recipient {
+    type Err = SopsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Recipient::parse(s)
+    }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recipient({})", self.text)
+    }
+}
+
+/// A secret age identity (`AGE-SECRET-KEY-1...`); zeroized on drop, redacted in Debug.
+pub struct SecretIdentity {
+    key: age::x25519::Identity,
+    text: Zeroizing<String>,
+}
+
+impl SecretIdentity {
+    /// The `AGE-SECRET-KEY-1...` text (zeroized when dropped). Write it only to a key file.
+    pub fn to_string_secret(&self) -> Zeroizing<String> {
+        self.text.clone()
+    }
+
+    /// The `AGE-SECRET-KEY-1...` text, borrowed (for writing a key file).
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The matching recipient.
+    pub fn recipient(&self) -> Recipient {
+        let key = self.key.to_public();
+        Recipient {
+            text: key.to_string(),
+            key,
+        }
+    }
+}
+
+impl fmt::Debug for SecretIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SecretIdentity(<redacted>, recipient {})",
+            self.recipient()
+        )
+    }
+}
+
+/// Generates a new age X25519 identity and its recipient.
+pub fn generate_identity() -> (SecretIdentity, Recipient) {
+    let key = age::x25519::Identity::generate();
+    let text = Zeroizing::new(key.to_string().expose_secret().to_string());
+    let id = SecretIdentity { key, text };
+    let r = id.recipient();
+    (id, r)
+}
+
+/// One or more age identities (secret keys), used to unwrap the data key.
+pub struct Identities {
+    keys: Vec<age::x25519::Identity>,
+    sources: Vec<String>,
+}
+
+impl fmt::Debug for Identities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Identities({} key(s) from {:?}, <redacted>)",
+            self.keys.len(),
+            self.sources
+        )
+    }
+}
+
+/// Parses key-file text: one identity per line, blank lines and `#` comments ignored.
+fn parse_keys(text: &str, source: &str) -> Result<Vec<age::x25519::Identity>, SopsError> {
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let invalid = |reason: &str| SopsError::InvalidIdentity {
+            origin: source.to_string(),
+            line: n + 1,
+            reason: reason.to_string(),
+        };
+        if line.starts_with("AGE-PLUGIN-") {
+            return Err(invalid("age plugin identities are not supported"));
+        }
+        if !line.starts_with("AGE-SECRET-KEY-1") {
+            return Err(invalid(
+                "not an age identity (expected AGE-SECRET-KEY-1...)",
+            ));
+        }
+        let mut owned = line.to_string();
+        let parsed = age::x25519::Identity::from_str(&owned);
+        owned.zeroize();
+        keys.push(parsed.map_err(|_| invalid("not a valid age X25519 identity"))?);
+    }
+    Ok(keys)
+}
+
+impl Identities {
+    /// Parses identities from key-file text (as written by age-keygen; comments ignored).
+    /// Text without any identity is an error.
+    pub fn parse(text: &str) -> Result<Self, SopsError> {
+        Self::parse_from(text, "the given text")
+    }
+
+    fn parse_from(text: &str, source: &str) -> Result<Self, SopsError> {
+        let keys = parse_keys(text, source)?;
+        if keys.is_empty() {
+            return Err(SopsError::NoIdentities {
+                searched: vec![source.to_string()],
+            });
+        }
+        Ok(Identities {
+            keys,
+            sources: vec![source.to_string()],
+        })
+    }
+
+    /// Reads identities from a key file.
+    pub fn from_file(path: &Path) -> Result<Self, SopsError> {
+        let source = path.display().to_string();
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| SopsError::Io {
+            path: source.clone(),
+            reason: e.to_string(),
+        })?);
+        Self::parse_from(&text, &source)
+    }
+
+    /// Identities from one secret identity (for example a freshly generated one).
+    pub fn from_identity(identity: SecretIdentity) -> Self {
+        Identities {
+            keys: vec![identity.key],
+            sources: vec!["a generated identity".into()],
+        }
+    }
+
+    /// Finds identities where sops looks: `SOPS_AGE_KEY` (one or more keys), the file named by
+    /// `SOPS_AGE_KEY_FILE`, and the user config file `$XDG_CONFIG_HOME/sops/age/keys.txt`
+    /// (default `~/.config/sops/age/keys.txt`); all that are found are used together.
+    /// `Ok(None)` when none of them holds a key. (`SOPS_AGE_KEY_CMD` and SSH keys are not used.)
+    pub fn discover() -> Result<Option<Self>, SopsError> {
+        Self::discover_with(&|name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })
+    }
+
+    /// [`Identities::discover`] with a given environment lookup (for tests and embedding).
+    pub fn discover_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, SopsError> {
+        let mut keys = Vec::new();
+        let mut sources = Vec::new();
+        if let Some(text) = env("SOPS_AGE_KEY") {
+            let text = Zeroizing::new(text);
+            let found = parse_keys(&text, "SOPS_AGE_KEY")?;
+            if !found.is_empty() {
+                sources.push("SOPS_AGE_KEY".to_string());
+                keys.extend(found);
+            }
+        }
+        let mut files: Vec<(PathBuf, bool)> = Vec::new();
+        if let Some(path) = env("SOPS_AGE_KEY_FILE").filter(|p| !p.is_empty()) {
+            files.push((PathBuf::from(path), true));
+        }
+        let config_dir = env("XDG_CONFIG_HOME")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                env("HOME")
+                    .filter(|h| !h.is_empty())
+                    .map(|h| PathBuf::from(h).join(".config"))
+            });
+        if let Some(dir) = config_dir {
+            files.push((dir.join("sops").join("age").join("keys.txt"), false));
+        }
+        for (path, required) in files {
+            let source = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let text = Zeroizing::new(text);
+                    let found = parse_keys(&text, &source)?;
+                    if !found.is_empty() {
+                        sources.push(source);
+                        keys.extend(found);
+                    }
+                }
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SopsError::Io {
+                        path: source,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        if keys.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(Identities { keys, sources }))
+        }
+    }
+
+    /// Adds the identities of `other` (for example from another key file).
+    pub fn extend(&mut self, other: Identities) {
+        self.keys.extend(other.keys);
+        self.sources.extend(other.sources);
+    }
+
+    /// How many identities there are.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Always false: an `Identities` holds at least one key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The recipients (public keys) of these identities.
+    pub fn recipients(&self) -> Vec<Recipient> {
+        self.keys
+            .iter()
+            .map(|k| {
+                let key = k.to_public();
+                Recipient {
+                    text: key.to_string(),
+                    key,
+                }
+            })
+            .collect()
+    }
+
+    /// Where the identities came from (environment variable names or file paths).
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+}
+
+/// Encrypts the raw 32-byte data key to one recipient: the armored age file sops stores in `enc:`.
+pub(crate) fn wrap(key: &DataKey, recipient: &Recipient) -> Result<String, SopsError> {
+    let crypto = |what: &str, e: &dyn fmt::Display| SopsError::Crypto {
+        reason: format!("age {what}: {e}"),
+    };
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient.key as &dyn age::Recipient))
+            .map_err(|e| crypto("encryption", &e))?;
+    let mut out = Vec::new();
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
+        .map_err(|e| crypto("armor", &e))?;
+    let mut writer = encryptor
+        .wrap_output(armor)
+        .map_err(|e| crypto("encryption", &e))?;
+    writer
+        .write_all(key.as_bytes())
+        .map_err(|e| crypto("encryption", &e))?;
+    let armor = writer.finish().map_err(|e| crypto("encryption", &e))?;
+    armor.finish().map_err(|e| crypto("armor", &e))?;
+    let mut text = String::from_utf8(out).map_err(|e| crypto("armor", &e))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Why no age entry gave the data key.
+pub(crate) enum UnwrapFailure {
+    /// The age file is damaged or not an age file.
+    Invalid(String),
+    /// None of the identities is a recipient of this entry.
+    NoMatch,
+}
+
+/// Decrypts one `enc:` block with the identities.
+pub(crate) fn unwrap(enc: &str, identities: &Identities) -> Result<DataKey, UnwrapFailure> {
+    let reader = ArmoredReader::new(enc.trim_start().as_bytes());
+    let decryptor =
+        age::Decryptor::new(reader).map_err(|e| UnwrapFailure::Invalid(e.to_string()))?;
+    let ids = identities.keys.iter().map(|k| k as &dyn age::Identity);
+    let mut stream = match decryptor.decrypt(ids) {
+        Ok(s) => s,
+        Err(age::DecryptError::NoMatchingKeys) => return Err(UnwrapFailure::NoMatch),
+        Err(e) => return Err(UnwrapFailure::Invalid(e.to_string())),
+    };
+    let mut plain = Zeroizing::new(Vec::new());
+    // The payload is 32 bytes; read at most a little more to detect a wrong size.
+    (&mut stream)
+        .take(1024)
+        .read_to_end(&mut plain)
+        .map_err(|e| UnwrapFailure::Invalid(e.to_string()))?;
+    DataKey::from_slice(&plain).ok_or_else(|| {
+        UnwrapFailure::Invalid(format!(
+            "the data key is {} bytes, expected 32",
+            plain.len()
+        ))
+    })
+}
