@@ -42,17 +42,13 @@ pub fn in_ci() -> bool {
 
 /// Whether `tool` runs; outside CI a missing judge skips the test with a reason, in CI it fails.
 pub fn judge_available(tool: &str, why: &str) -> bool {
+    let probe: &[&str] = match tool {
+        "kubectl" => &["version", "--client"],
+        "openssl" => &["version"],
+        _ => &["--version"],
+    };
     let ok = std::process::Command::new(tool)
-        .arg(if tool == "kubectl" {
-            "version"
-        } else {
-            "--version"
-        })
-        .args(if tool == "kubectl" {
-            &["--client"][..]
-        } else {
-            &[][..]
-        })
+        .args(probe)
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
