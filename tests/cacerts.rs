@@ -514,3 +514,42 @@ fn the_built_secret_validates_without_its_sops_block_and_decrypted() {
     let violations = catalog.validate(&plain.to_json()[0], Mode::Strict).unwrap();
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+#[test]
+fn the_summary_warns_about_cas_expiring_within_the_window() {
+    let ws = Workspace::new();
+    ws.edit_mesh("expiryWarningDays: 90", "expiryWarningDays: 4000");
+    let text = ok(&ws.run_with_key(&["out"]));
+    assert!(
+        text.contains("warning: the mesh's root CA expires on"),
+        "{text}"
+    );
+    assert!(text.contains("warning: the intermediate CA of kt-k2p (renew: mesh-render pki renew --cluster kt-k2p) expires on"), "{text}");
+    ws.edit_mesh("expiryWarningDays: 4000", "expiryWarningDays: 90");
+    assert!(!ok(&ws.run_with_key(&["out"])).contains("expires on"));
+}
+
+#[test]
+fn rsa_4096_is_selectable_in_the_mesh_description() {
+    if !judges(&["openssl"]) {
+        return;
+    }
+    let ws = Workspace::new();
+    ws.edit_mesh("algorithm: ecdsa-p256", "algorithm: rsa-4096");
+    ok(&ws.run_with_key(&["out"]));
+    let root = fs::read_to_string(ws.path().join("pki/root.yaml")).unwrap();
+    assert!(root.contains("algorithm: rsa-4096"));
+    let doc = &sops::without_metadata(&root).unwrap()[0];
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("root.pem"),
+        doc["certificate"].as_str().unwrap(),
+    )
+    .unwrap();
+    let o = Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["x509", "-noout", "-text", "-in", "root.pem"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Public-Key: (4096 bit)"));
+}
