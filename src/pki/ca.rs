@@ -19,8 +19,10 @@ pub enum Algorithm {
     /// ECDSA P-256 with SHA-256: istiod accepts it (`security/pkg/pki/util/crypto.go`) and it is
     /// quick to issue and to verify.
     #[default]
+    #[serde(rename = "ecdsa-p256")]
     EcdsaP256,
     /// RSA 4096 with SHA-256, as Istio's Makefile issues.
+    #[serde(rename = "rsa-4096")]
     Rsa4096,
 }
 
