@@ -11,6 +11,7 @@ use crate::config::{
     self, AgeRecipient, ClusterName, Cni, ContextName, LoadBalancer, Mesh, NetworkName, Topology,
     Workload,
 };
+use crate::pki::rotation::Stage;
 use crate::pki::store::PkiState;
 
 /// One layer of a cluster: a kustomize directory applied on its own, in this order. The numeric
@@ -103,6 +104,11 @@ pub struct IstioPlan {
     /// The label that turns on sidecar injection in a namespace: `istio.io/rev: <revision>` for
     /// a revisioned control plane, `istio-injection: enabled` otherwise.
     pub injection_label: (&'static str, String),
+    /// A root rotation is in progress: istiod accepts a root bundle that contains the old one
+    /// (ISTIO_MULTIROOT_MESH), and proxies take their config over XDS (PROXY_CONFIG_XDS_AGENT).
+    pub multiroot: bool,
+    /// The rotation's stage, for the README.
+    pub rotation_stage: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -313,6 +319,11 @@ impl Model {
                 namespace: "istio-system",
                 revision,
                 injection_label,
+                multiroot: secrets.pki.is_some_and(|p| p.rotation.is_some()),
+                rotation_stage: secrets
+                    .pki
+                    .and_then(|p| p.rotation.as_ref())
+                    .map(|r| r.stage.name()),
             },
             topology: mesh.topology,
             clusters,
@@ -334,7 +345,15 @@ const CACERTS_TEMPLATE: &str = include_str!("../templates/secrets/cacerts.yaml")
 
 fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option<SealedPlan> {
     let pki = secrets.pki?;
-    let intermediate = pki.intermediates.get(&cluster.name)?;
+    // Which intermediate signs and which roots are trusted follow the rotation's stage.
+    let stage = pki.material_stage();
+    let intermediate = pki.intermediate_of(&cluster.name, stage.issuer())?;
+    let issuing_root = pki.root_of(stage.issuer())?;
+    let bundle: Vec<&str> = stage
+        .bundle()
+        .iter()
+        .map(|g| pki.root_of(*g).map(|r| r.digest.as_str()))
+        .collect::<Option<_>>()?;
     let mut recipients = secrets.admins.clone();
     if let Some(own) = cluster
         .gitops_recipient
@@ -344,14 +363,17 @@ fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option
         recipients.push(own.clone());
     }
     let mut hasher = Sha256::new();
+    let material = [&intermediate.digest, &issuing_root.digest, "trust bundle:"];
     for part in [
-        "mesh-render sealed cacerts v1",
+        "mesh-render sealed cacerts v2",
         CACERTS_TEMPLATE,
         SECRET_ENCRYPTED_REGEX,
         "istio-system",
-        &pki.root.digest,
-        &intermediate.digest,
-    ] {
+    ]
+    .into_iter()
+    .chain(material)
+    .chain(bundle)
+    {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
@@ -476,6 +498,22 @@ fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
                 record.not_after,
             );
         }
+    }
+    if let Some(rotation) = secrets.pki.and_then(|p| p.rotation.as_ref()) {
+        let next = match rotation.stage {
+            crate::pki::rotation::Stage::Finish => "done".to_owned(),
+            s => Stage::ALL
+                .iter()
+                .skip_while(|x| **x != s)
+                .nth(1)
+                .map_or("done", |n| n.name())
+                .to_owned(),
+        };
+        warnings.push(format!(
+            "root rotation in progress, stage `{}`: sync it to every cluster, check that {}, then run `mesh-render pki rotate-root --stage {next}`",
+            rotation.stage.name(),
+            rotation.stage.verify_before_next()
+        ));
     }
     if secrets.pki.is_some() {
         let without: Vec<&str> = mesh

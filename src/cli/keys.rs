@@ -111,3 +111,50 @@ pub(super) fn renew(config_path: Option<&Path>, cluster: &str) -> Result<(), (u8
     );
     Ok(())
 }
+
+/// Moves the root rotation to the next stage.
+pub(super) fn rotate_root(
+    config_path: Option<&Path>,
+    stage: super::RotateStage,
+) -> Result<(), (u8, String)> {
+    use super::RotateStage as R;
+    use crate::pki::rotation::Stage;
+    let (mesh, origin) = super::load(config_path).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
+    let target = match stage {
+        R::Prepare => Some(Stage::Prepare),
+        R::TrustBoth => Some(Stage::TrustBoth),
+        R::Switch => Some(Stage::Switch),
+        R::Finish => Some(Stage::Finish),
+        R::Done => None,
+    };
+    let clusters: Vec<ClusterName> = mesh.clusters.iter().map(|c| c.name.clone()).collect();
+    secrets
+        .pki_dir
+        .rotate(
+            target,
+            &clusters,
+            &secrets.admins,
+            secrets.identities.as_ref(),
+            mesh.pki.algorithm,
+            mesh.pki.validity,
+            now,
+        )
+        .map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    match target {
+        Some(stage) => println!(
+            "Root rotation: stage `{}` recorded in {}. Render, review and sync it to every cluster; then check that {}.",
+            stage.name(),
+            secrets.pki_dir.path().display(),
+            stage.verify_before_next()
+        ),
+        None => println!(
+            "Root rotation complete: the new root and intermediates replace the old ones (kept in {}). Render again: cacerts stay as they are; istiod drops ISTIO_MULTIROOT_MESH.",
+            secrets.pki_dir.path().join("retired").display()
+        ),
+    }
+    Ok(())
+}

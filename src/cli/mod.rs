@@ -58,6 +58,25 @@ pub enum PkiCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Rotate the mesh's root CA in stages (prepare, trust-both, switch, finish, done), each
+    /// rendered, synced and verified everywhere before the next; see out/README.md.
+    RotateRoot {
+        /// The stage to move to.
+        #[arg(long, value_enum)]
+        stage: RotateStage,
+        /// Mesh description. Default: ./mesh.yaml, or the built-in example.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RotateStage {
+    Prepare,
+    TrustBoth,
+    Switch,
+    Finish,
+    Done,
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +136,9 @@ fn run(cli: &Cli) -> Result<(), (u8, String)> {
         Some(Command::Pki {
             command: PkiCommand::Renew { cluster, config },
         }) => keys::renew(config.as_deref(), cluster),
+        Some(Command::Pki {
+            command: PkiCommand::RotateRoot { stage, config },
+        }) => keys::rotate_root(config.as_deref(), *stage),
         None => render_command(&cli.render),
     }
 }

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::config::{AgeRecipient, ClusterName, Mesh, Origin};
 use crate::keys::{self, StateDir};
 use crate::output::{SealError, Sealer};
+use crate::pki::rotation::Generation;
 use crate::pki::store::{Change, PkiDir, PkiState};
 use crate::render::{self, RelPath, Sealed, Secret};
 use crate::sops::{self, Identities, Recipient, Rule};
@@ -151,13 +152,34 @@ impl Sealer for MeshSealer<'_> {
         let plaintext = match &sealed.secret {
             Secret::CaCerts { cluster, namespace } => {
                 let why = format!("encrypt the cacerts of {cluster}");
-                let inter = self
-                    .secrets
-                    .pki_dir
-                    .intermediate_ca(cluster, self.secrets.identities.as_ref(), &why)
-                    .map_err(|e| fail(&e))?;
-                let root = &self.secrets.pki.root.cert_pem;
-                let certs = crate::pki::cacerts(&inter, root, root);
+                let (pki, dir, ids) = (
+                    &self.secrets.pki,
+                    &self.secrets.pki_dir,
+                    self.secrets.identities.as_ref(),
+                );
+                // During a root rotation the stage decides the issuer and the trust bundle.
+                let stage = pki.material_stage();
+                let inter = match stage.issuer() {
+                    Generation::Current => dir.intermediate_ca(cluster, ids, &why),
+                    Generation::Next => dir.next_intermediate_ca(cluster, ids, &why),
+                }
+                .map_err(|e| fail(&e))?;
+                let root_pem = |g: Generation| {
+                    pki.root_of(g).map(|r| r.cert_pem.clone()).ok_or_else(|| {
+                        SealError(format!(
+                            "the PKI has no {g:?} root for stage {}",
+                            stage.name()
+                        ))
+                    })
+                };
+                let issuing_root = root_pem(stage.issuer())?;
+                let bundle: String = stage
+                    .bundle()
+                    .iter()
+                    .map(|g| root_pem(*g))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .concat();
+                let certs = crate::pki::cacerts(&inter, &issuing_root, &bundle);
                 render::state::cacerts_secret(cluster, namespace, &certs).map_err(|e| fail(&e))?
             }
         };

@@ -2,6 +2,7 @@
 //! (certificates in clear, keys sealed to the admins), and each cluster's `cacerts` bundle.
 
 pub mod ca;
+pub mod rotation;
 pub mod store;
 
 pub use ca::{Algorithm, Ca, CaCerts, CaError, Validity, cacerts, issue_intermediate, issue_root};

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::ca::{self, Algorithm, Ca, CaError, Validity};
+use super::rotation::{Generation, Stage};
 use crate::config::ClusterName;
 use crate::sops::{self, Identities, Recipient, Rule};
 
@@ -46,6 +47,8 @@ pub enum StoreError {
     Ca(#[from] CaError),
     #[error("could not render {what}: {message}")]
     Render { what: String, message: String },
+    #[error("root rotation: {message}\n  fix: {fix}")]
+    Rotation { message: String, fix: String },
 }
 
 /// A CA as the state holds it, without its key.
@@ -64,6 +67,50 @@ pub struct CaRecord {
 pub struct PkiState {
     pub root: CaRecord,
     pub intermediates: BTreeMap<ClusterName, CaRecord>,
+    /// A root rotation in progress.
+    pub rotation: Option<RotationState>,
+}
+
+/// A root rotation in progress: its stage, the next root and the intermediates it signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationState {
+    pub stage: Stage,
+    pub next_root: Option<CaRecord>,
+    pub next_intermediates: BTreeMap<ClusterName, CaRecord>,
+}
+
+impl PkiState {
+    /// The root of a generation (the next one only exists from `trust-both` on).
+    pub fn root_of(&self, generation: Generation) -> Option<&CaRecord> {
+        match generation {
+            Generation::Current => Some(&self.root),
+            Generation::Next => self.rotation.as_ref()?.next_root.as_ref(),
+        }
+    }
+
+    /// A cluster's intermediate of a generation.
+    pub fn intermediate_of(
+        &self,
+        cluster: &ClusterName,
+        generation: Generation,
+    ) -> Option<&CaRecord> {
+        match generation {
+            Generation::Current => self.intermediates.get(cluster),
+            Generation::Next => self.rotation.as_ref()?.next_intermediates.get(cluster),
+        }
+    }
+
+    /// The stage whose `cacerts` are rendered: a mesh without rotation renders as `prepare` does
+    /// for the CA material (current issuer, current root only).
+    pub fn material_stage(&self) -> Stage {
+        self.rotation.as_ref().map_or(Stage::Prepare, |r| r.stage)
+    }
+}
+
+/// pki/rotation.yaml.
+#[derive(Debug, Deserialize)]
+struct RotationFile {
+    stage: Stage,
 }
 
 /// What `ensure` did, for the summary.
@@ -121,36 +168,51 @@ impl PkiDir {
         self.root_file().is_file()
     }
 
+    fn rotation_file(&self) -> PathBuf {
+        self.path.join("rotation.yaml")
+    }
+
+    pub fn next_root_file(&self) -> PathBuf {
+        self.path.join("root-next.yaml")
+    }
+
+    pub fn next_intermediate_file(&self, cluster: &ClusterName) -> PathBuf {
+        self.path
+            .join("intermediates-next")
+            .join(format!("{cluster}.yaml"))
+    }
+
     /// The public state, or `None` if there is no root yet.
     pub fn load(&self) -> Result<Option<PkiState>, StoreError> {
         let Some(root) = read_record(&self.root_file())? else {
             return Ok(None);
         };
-        let mut intermediates = BTreeMap::new();
-        let dir = self.path.join("intermediates");
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(StoreError::Io { path: dir, source }),
-        };
-        for path in entries {
-            let Some(name) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".yaml"))
-            else {
-                continue;
-            };
-            let Ok(cluster) = ClusterName::parse(name) else {
-                continue;
-            };
-            if let Some(record) = read_record(&path)? {
-                intermediates.insert(cluster, record);
+        let intermediates = read_intermediates(&self.path.join("intermediates"))?;
+        let rotation = match fs::read_to_string(self.rotation_file()) {
+            Ok(text) => {
+                let file: RotationFile =
+                    serde_saphyr::from_str(&text).map_err(|e| StoreError::BadState {
+                        path: self.rotation_file(),
+                        message: e.to_string(),
+                    })?;
+                Some(RotationState {
+                    stage: file.stage,
+                    next_root: read_record(&self.next_root_file())?,
+                    next_intermediates: read_intermediates(&self.path.join("intermediates-next"))?,
+                })
             }
-        }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: self.rotation_file(),
+                    source,
+                });
+            }
+        };
         Ok(Some(PkiState {
             root,
             intermediates,
+            rotation,
         }))
     }
 
@@ -209,6 +271,36 @@ impl PkiDir {
             )?;
             changes.push(Change::IssuedIntermediate(cluster.clone()));
         }
+        // Mid-rotation, from `switch` on, a new cluster needs an intermediate under the next root too.
+        if let Some(rotation) = self
+            .load()?
+            .and_then(|s| s.rotation)
+            .filter(|r| r.stage >= Stage::Switch)
+        {
+            let missing: Vec<&ClusterName> = clusters
+                .iter()
+                .filter(|c| !rotation.next_intermediates.contains_key(*c))
+                .collect();
+            if !missing.is_empty() {
+                let why = "issue a new cluster's intermediate under the next root (a rotation is in progress)";
+                let next_root =
+                    self.ca_from(&self.next_root_file(), identities, why, "the next root CA")?;
+                for cluster in missing {
+                    let inter =
+                        ca::issue_intermediate(&next_root, cluster, algorithm, validity, now)?;
+                    let path = self.next_intermediate_file(cluster);
+                    self.write_state(
+                        &path,
+                        Kind::IntermediateCA,
+                        Some(cluster),
+                        algorithm,
+                        &inter,
+                        admins,
+                        now,
+                    )?;
+                }
+            }
+        }
         for (cluster, record) in &existing {
             if !clusters.contains(cluster) {
                 let to = self.retire(cluster, record)?;
@@ -223,6 +315,166 @@ impl PkiDir {
             message: "vanished".into(),
         })?;
         Ok((state, changes))
+    }
+
+    /// Moves the root rotation to `stage` (or, with `None`, completes it): each step needs the
+    /// previous one. `trust-both` issues the next root; `switch` issues every cluster's next
+    /// intermediate under it (which needs an admin identity); completing promotes the next root
+    /// and intermediates and retires the old ones.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rotate(
+        &self,
+        stage: Option<Stage>,
+        clusters: &[ClusterName],
+        admins: &[Recipient],
+        identities: Option<&Identities>,
+        algorithm: Algorithm,
+        validity: Validity,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let state = self.load()?.ok_or_else(|| StoreError::BadState {
+            path: self.root_file(),
+            message: "there is no PKI to rotate yet; render once first".into(),
+        })?;
+        let current = state.rotation.as_ref().map(|r| r.stage);
+        let out_of_order = |wanted: &str| StoreError::Rotation {
+            message: format!(
+                "`{wanted}` cannot follow {}",
+                current.map_or(
+                    "a mesh with no rotation in progress".to_owned(),
+                    |s| format!("stage `{}`", s.name())
+                )
+            ),
+            fix: match current {
+                None => "start with `mesh-render pki rotate-root --stage prepare`".to_owned(),
+                Some(Stage::Finish) => {
+                    "complete it with `mesh-render pki rotate-root --stage done`".to_owned()
+                }
+                Some(s) => format!(
+                    "render and sync stage `{}` everywhere, check that {}, then run the next stage",
+                    s.name(),
+                    s.verify_before_next()
+                ),
+            },
+        };
+        match stage {
+            Some(stage) if stage.previous() != current => return Err(out_of_order(stage.name())),
+            None if current != Some(Stage::Finish) => return Err(out_of_order("done")),
+            _ => {}
+        }
+        match stage {
+            Some(Stage::Prepare) | Some(Stage::Finish) => {}
+            Some(Stage::TrustBoth) => {
+                let next = ca::issue_root(algorithm, validity, now)?;
+                self.write_state(
+                    &self.next_root_file(),
+                    Kind::RootCA,
+                    None,
+                    algorithm,
+                    &next,
+                    admins,
+                    now,
+                )?;
+            }
+            Some(Stage::Switch) => {
+                let next_root = self.ca_from(
+                    &self.next_root_file(),
+                    identities,
+                    "issue the intermediates under the next root",
+                    "the next root CA",
+                )?;
+                for cluster in clusters {
+                    let inter =
+                        ca::issue_intermediate(&next_root, cluster, algorithm, validity, now)?;
+                    let path = self.next_intermediate_file(cluster);
+                    self.write_state(
+                        &path,
+                        Kind::IntermediateCA,
+                        Some(cluster),
+                        algorithm,
+                        &inter,
+                        admins,
+                        now,
+                    )?;
+                }
+            }
+            None => return self.promote(&state),
+        }
+        let stage = stage.unwrap_or(Stage::Finish);
+        let text = crate::render::state::rotation_state(stage).map_err(|e| StoreError::Render {
+            what: "pki/rotation.yaml".into(),
+            message: e.to_string(),
+        })?;
+        crate::output::write_file(&self.rotation_file(), text.as_bytes()).map_err(|e| {
+            StoreError::Io {
+                path: self.rotation_file(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })
+    }
+
+    /// Completes a rotation: the old root and intermediates are retired, the next ones take
+    /// their place (file bytes unchanged, so `cacerts` stay as the `finish` stage rendered them).
+    fn promote(&self, state: &PkiState) -> Result<(), StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        let dir = self.retired_dir();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let stamp = |r: &CaRecord| r.digest.get(..12).unwrap_or(&r.digest).to_owned();
+        fs::rename(
+            self.root_file(),
+            dir.join(format!("root-{}.yaml", stamp(&state.root))),
+        )
+        .map_err(io(&self.root_file()))?;
+        fs::rename(self.next_root_file(), self.root_file()).map_err(io(&self.next_root_file()))?;
+        for (cluster, record) in &state.intermediates {
+            self.retire(cluster, record)?;
+        }
+        let next_dir = self.path.join("intermediates-next");
+        let current_dir = self.path.join("intermediates");
+        fs::create_dir_all(&current_dir).map_err(io(&current_dir))?;
+        for cluster in state
+            .rotation
+            .iter()
+            .flat_map(|r| r.next_intermediates.keys())
+        {
+            let from = self.next_intermediate_file(cluster);
+            fs::rename(&from, self.intermediate_file(cluster)).map_err(io(&from))?;
+        }
+        let _ = fs::remove_dir(&next_dir);
+        fs::remove_file(self.rotation_file()).map_err(io(&self.rotation_file()))
+    }
+
+    /// A cluster's next intermediate with its key, during a rotation.
+    pub fn next_intermediate_ca(
+        &self,
+        cluster: &ClusterName,
+        identities: Option<&Identities>,
+        why: &str,
+    ) -> Result<Ca, StoreError> {
+        self.ca_from(
+            &self.next_intermediate_file(cluster),
+            identities,
+            why,
+            &format!("the next intermediate CA of {cluster}"),
+        )
+    }
+
+    fn ca_from(
+        &self,
+        path: &Path,
+        identities: Option<&Identities>,
+        why: &str,
+        subject: &str,
+    ) -> Result<Ca, StoreError> {
+        let key = self.decrypt_key(path, identities, why)?;
+        let record = read_record(path)?.ok_or_else(|| StoreError::BadState {
+            path: path.to_owned(),
+            message: "missing".into(),
+        })?;
+        Ok(Ca::from_pem(&record.cert_pem, key, subject)?)
     }
 
     /// Re-issues a cluster's intermediate under the current root; the old one is retired.
@@ -407,4 +659,35 @@ fn read_record(path: &Path) -> Result<Option<CaRecord>, StoreError> {
         path: path.to_owned(),
         digest: crate::output::sha256_hex(&bytes),
     }))
+}
+
+/// The intermediates of a directory, by cluster.
+fn read_intermediates(dir: &Path) -> Result<BTreeMap<ClusterName, CaRecord>, StoreError> {
+    let mut intermediates = BTreeMap::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    for path in entries {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".yaml"))
+        else {
+            continue;
+        };
+        let Ok(cluster) = ClusterName::parse(name) else {
+            continue;
+        };
+        if let Some(record) = read_record(&path)? {
+            intermediates.insert(cluster, record);
+        }
+    }
+    Ok(intermediates)
 }

@@ -54,6 +54,13 @@ pub fn ca_state(
     )
 }
 
+/// pki/rotation.yaml: the stage of a root rotation in progress.
+pub fn rotation_state(
+    stage: crate::pki::rotation::Stage,
+) -> Result<Zeroizing<String>, RenderError> {
+    render("state/rotation.yaml", context! { stage => stage.name() })
+}
+
 /// The `cacerts` Secret of a cluster, in plaintext.
 pub fn cacerts_secret(
     cluster: &ClusterName,

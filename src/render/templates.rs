@@ -70,6 +70,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/state/ca.yaml"),
     ),
     (
+        "state/rotation.yaml",
+        include_str!("../../templates/state/rotation.yaml"),
+    ),
+    (
         "secrets/cacerts.yaml",
         include_str!("../../templates/secrets/cacerts.yaml"),
     ),

@@ -133,6 +133,7 @@ pub fn fake_pki(mesh: &mesh_render::config::Mesh) -> mesh_render::pki::store::Pk
                 )
             })
             .collect(),
+        rotation: None,
     }
 }
 
