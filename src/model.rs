@@ -14,13 +14,15 @@ use crate::config::{
 use crate::pki::rotation::Stage;
 use crate::pki::store::PkiState;
 
-/// One layer of a cluster: a kustomize directory applied on its own, in this order. The numeric
-/// prefix shows the order and leaves room for the reader-token layer (20); the Helm releases go
-/// between layers (see out/README.md).
+/// One layer of a cluster: a kustomize directory applied on its own, in this order; the Helm
+/// releases and bases go between layers (see the cluster's README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Layer {
     /// The `istio-system` namespace, labelled with the cluster's network.
     IstioSystem,
+    /// The reader token: a long-lived token of `istio-reader-service-account` (which Istio's
+    /// `base` chart creates), for the other clusters' istiods to read this one.
+    Reader,
     /// Fixes for the cluster's provider: Cilium settings, the MetalLB address pool.
     ProviderFixes,
     /// The cross-network Gateway (and, later, the remote secrets).
@@ -33,6 +35,7 @@ impl Layer {
     pub fn dir(self) -> &'static str {
         match self {
             Layer::IstioSystem => "10-istio-system",
+            Layer::Reader => "20-reader",
             Layer::ProviderFixes => "30-provider-fixes",
             Layer::Mesh => "40-mesh",
             Layer::Sample => "50-sample",
@@ -426,7 +429,7 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
     if c.metrics_server {
         bases.push(Base::MetricsServer);
     }
-    let mut layers = vec![Layer::IstioSystem];
+    let mut layers = vec![Layer::IstioSystem, Layer::Reader];
     if !fixes.is_empty() {
         layers.push(Layer::ProviderFixes);
     }

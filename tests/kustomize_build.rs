@@ -100,14 +100,17 @@ fn every_layer_of_the_example_builds_and_validates() {
         names,
         [
             "kt-k2p/10-istio-system",
+            "kt-k2p/20-reader",
             "kt-k2p/30-provider-fixes",
             "kt-k2p/40-mesh",
             "kt-k2p/50-sample",
             "ncloud-nks/10-istio-system",
+            "ncloud-nks/20-reader",
             "ncloud-nks/30-provider-fixes",
             "ncloud-nks/40-mesh",
             "ncloud-nks/50-sample",
             "nhn-nks/10-istio-system",
+            "nhn-nks/20-reader",
             "nhn-nks/40-mesh",
             "nhn-nks/50-sample",
         ]
@@ -151,8 +154,8 @@ fn every_layer_of_a_five_cluster_mesh_builds_and_validates() {
     }
     let dir = tempfile::tempdir().unwrap();
     let layers = build_all(&render_into(dir.path(), &common::five_cluster_mesh()));
-    // 5 clusters x 3 layers, plus provider fixes on c2 and c5 (Cilium) and c4 (MetalLB).
-    assert_eq!(layers.len(), 18);
+    // 5 clusters x 4 layers, plus provider fixes on c2 and c5 (Cilium) and c4 (MetalLB).
+    assert_eq!(layers.len(), 23);
 }
 
 #[test]

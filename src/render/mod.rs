@@ -179,6 +179,11 @@ fn render_cluster(
 /// (file name, template, extra context).
 fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str, Value)> {
     match layer {
+        Layer::Reader => vec![(
+            "reader-token.yaml".into(),
+            "layers/reader-token.yaml",
+            context! {},
+        )],
         Layer::IstioSystem => vec![(
             "namespace.yaml".into(),
             "layers/istio-system-namespace.yaml",

@@ -17,6 +17,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/layers/istio-system-namespace.yaml"),
     ),
     (
+        "layers/reader-token.yaml",
+        include_str!("../../templates/layers/reader-token.yaml"),
+    ),
+    (
         "layers/cross-network-gateway.yaml",
         include_str!("../../templates/layers/cross-network-gateway.yaml"),
     ),
