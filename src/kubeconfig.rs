@@ -1123,3 +1123,185 @@ mod tests {
         assert_eq!(clean(Path::new("./")), PathBuf::from("."));
     }
 }
+
+/// The credential a remote secret can carry for istiod, taken from a kubeconfig context.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReaderCredential {
+    pub server: String,
+    /// Base64 PEM of the API server's CA.
+    pub ca_data: String,
+    pub tls_server_name: Option<String>,
+    pub auth: ReaderAuth,
+    /// Whether the credential is a token of `istio-reader-service-account` (read from the token's
+    /// claims, not verified): anything else hands more than read access to every other cluster.
+    pub is_reader_token: bool,
+}
+
+/// What istiod accepts in a remote secret's kubeconfig (Istio 1.26 `pkg/kube/util.go`
+/// sanitizes the rest away unless `PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS` allows it).
+#[derive(Clone, PartialEq, Eq)]
+pub enum ReaderAuth {
+    Token(String),
+    ClientCertificate {
+        certificate_data: String,
+        key_data: String,
+    },
+}
+
+impl fmt::Debug for ReaderCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReaderCredential")
+            .field("server", &self.server)
+            .field("auth", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Why a kubeconfig context cannot give a remote-secret credential.
+#[derive(Debug, thiserror::Error)]
+#[error("kubeconfig {}, context {context:?}: {problem}\n  fix: {fix}", .file.display())]
+pub struct ReaderCredentialError {
+    pub file: PathBuf,
+    pub context: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+/// The fix for every credential istiod cannot use.
+const READER_TOKEN_FIX: &str = "use the reader's token instead: apply the cluster's 20-reader layer, then read it with `kubectl -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{.data.token}' | base64 -d` and set credentials.tokenFile for this cluster";
+
+impl Kubeconfig {
+    /// The credential of `context` in the form a remote secret carries. Exec plugins, token
+    /// files, file-path certificates and auth providers are refused: istiod runs in another
+    /// cluster, without the operator's files or plugins, and rejects them.
+    pub fn reader_credential(
+        &self,
+        context: &str,
+    ) -> Result<ReaderCredential, ReaderCredentialError> {
+        let file = self.files().first().cloned().unwrap_or_default();
+        let fail = |file: &Path, problem: String, fix: &str| ReaderCredentialError {
+            file: file.to_owned(),
+            context: context.to_owned(),
+            problem,
+            fix: fix.to_owned(),
+        };
+        let ctx = self.context(context).ok_or_else(|| {
+            fail(&file, "no such context".to_owned(), "name a context that `kubectl config get-contexts` lists, in credentials.kubeconfig.context")
+        })?;
+        let cluster = self.cluster(&ctx.cluster).ok_or_else(|| {
+            fail(
+                &ctx.source,
+                format!("its cluster {:?} is not defined", ctx.cluster),
+                "define the cluster or fix the context",
+            )
+        })?;
+        if cluster.server.is_empty() {
+            return Err(fail(
+                &cluster.source,
+                format!("cluster {:?} has no server", cluster.name),
+                "add the API server URL",
+            ));
+        }
+        use base64::Engine;
+        let ca_data = match (
+            &cluster.certificate_authority_data,
+            &cluster.certificate_authority,
+        ) {
+            (Some(data), _) => data.clone(),
+            (None, Some(path)) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    fail(
+                        &cluster.source,
+                        format!("cannot read certificate-authority {}: {e}", path.display()),
+                        "fix the path",
+                    )
+                })?;
+                base64::engine::general_purpose::STANDARD.encode(pem)
+            }
+            (None, None) => {
+                return Err(fail(
+                    &cluster.source,
+                    format!(
+                        "cluster {:?} has no CA (certificate-authority-data)",
+                        cluster.name
+                    ),
+                    "add the cluster's CA; istiod verifies the API server with it",
+                ));
+            }
+        };
+        let user = self.user(&ctx.user).ok_or_else(|| {
+            fail(
+                &ctx.source,
+                "the context names no user".to_owned(),
+                READER_TOKEN_FIX,
+            )
+        })?;
+        let refuse = |what: &str| {
+            fail(
+                &user.source,
+                format!(
+                    "user {:?} authenticates with {what}, which istiod cannot use from another cluster",
+                    user.name
+                ),
+                READER_TOKEN_FIX,
+            )
+        };
+        if user.exec.is_some() {
+            return Err(refuse(
+                "an exec credential plugin (the plugin and its files exist only on this machine)",
+            ));
+        }
+        if user.auth_provider.is_some() {
+            return Err(refuse("an auth provider"));
+        }
+        if user.token_file.is_some() {
+            return Err(refuse(
+                "a token file (the file exists only on this machine)",
+            ));
+        }
+        if user.client_certificate.is_some() || user.client_key.is_some() {
+            return Err(refuse(
+                "client certificate files (the files exist only on this machine)",
+            ));
+        }
+        let auth = match (
+            &user.token,
+            &user.client_certificate_data,
+            &user.client_key_data,
+        ) {
+            (Some(token), _, _) => ReaderAuth::Token(token.clone()),
+            (None, Some(certificate_data), Some(key_data)) => ReaderAuth::ClientCertificate {
+                certificate_data: certificate_data.clone(),
+                key_data: key_data.clone(),
+            },
+            _ => return Err(refuse("no inline token or client certificate")),
+        };
+        let is_reader_token = matches!(&auth, ReaderAuth::Token(t) if is_reader_token(t));
+        Ok(ReaderCredential {
+            server: cluster.server.clone(),
+            ca_data,
+            tls_server_name: cluster.tls_server_name.clone(),
+            auth,
+            is_reader_token,
+        })
+    }
+}
+
+/// Whether a bearer token is a service-account token of istio-reader-service-account, judged
+/// from its (unverified) JWT claims.
+pub fn is_reader_token(token: &str) -> bool {
+    use base64::Engine;
+    let Some(payload) = token.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+    sub.ends_with(":istio-reader-service-account") && sub.starts_with("system:serviceaccount:")
+}

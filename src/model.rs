@@ -185,6 +185,10 @@ pub struct ClusterPlan {
     /// The cluster's encrypted `cacerts`, when the PKI has its intermediate.
     #[serde(skip)]
     pub cacerts: Option<SealedPlan>,
+    /// The remote secrets this cluster's istiod reads the others with: one per other cluster
+    /// that has a credential source, in mesh order.
+    #[serde(skip)]
+    pub remote_secrets: Vec<(ClusterName, SealedPlan)>,
 }
 
 /// A secret to seal: for whom, and the digest of its inputs.
@@ -192,6 +196,8 @@ pub struct ClusterPlan {
 pub struct SealedPlan {
     pub recipients: Vec<AgeRecipient>,
     pub inputs: String,
+    /// Seal it again even if its inputs are unchanged.
+    pub force: bool,
 }
 
 /// What the encrypted files depend on, read before the (pure) model is built.
@@ -203,6 +209,11 @@ pub struct SecretInputs<'a> {
     pub pki: Option<&'a PkiState>,
     /// Now, for expiry warnings.
     pub now: time::OffsetDateTime,
+    /// Digests of credential files that are safe to record (SOPS-encrypted token files), by
+    /// cluster: part of their remote secrets' inputs.
+    pub credential_digests: BTreeMap<ClusterName, String>,
+    /// Seal every remote secret again (a token rotated in a plain file, which no digest covers).
+    pub refresh_credentials: bool,
 }
 
 impl SecretInputs<'_> {
@@ -212,6 +223,8 @@ impl SecretInputs<'_> {
             admins: Vec::new(),
             pki: None,
             now: time::OffsetDateTime::UNIX_EPOCH,
+            credential_digests: BTreeMap::new(),
+            refresh_credentials: false,
         }
     }
 }
@@ -285,6 +298,7 @@ impl Model {
             .map(|c| {
                 let mut plan = cluster_plan(mesh, c, sample_enabled);
                 plan.cacerts = cacerts_plan(c, secrets);
+                plan.remote_secrets = remote_secret_plans(mesh, c, secrets);
                 plan
             })
             .collect();
@@ -342,6 +356,98 @@ impl Model {
     }
 }
 
+/// The templates a remote secret's plaintext is rendered from: part of its inputs.
+const REMOTE_SECRET_TEMPLATES: [&str; 2] = [
+    include_str!("../templates/secrets/remote-secret.yaml"),
+    include_str!("../templates/secrets/remote-kubeconfig.yaml"),
+];
+
+/// The remote secrets `target` holds: one for every other cluster with a credential source,
+/// encrypted to the admins and to `target`'s GitOps recipient.
+fn remote_secret_plans(
+    mesh: &Mesh,
+    target: &config::Cluster,
+    secrets: &SecretInputs<'_>,
+) -> Vec<(ClusterName, SealedPlan)> {
+    if secrets.pki.is_none() {
+        return Vec::new();
+    }
+    let recipients = recipients_for(target, secrets);
+    mesh.clusters
+        .iter()
+        .filter(|source| source.name != target.name)
+        .filter_map(|source| {
+            let credentials = source.credentials.as_ref()?;
+            let safe_digest = secrets
+                .credential_digests
+                .get(&source.name)
+                .map(String::as_str)
+                .unwrap_or("");
+            let parts = [
+                "mesh-render sealed remote secret v1",
+                REMOTE_SECRET_TEMPLATES[0],
+                REMOTE_SECRET_TEMPLATES[1],
+                SECRET_ENCRYPTED_REGEX,
+                source.name.as_str(),
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([credentials.description(), safe_digest.to_owned()]);
+            Some((
+                source.name.clone(),
+                SealedPlan {
+                    inputs: digest(parts, &recipients),
+                    recipients: recipients.clone(),
+                    force: secrets.refresh_credentials,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The admins, then the cluster's own GitOps recipient.
+fn recipients_for(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Vec<AgeRecipient> {
+    let mut recipients = secrets.admins.clone();
+    if let Some(own) = cluster
+        .gitops_recipient
+        .as_ref()
+        .filter(|own| !recipients.contains(own))
+    {
+        recipients.push(own.clone());
+    }
+    recipients
+}
+
+/// `sha256:<hex>` over NUL-separated parts and recipients.
+fn digest(parts: impl IntoIterator<Item = String>, recipients: &[AgeRecipient]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    for r in recipients {
+        hasher.update(r.as_str().as_bytes());
+        hasher.update([0]);
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// The remote secrets that cannot be rendered yet: (source without credentials, target).
+pub fn pending_remote_secrets(mesh: &Mesh) -> Vec<(ClusterName, ClusterName)> {
+    let mut pending = Vec::new();
+    for source in mesh.clusters.iter().filter(|c| c.credentials.is_none()) {
+        for target in mesh.clusters.iter().filter(|t| t.name != source.name) {
+            pending.push((source.name.clone(), target.name.clone()));
+        }
+    }
+    pending
+}
+
 /// The template a `cacerts` plaintext is rendered from: part of its inputs, so a template change
 /// re-encrypts every `cacerts`.
 const CACERTS_TEMPLATE: &str = include_str!("../templates/secrets/cacerts.yaml");
@@ -392,6 +498,7 @@ fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option
     Some(SealedPlan {
         recipients,
         inputs: format!("sha256:{digest}"),
+        force: false,
     })
 }
 
@@ -452,6 +559,7 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
             Vec::new()
         },
         cacerts: None,
+        remote_secrets: Vec::new(),
     }
 }
 
@@ -479,6 +587,31 @@ fn settings_digest(settings: &[(&str, &str)]) -> String {
 
 fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
+    for c in &mesh.clusters {
+        if let Some(why) = c
+            .credentials
+            .as_ref()
+            .and_then(|cr| cr.server())
+            .and_then(unreachable_server)
+        {
+            let server = c
+                .credentials
+                .as_ref()
+                .and_then(|cr| cr.server())
+                .unwrap_or("");
+            warnings.push(format!("the API server of {} ({server}) {why}", c.name));
+        }
+    }
+    let pending = pending_remote_secrets(mesh);
+    if !pending.is_empty() {
+        let mut sources: Vec<&str> = pending.iter().map(|(s, _)| s.as_str()).collect();
+        sources.dedup();
+        warnings.push(format!(
+            "{} remote secrets pending: {} declare no credentials (clusters[].credentials). Next: apply each cluster's 20-reader layer, read its reader token once (clusters/<cluster>/README.md shows the command), set credentials.tokenFile, render again",
+            pending.len(),
+            sources.join(", ")
+        ));
+    }
     if let Some(pki) = secrets.pki {
         let window = time::Duration::days(mesh.pki.expiry_warning_days);
         let mut check = |what: String, not_after: time::OffsetDateTime| {
@@ -637,6 +770,47 @@ fn port(name: &'static str, port: u16, target_port: u16) -> ServicePort {
         name,
         port,
         target_port,
+    }
+}
+
+/// Why other networks may not reach `server`, if they may not: loopback, link-local and private
+/// addresses only work inside the cluster's own network.
+pub fn unreachable_server(server: &str) -> Option<&'static str> {
+    let host = server.strip_prefix("https://").unwrap_or(server);
+    let host = host.split('/').next().unwrap_or(host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some("is a loopback name: the other clusters cannot reach it");
+    }
+    match host.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(ip) if ip.is_loopback() => {
+            Some("is a loopback address: the other clusters cannot reach it")
+        }
+        std::net::IpAddr::V4(ip) if ip.is_link_local() => {
+            Some("is a link-local address: the other clusters cannot reach it")
+        }
+        std::net::IpAddr::V4(ip) if ip.is_private() => Some(
+            "is a private address: reachable from other networks only through a VPN or peering",
+        ),
+        std::net::IpAddr::V6(ip) if ip.is_loopback() => {
+            Some("is a loopback address: the other clusters cannot reach it")
+        }
+        std::net::IpAddr::V6(ip) if (ip.segments()[0] & 0xffc0) == 0xfe80 => {
+            Some("is a link-local address: the other clusters cannot reach it")
+        }
+        std::net::IpAddr::V6(ip) if (ip.segments()[0] & 0xfe00) == 0xfc00 => Some(
+            "is a private address: reachable from other networks only through a VPN or peering",
+        ),
+        _ => None,
     }
 }
 

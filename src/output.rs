@@ -158,7 +158,9 @@ pub fn write(out_dir: &Path, tree: &Tree, sealer: &dyn Sealer) -> Result<Summary
                         continue;
                     }
                     (Some(digest), Some(r))
-                        if r.sha256 == digest && r.inputs.as_deref() == Some(&sealed.inputs) =>
+                        if !sealed.force
+                            && r.sha256 == digest
+                            && r.inputs.as_deref() == Some(&sealed.inputs) =>
                     {
                         // Unchanged inputs, and the file is the one we wrote: keep it byte for byte.
                         new.files.insert(path.to_string(), r.clone());

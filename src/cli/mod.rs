@@ -94,6 +94,15 @@ pub struct RenderArgs {
     /// Print nothing on success.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Fail (exit 1, nothing written) while any remote secret is pending: for CI.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Seal every remote secret again from its credentials, even if nothing recorded changed:
+    /// after rotating a reader token kept in a plain file.
+    #[arg(long)]
+    pub refresh_credentials: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,19 +157,41 @@ fn render_command(cli: &RenderArgs) -> Result<(), (u8, String)> {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
+    let pending = crate::model::pending_remote_secrets(&mesh);
+    if cli.strict && !pending.is_empty() {
+        let pairs: Vec<String> = pending
+            .iter()
+            .map(|(s, t)| format!("{s} for {t}"))
+            .collect();
+        return Err((
+            EXIT_OUTPUT,
+            format!(
+                "--strict: {} remote secrets are pending ({})\n  fix: give each of those clusters a credential source (clusters[].credentials), or render without --strict",
+                pending.len(),
+                pairs.join(", ")
+            ),
+        ));
+    }
+    let mut secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
+    secrets.refresh_credentials = cli.refresh_credentials;
     let inputs = SecretInputs {
         admins: secrets.admin_recipients(),
         pki: Some(&secrets.pki),
         now,
+        credential_digests: secrets.credential_digests.clone(),
+        refresh_credentials: cli.refresh_credentials,
     };
     let model = Model::from_mesh(&mesh, &inputs);
     let tree = render::render(&model).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
-    let summary = output::write(&cli.out, &tree, &secrets.sealer(now))
-        .map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
+    let sealer = secrets.sealer(now);
+    let summary =
+        output::write(&cli.out, &tree, &sealer).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
     if !cli.quiet {
         for note in &secrets.notes {
             println!("note: {note}");
+        }
+        for warning in sealer.notes.borrow().iter() {
+            println!("warning: {warning}");
         }
         print!("{}", report(&mesh, &model, &origin, &cli.out, &summary));
     }

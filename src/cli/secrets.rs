@@ -1,15 +1,19 @@
 //! The secret side of a render: finds the admin identities and recipients, brings the PKI state
-//! up to date (issuing what is missing), and seals each cluster's `cacerts` when it must be.
+//! up to date (issuing what is missing), and seals `cacerts` and remote secrets when they must be.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::config::{AgeRecipient, ClusterName, Mesh, Origin};
+use crate::config::{AgeRecipient, ClusterName, Credentials, Mesh, Origin};
 use crate::keys::{self, StateDir};
+use crate::kubeconfig::{self, Kubeconfig};
 use crate::output::{SealError, Sealer};
 use crate::pki::rotation::Generation;
 use crate::pki::store::{Change, PkiDir, PkiState};
+use crate::render::state::{ReaderAuth, RemoteKubeconfig};
 use crate::render::{self, RelPath, Sealed, Secret};
 use crate::sops::{self, Identities, Recipient, Rule};
 
@@ -24,6 +28,15 @@ pub(super) struct Secrets {
     pub identities: Option<Identities>,
     /// What changed, for the user.
     pub notes: Vec<String>,
+    /// The directory relative credential paths are resolved against (mesh.yaml's).
+    pub base_dir: PathBuf,
+    /// Each cluster's credential source, from mesh.yaml.
+    pub credentials: BTreeMap<ClusterName, Credentials>,
+    /// Digests of SOPS-encrypted token files (safe to record), for the remote secrets' inputs.
+    pub credential_digests: BTreeMap<ClusterName, String>,
+    /// Seal the remote secrets of every cluster whose credentials are at hand, whatever the
+    /// record says (`--refresh-credentials`: a rotated token in a plain file).
+    pub refresh_credentials: bool,
 }
 
 impl Secrets {
@@ -35,7 +48,17 @@ impl Secrets {
     }
 
     pub fn sealer(&self, now: OffsetDateTime) -> MeshSealer<'_> {
-        MeshSealer { secrets: self, now }
+        MeshSealer {
+            secrets: self,
+            now,
+            notes: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A credential path as written in mesh.yaml, resolved: `~/` is the home directory, a
+    /// relative path is relative to mesh.yaml's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        resolve_path(&self.base_dir, path)
     }
 }
 
@@ -130,7 +153,36 @@ pub(super) fn prepare(
             }
         });
     }
+    let base_dir = match origin {
+        Origin::File(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned(),
+        Origin::BuiltinExample => PathBuf::from("."),
+    };
+    let credentials: BTreeMap<ClusterName, Credentials> = mesh
+        .clusters
+        .iter()
+        .filter_map(|c| Some((c.name.clone(), c.credentials.clone()?)))
+        .collect();
+    let mut credential_digests = BTreeMap::new();
+    for (cluster, creds) in &credentials {
+        if let Credentials::TokenFile { token, .. } = creds {
+            let path = resolve_path(&base_dir, token);
+            // Only a SOPS-encrypted token file is recorded by digest; a plain one never is.
+            if let Ok(bytes) = std::fs::read(&path)
+                && std::str::from_utf8(&bytes).is_ok_and(|t| sops::metadata(t).is_ok())
+            {
+                credential_digests.insert(cluster.clone(), crate::output::sha256_hex(&bytes));
+            }
+        }
+    }
     Ok(Secrets {
+        credential_digests,
+        base_dir,
+        credentials,
+        refresh_credentials: false,
         pki_dir,
         pki,
         admins,
@@ -144,6 +196,8 @@ pub(super) fn prepare(
 pub(super) struct MeshSealer<'a> {
     secrets: &'a Secrets,
     now: OffsetDateTime,
+    /// Warnings found while sealing (credentials that are not the reader's, unreachable servers).
+    pub notes: RefCell<Vec<String>>,
 }
 
 impl Sealer for MeshSealer<'_> {
@@ -182,6 +236,11 @@ impl Sealer for MeshSealer<'_> {
                 let certs = crate::pki::cacerts(&inter, &issuing_root, &bundle);
                 render::state::cacerts_secret(cluster, namespace, &certs).map_err(|e| fail(&e))?
             }
+            Secret::RemoteSecret {
+                source,
+                target,
+                namespace,
+            } => self.remote_secret(source, target, namespace)?,
         };
         let recipients: Vec<Recipient> = sealed
             .recipients
@@ -199,4 +258,137 @@ impl Sealer for MeshSealer<'_> {
         .map_err(|e| fail(&e))?;
         Ok(text.into_bytes())
     }
+}
+
+impl MeshSealer<'_> {
+    /// The plaintext remote secret of `source` for `target`, from `source`'s credential source.
+    fn remote_secret(
+        &self,
+        source: &ClusterName,
+        target: &ClusterName,
+        namespace: &str,
+    ) -> Result<zeroize::Zeroizing<String>, SealError> {
+        let secrets = self.secrets;
+        let credentials = secrets
+            .credentials
+            .get(source)
+            .ok_or_else(|| SealError(format!("{source} has no credential source")))?;
+        let text = match credentials {
+            Credentials::TokenFile {
+                server,
+                ca_data,
+                token,
+                tls_server_name,
+            } => {
+                let path = secrets.resolve(token);
+                let token = read_token(&path, secrets.identities.as_ref(), source)?;
+                let kubeconfig = RemoteKubeconfig {
+                    server,
+                    ca_data,
+                    tls_server_name: tls_server_name.as_deref(),
+                    auth: ReaderAuth::Token(&token),
+                };
+                render::state::remote_secret(source, target, namespace, &kubeconfig)
+            }
+            Credentials::Kubeconfig { file, context } => {
+                let path = secrets.resolve(file);
+                if !path.is_file() {
+                    return Err(SealError(format!(
+                        "the kubeconfig of {source} ({}, from credentials.kubeconfig.file) is not on this machine",
+                        path.display()
+                    )));
+                }
+                let kube = Kubeconfig::load(&[path]).map_err(|e| SealError(e.to_string()))?;
+                let credential = kube
+                    .reader_credential(context.as_str())
+                    .map_err(|e| SealError(e.to_string()))?;
+                if !credential.is_reader_token {
+                    self.warn(format!(
+                        "the credential of {source} (kubeconfig context {context}) is not istio-reader-service-account's token: every other cluster's istiod now holds it. Use the reader token (credentials.tokenFile) instead."
+                    ));
+                }
+                if let Some(why) = crate::model::unreachable_server(&credential.server) {
+                    self.warn(format!(
+                        "the API server of {source} ({}) {why}",
+                        credential.server
+                    ));
+                }
+                let auth = match &credential.auth {
+                    kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
+                    kubeconfig::ReaderAuth::ClientCertificate {
+                        certificate_data,
+                        key_data,
+                    } => ReaderAuth::ClientCertificate {
+                        certificate_data,
+                        key_data,
+                    },
+                };
+                let kubeconfig = RemoteKubeconfig {
+                    server: &credential.server,
+                    ca_data: &credential.ca_data,
+                    tls_server_name: credential.tls_server_name.as_deref(),
+                    auth,
+                };
+                render::state::remote_secret(source, target, namespace, &kubeconfig)
+            }
+        };
+        text.map_err(|e| SealError(e.to_string()))
+    }
+
+    fn warn(&self, note: String) {
+        let mut notes = self.notes.borrow_mut();
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+}
+
+/// The reader token of a cluster: a plain file holding the token, or a SOPS file with a `token`
+/// field (decrypted with an admin identity).
+fn read_token(
+    path: &Path,
+    identities: Option<&Identities>,
+    source: &ClusterName,
+) -> Result<zeroize::Zeroizing<String>, SealError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SealError(format!(
+            "the reader token of {source} ({}, from credentials.tokenFile.token) cannot be read: {e}; read it from the cluster as its README says",
+            path.display()
+        ))
+    })?;
+    let token = if sops::metadata(&text).is_ok() {
+        let identities = identities.ok_or_else(|| {
+            SealError(format!(
+                "{} is SOPS-encrypted and no admin identity is at hand (SOPS_AGE_KEY_FILE)",
+                path.display()
+            ))
+        })?;
+        let plain = sops::decrypt(&text, identities)
+            .map_err(|e| SealError(format!("{}: {e}", path.display())))?;
+        let docs = plain.to_json();
+        docs.first()
+            .and_then(|d| d.get("token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| SealError(format!("{} has no `token` field", path.display())))?
+    } else {
+        text.trim().to_owned()
+    };
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(SealError(format!(
+            "{} does not hold a bearer token",
+            path.display()
+        )));
+    }
+    Ok(zeroize::Zeroizing::new(token))
+}
+
+/// `~/` is the home directory; a relative path is relative to `base`.
+fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    base.join(path)
 }

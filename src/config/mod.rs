@@ -102,6 +102,55 @@ pub struct Cluster {
     pub metrics_server: bool,
     /// The recipient of the cluster's GitOps controller: its secrets are encrypted to it too.
     pub gitops_recipient: Option<AgeRecipient>,
+    /// Where its reader's credentials come from; without, its remote secrets are pending.
+    pub credentials: Option<Credentials>,
+}
+
+/// Where a cluster's reader credentials come from. Paths are as written in mesh.yaml (relative
+/// ones are resolved against its directory when read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    TokenFile {
+        server: String,
+        /// Base64 of the API server's CA bundle (PEM), as a kubeconfig's certificate-authority-data.
+        ca_data: String,
+        token: PathBuf,
+        tls_server_name: Option<String>,
+    },
+    Kubeconfig {
+        file: PathBuf,
+        context: ContextName,
+    },
+}
+
+impl Credentials {
+    /// What the credentials say, without the secret itself: what a remote secret's inputs
+    /// digest covers, so a re-render with them unchanged needs neither files nor keys.
+    pub fn description(&self) -> String {
+        match self {
+            Credentials::TokenFile {
+                server,
+                ca_data,
+                token,
+                tls_server_name,
+            } => format!(
+                "tokenFile server={server} caData={ca_data} token={} tlsServerName={}",
+                token.display(),
+                tls_server_name.as_deref().unwrap_or("")
+            ),
+            Credentials::Kubeconfig { file, context } => {
+                format!("kubeconfig file={} context={context}", file.display())
+            }
+        }
+    }
+
+    /// The API server URL, when mesh.yaml states it.
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            Credentials::TokenFile { server, .. } => Some(server),
+            Credentials::Kubeconfig { .. } => None,
+        }
+    }
 }
 
 /// Who can decrypt the mesh's secrets.

@@ -117,6 +117,40 @@ pub struct ClusterSpec {
     /// The age recipient of this cluster's GitOps controller (Flux or KSOPS).
     #[serde(default)]
     pub gitops_recipient: Option<Text>,
+    /// Where the credentials of this cluster's reader come from, for the remote secrets that
+    /// let the other clusters' istiods read it.
+    #[serde(default)]
+    pub credentials: Option<CredentialsSpec>,
+}
+
+/// One credential source (exactly one field set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    #[serde(default)]
+    pub token_file: Option<TokenFileSpec>,
+    #[serde(default)]
+    pub kubeconfig: Option<KubeconfigCredentialsSpec>,
+}
+
+/// The API server, its CA, and the reader token in a file (plain, or SOPS-encrypted).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenFileSpec {
+    pub server: Text,
+    pub ca_data: Text,
+    pub token: Text,
+    #[serde(default)]
+    pub tls_server_name: Option<Text>,
+}
+
+/// A kubeconfig file and context on the operator's disk.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeconfigCredentialsSpec {
+    pub file: Text,
+    #[serde(default)]
+    pub context: Option<Text>,
 }
 
 /// The cluster's CNI, which decides the provider fixes it needs.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use super::error::Problem;
 use super::names::{
@@ -12,7 +13,8 @@ use super::names::{
 use super::parse::line_col;
 use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
 use super::{
-    Cluster, Istio, IstioVersion, LoadBalancer, Mesh, PkiSettings, Sample, Secrets, Upstream,
+    Cluster, Credentials, Istio, IstioVersion, LoadBalancer, Mesh, PkiSettings, Sample, Secrets,
+    Upstream,
 };
 
 /// Collects problems while building the typed mesh.
@@ -346,14 +348,25 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
                     .map(Some)
             }
         };
+        let credentials = match &c.credentials {
+            None => Some(None),
+            Some(spec) => credentials(p, i, spec, context.as_ref()).map(Some),
+        };
         if let (
             Some(name),
             Some(network),
             Some(context),
             Some(load_balancer),
             Some(gitops_recipient),
-        ) = (name, network, context, load_balancer, gitops_recipient)
-        {
+            Some(credentials),
+        ) = (
+            name,
+            network,
+            context,
+            load_balancer,
+            gitops_recipient,
+            credentials,
+        ) {
             clusters.push(Cluster {
                 name,
                 network,
@@ -362,10 +375,102 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
                 load_balancer,
                 metrics_server: c.metrics_server,
                 gitops_recipient,
+                credentials,
             });
         }
     }
     (p.0.len() == before).then_some(clusters)
+}
+
+fn credentials(
+    p: &mut Problems,
+    i: usize,
+    spec: &spec::CredentialsSpec,
+    context: Option<&ContextName>,
+) -> Option<Credentials> {
+    let field = format!("clusters[{i}].credentials");
+    let before = p.0.len();
+    match (&spec.token_file, &spec.kubeconfig) {
+        (Some(t), None) => {
+            let server = &t.server.value;
+            let https = server
+                .strip_prefix("https://")
+                .filter(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+            if https.is_none() {
+                p.push(
+                    format!("{field}.tokenFile.server"),
+                    Some(&t.server),
+                    format!("{server:?} is not an https URL of an API server"),
+                    "write the API server URL the other clusters reach, e.g. https://203.0.113.20:6443",
+                );
+            }
+            use base64::Engine;
+            let ca = base64::engine::general_purpose::STANDARD
+                .decode(t.ca_data.value.trim())
+                .ok();
+            if !ca
+                .as_deref()
+                .is_some_and(|pem| pem.starts_with(b"-----BEGIN CERTIFICATE-----"))
+            {
+                p.push(
+                    format!("{field}.tokenFile.caData"),
+                    Some(&t.ca_data),
+                    "not base64 of a PEM certificate",
+                    "paste the reader token Secret's ca.crt as it is stored (kubectl ... -o jsonpath='{.data.ca\\.crt}'), or a kubeconfig's certificate-authority-data",
+                );
+            }
+            if t.token.value.trim().is_empty() {
+                p.push(
+                    format!("{field}.tokenFile.token"),
+                    Some(&t.token),
+                    "the token file path is empty",
+                    "name the file that holds the reader token",
+                );
+            }
+            (p.0.len() == before).then(|| Credentials::TokenFile {
+                server: server.clone(),
+                ca_data: t.ca_data.value.trim().to_owned(),
+                token: PathBuf::from(&t.token.value),
+                tls_server_name: t.tls_server_name.as_ref().map(|s| s.value.clone()),
+            })
+        }
+        (None, Some(k)) => {
+            let context = match &k.context {
+                Some(text) => p.name(
+                    &format!("{field}.kubeconfig.context"),
+                    text,
+                    ContextName::parse,
+                ),
+                None => context.cloned(),
+            }?;
+            if k.file.value.trim().is_empty() {
+                p.push(
+                    format!("{field}.kubeconfig.file"),
+                    Some(&k.file),
+                    "the kubeconfig path is empty",
+                    "name the kubeconfig file",
+                );
+                return None;
+            }
+            Some(Credentials::Kubeconfig {
+                file: PathBuf::from(&k.file.value),
+                context,
+            })
+        }
+        (None, None) => {
+            p.push(field, None, "no credential source given", "set one of `tokenFile` or `kubeconfig`, or remove `credentials` to leave this cluster's remote secrets pending");
+            None
+        }
+        (Some(_), Some(_)) => {
+            p.push(
+                field,
+                None,
+                "both `tokenFile` and `kubeconfig` are set",
+                "keep one credential source per cluster",
+            );
+            None
+        }
+    }
 }
 
 fn load_balancer(

@@ -149,6 +149,26 @@ fn render_cluster(
             )?;
             resources.push(file);
         }
+        if *layer == Layer::Mesh {
+            for (source, plan) in &cluster.remote_secrets {
+                let file = format!("istio-remote-secret-{source}{SEALED_SUFFIX}");
+                let sealed = Sealed {
+                    secret: Secret::RemoteSecret {
+                        source: source.clone(),
+                        target: cluster.name.clone(),
+                        namespace: "istio-system".to_owned(),
+                    },
+                    recipients: plan.recipients.clone(),
+                    encrypted_regex: SECRET_ENCRYPTED_REGEX,
+                    inputs: plan.inputs.clone(),
+                    force: plan.force,
+                };
+                out.tree
+                    .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)
+                    .map_err(RenderError::Duplicate)?;
+                resources.push(file);
+            }
+        }
         if let (Layer::IstioSystem, Some(plan)) = (layer, &cluster.cacerts) {
             let file = format!("cacerts{SEALED_SUFFIX}");
             let sealed = Sealed {
@@ -159,6 +179,7 @@ fn render_cluster(
                 recipients: plan.recipients.clone(),
                 encrypted_regex: SECRET_ENCRYPTED_REGEX,
                 inputs: plan.inputs.clone(),
+                force: plan.force,
             };
             out.tree
                 .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)

@@ -54,6 +54,61 @@ pub fn ca_state(
     )
 }
 
+/// A reader credential: a bearer token, or a client certificate and key (base64, as in a
+/// kubeconfig). istiod accepts no other kind.
+pub enum ReaderAuth<'a> {
+    Token(&'a str),
+    ClientCertificate {
+        certificate_data: &'a str,
+        key_data: &'a str,
+    },
+}
+
+/// The kubeconfig a remote secret holds: cluster, context and user all named after `source`.
+pub struct RemoteKubeconfig<'a> {
+    pub server: &'a str,
+    pub ca_data: &'a str,
+    pub tls_server_name: Option<&'a str>,
+    pub auth: ReaderAuth<'a>,
+}
+
+/// The remote secret of `source` for `target`, in plaintext.
+pub fn remote_secret(
+    source: &ClusterName,
+    target: &ClusterName,
+    namespace: &str,
+    kubeconfig: &RemoteKubeconfig<'_>,
+) -> Result<Zeroizing<String>, RenderError> {
+    let (token, cert, key) = match kubeconfig.auth {
+        ReaderAuth::Token(token) => (Some(token), None, None),
+        ReaderAuth::ClientCertificate {
+            certificate_data,
+            key_data,
+        } => (None, Some(certificate_data), Some(key_data)),
+    };
+    let inner = render(
+        "secrets/remote-kubeconfig.yaml",
+        context! {
+            name => source.as_str(),
+            server => kubeconfig.server,
+            ca_data => kubeconfig.ca_data,
+            tls_server_name => kubeconfig.tls_server_name,
+            token,
+            client_certificate_data => cert,
+            client_key_data => key,
+        },
+    )?;
+    render(
+        "secrets/remote-secret.yaml",
+        context! {
+            source => source.as_str(),
+            target => target.as_str(),
+            namespace,
+            kubeconfig => inner.trim_end(),
+        },
+    )
+}
+
 /// pki/rotation.yaml: the stage of a root rotation in progress.
 pub fn rotation_state(
     stage: crate::pki::rotation::Stage,

@@ -70,6 +70,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/cluster-README.md"),
     ),
     (
+        "secrets/remote-secret.yaml",
+        include_str!("../../templates/secrets/remote-secret.yaml"),
+    ),
+    (
+        "secrets/remote-kubeconfig.yaml",
+        include_str!("../../templates/secrets/remote-kubeconfig.yaml"),
+    ),
+    (
         "state/ca.yaml",
         include_str!("../../templates/state/ca.yaml"),
     ),

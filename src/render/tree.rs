@@ -72,6 +72,8 @@ pub struct Sealed {
     pub encrypted_regex: &'static str,
     /// `sha256:<hex>` over the inputs: PKI state files, recipients, rule, template.
     pub inputs: String,
+    /// Seal it again even if its inputs and the file are unchanged (`--refresh-credentials`).
+    pub force: bool,
 }
 
 /// Which secret a sealed file holds.
@@ -80,6 +82,12 @@ pub enum Secret {
     /// The `cacerts` Secret of a cluster.
     CaCerts {
         cluster: ClusterName,
+        namespace: String,
+    },
+    /// The remote secret that lets `target`'s istiod read `source`.
+    RemoteSecret {
+        source: ClusterName,
+        target: ClusterName,
         namespace: String,
     },
 }

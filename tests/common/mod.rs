@@ -148,6 +148,8 @@ pub fn render_text(yaml: &str) -> mesh_render::render::Tree {
         admins: vec![mesh_render::config::AgeRecipient::parse(TEST_ADMIN).unwrap()],
         pki: Some(&pki),
         now: time::OffsetDateTime::UNIX_EPOCH,
+        credential_digests: Default::default(),
+        refresh_credentials: false,
     };
     mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh, &inputs))
         .expect("renders")
@@ -170,6 +172,13 @@ pub fn dump(tree: &mesh_render::render::Tree) -> String {
                 let what = match &s.secret {
                     Secret::CaCerts { cluster, namespace } => {
                         format!("cacerts of {cluster} in {namespace}")
+                    }
+                    Secret::RemoteSecret {
+                        source,
+                        target,
+                        namespace,
+                    } => {
+                        format!("remote secret of {source} for {target} in {namespace}")
                     }
                 };
                 let to: Vec<&str> = s.recipients.iter().map(|r| r.as_str()).collect();
@@ -228,9 +237,16 @@ impl mesh_render::output::Sealer for FakeSealer {
         sealed: &mesh_render::render::Sealed,
     ) -> Result<Vec<u8>, mesh_render::output::SealError> {
         self.calls.set(self.calls.get() + 1);
-        let mesh_render::render::Secret::CaCerts { namespace, .. } = &sealed.secret;
+        let (name, namespace) = match &sealed.secret {
+            mesh_render::render::Secret::CaCerts { namespace, .. } => {
+                ("cacerts".to_owned(), namespace)
+            }
+            mesh_render::render::Secret::RemoteSecret {
+                source, namespace, ..
+            } => (format!("istio-remote-secret-{source}"), namespace),
+        };
         Ok(format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cacerts\n  namespace: {namespace}\nstringData:\n  stand-in: \"{} {}\"\n",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  stand-in: \"{} {}\"\n",
             sealed.inputs,
             self.calls.get()
         )
