@@ -179,7 +179,7 @@ fn plain_is_safe(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/');
     let rest_ok = s
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_./:@-+".contains(c));
+        .all(|c| c.is_ascii_alphanumeric() || "_./:@-+=".contains(c));
     // Numbers (1.26, 0x1F, 1e3) and YAML 1.1 sexagesimal numbers (1:20) must stay strings.
     let numeric = s.parse::<f64>().is_ok()
         || s.starts_with("0x")
