@@ -189,6 +189,59 @@ pub struct ClusterPlan {
     /// that has a credential source, in mesh order.
     #[serde(skip)]
     pub remote_secrets: Vec<(ClusterName, SealedPlan)>,
+    /// The remote secrets the External Secrets Operator makes here, from other clusters' tokens.
+    pub external_remote_secrets: Vec<ExternalRemoteSecret>,
+    /// Where this cluster's PushSecret publishes its reader token, if ESO carries it.
+    pub push_secret: Option<StoreRef>,
+}
+
+/// An External Secrets store and the key this cluster's reader token lives under.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreRef {
+    pub kind: config::spec::StoreKind,
+    pub name: String,
+    pub remote_key: String,
+}
+
+/// A remote secret the External Secrets Operator assembles from `source`'s pushed token.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalRemoteSecret {
+    pub source: ClusterName,
+    pub server: String,
+    pub tls_server_name: Option<String>,
+    pub store: StoreRef,
+}
+
+/// The store of a cluster whose reader token ESO carries.
+fn store_ref<'c>(
+    mesh: &Mesh,
+    cluster: &'c config::Cluster,
+) -> Option<(StoreRef, &'c str, Option<&'c str>)> {
+    match cluster.credentials.as_ref()? {
+        config::Credentials::ExternalSecrets {
+            server,
+            tls_server_name,
+            store_kind,
+            store_name,
+            remote_key,
+        } => {
+            let remote_key = if remote_key.is_empty() {
+                format!("mesh-render-{}-{}-reader", mesh.mesh_id, cluster.name)
+            } else {
+                remote_key.clone()
+            };
+            Some((
+                StoreRef {
+                    kind: *store_kind,
+                    name: store_name.clone(),
+                    remote_key,
+                },
+                server,
+                tls_server_name.as_deref(),
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// A secret to seal: for whom, and the digest of its inputs.
@@ -299,6 +352,21 @@ impl Model {
                 let mut plan = cluster_plan(mesh, c, sample_enabled);
                 plan.cacerts = cacerts_plan(c, secrets);
                 plan.remote_secrets = remote_secret_plans(mesh, c, secrets);
+                plan.push_secret = store_ref(mesh, c).map(|(store, _, _)| store);
+                plan.external_remote_secrets = mesh
+                    .clusters
+                    .iter()
+                    .filter(|source| source.name != c.name)
+                    .filter_map(|source| {
+                        let (store, server, tls) = store_ref(mesh, source)?;
+                        Some(ExternalRemoteSecret {
+                            source: source.name.clone(),
+                            server: server.to_owned(),
+                            tls_server_name: tls.map(str::to_owned),
+                            store,
+                        })
+                    })
+                    .collect();
                 plan
             })
             .collect();
@@ -377,7 +445,7 @@ fn remote_secret_plans(
         .iter()
         .filter(|source| source.name != target.name)
         .filter_map(|source| {
-            let credentials = source.credentials.as_ref()?;
+            let credentials = source.credentials.as_ref().filter(|c| !c.is_external())?;
             let safe_digest = secrets
                 .credential_digests
                 .get(&source.name)
@@ -560,6 +628,8 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
         },
         cacerts: None,
         remote_secrets: Vec::new(),
+        external_remote_secrets: Vec::new(),
+        push_secret: None,
     }
 }
 

@@ -55,6 +55,8 @@ rejects!(
     ingress_gateway_with_combined_topology,
     one_metallb_address_for_two_gateways,
     upstream_url_without_scheme,
+    two_credential_sources,
+    credentials_server_not_https,
 );
 
 #[test]

@@ -290,6 +290,11 @@ impl MeshSealer<'_> {
                 };
                 render::state::remote_secret(source, target, namespace, &kubeconfig)
             }
+            Credentials::ExternalSecrets { .. } => {
+                return Err(SealError(format!(
+                    "the remote secret of {source} is made in the cluster by the External Secrets Operator, not sealed here"
+                )));
+            }
             Credentials::Kubeconfig { file, context } => {
                 let path = secrets.resolve(file);
                 if !path.is_file() {

@@ -121,6 +121,15 @@ pub enum Credentials {
         file: PathBuf,
         context: ContextName,
     },
+    ExternalSecrets {
+        server: String,
+        tls_server_name: Option<String>,
+        store_kind: spec::StoreKind,
+        store_name: String,
+        /// The key under which the cluster's reader token and CA live in the store; empty
+        /// means the default, `mesh-render-<meshID>-<cluster>-reader`.
+        remote_key: String,
+    },
 }
 
 impl Credentials {
@@ -141,13 +150,31 @@ impl Credentials {
             Credentials::Kubeconfig { file, context } => {
                 format!("kubeconfig file={} context={context}", file.display())
             }
+            Credentials::ExternalSecrets {
+                server,
+                store_kind,
+                store_name,
+                remote_key,
+                ..
+            } => {
+                format!(
+                    "externalSecrets server={server} store={store_kind:?}/{store_name} remoteKey={remote_key}"
+                )
+            }
         }
+    }
+
+    /// Whether the External Secrets Operator, not mesh-render, makes the remote secrets.
+    pub fn is_external(&self) -> bool {
+        matches!(self, Credentials::ExternalSecrets { .. })
     }
 
     /// The API server URL, when mesh.yaml states it.
     pub fn server(&self) -> Option<&str> {
         match self {
-            Credentials::TokenFile { server, .. } => Some(server),
+            Credentials::TokenFile { server, .. } | Credentials::ExternalSecrets { server, .. } => {
+                Some(server)
+            }
             Credentials::Kubeconfig { .. } => None,
         }
     }

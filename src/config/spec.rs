@@ -131,6 +131,38 @@ pub struct CredentialsSpec {
     pub token_file: Option<TokenFileSpec>,
     #[serde(default)]
     pub kubeconfig: Option<KubeconfigCredentialsSpec>,
+    #[serde(default)]
+    pub external_secrets: Option<ExternalSecretsSpec>,
+}
+
+/// The External Secrets Operator carries the reader token: a PushSecret in this cluster
+/// publishes it to a store every cluster can read, an ExternalSecret in each other cluster pulls
+/// it into the remote secret. No credential passes through mesh-render or git.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExternalSecretsSpec {
+    pub server: Text,
+    pub store: StoreRefSpec,
+    #[serde(default)]
+    pub remote_key: Option<Text>,
+    #[serde(default)]
+    pub tls_server_name: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StoreRefSpec {
+    pub name: Text,
+    #[serde(default)]
+    pub kind: StoreKind,
+}
+
+/// The kind of an External Secrets store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum StoreKind {
+    #[default]
+    ClusterSecretStore,
+    SecretStore,
 }
 
 /// The API server, its CA, and the reader token in a file (plain, or SOPS-encrypted).

@@ -390,20 +390,55 @@ fn credentials(
 ) -> Option<Credentials> {
     let field = format!("clusters[{i}].credentials");
     let before = p.0.len();
+    let set = [
+        spec.token_file.is_some(),
+        spec.kubeconfig.is_some(),
+        spec.external_secrets.is_some(),
+    ];
+    if set.iter().filter(|s| **s).count() > 1 {
+        p.push(
+            field,
+            None,
+            "more than one credential source is set",
+            "keep one of `tokenFile`, `kubeconfig`, `externalSecrets`",
+        );
+        return None;
+    }
+    if let Some(e) = &spec.external_secrets {
+        let server = https_server(p, &format!("{field}.externalSecrets.server"), &e.server);
+        let remote_key = match &e.remote_key {
+            Some(k) if k.value.trim().is_empty() || k.value.contains(char::is_whitespace) => {
+                p.push(
+                    format!("{field}.externalSecrets.remoteKey"),
+                    Some(k),
+                    "not a usable store key",
+                    "use a key without spaces, or leave it out for the default",
+                );
+                None
+            }
+            Some(k) => Some(k.value.clone()),
+            None => Some(String::new()),
+        };
+        if e.store.name.value.trim().is_empty() {
+            p.push(
+                format!("{field}.externalSecrets.store.name"),
+                Some(&e.store.name),
+                "the store name is empty",
+                "name the (Cluster)SecretStore every cluster reads",
+            );
+        }
+        return (p.0.len() == before).then(|| Credentials::ExternalSecrets {
+            server: server.unwrap_or_default(),
+            tls_server_name: e.tls_server_name.as_ref().map(|s| s.value.clone()),
+            store_kind: e.store.kind,
+            store_name: e.store.name.value.clone(),
+            remote_key: remote_key.unwrap_or_default(),
+        });
+    }
     match (&spec.token_file, &spec.kubeconfig) {
         (Some(t), None) => {
             let server = &t.server.value;
-            let https = server
-                .strip_prefix("https://")
-                .filter(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
-            if https.is_none() {
-                p.push(
-                    format!("{field}.tokenFile.server"),
-                    Some(&t.server),
-                    format!("{server:?} is not an https URL of an API server"),
-                    "write the API server URL the other clusters reach, e.g. https://203.0.113.20:6443",
-                );
-            }
+            https_server(p, &format!("{field}.tokenFile.server"), &t.server);
             use base64::Engine;
             let ca = base64::engine::general_purpose::STANDARD
                 .decode(t.ca_data.value.trim())
@@ -458,19 +493,29 @@ fn credentials(
             })
         }
         (None, None) => {
-            p.push(field, None, "no credential source given", "set one of `tokenFile` or `kubeconfig`, or remove `credentials` to leave this cluster's remote secrets pending");
+            p.push(field, None, "no credential source given", "set one of `tokenFile`, `kubeconfig` or `externalSecrets`, or remove `credentials` to leave this cluster's remote secrets pending");
             None
         }
-        (Some(_), Some(_)) => {
-            p.push(
-                field,
-                None,
-                "both `tokenFile` and `kubeconfig` are set",
-                "keep one credential source per cluster",
-            );
-            None
-        }
+        (Some(_), Some(_)) => None,
     }
+}
+
+/// An https URL of an API server, or a problem at `field`.
+fn https_server(p: &mut Problems, field: &str, text: &Text) -> Option<String> {
+    let server = &text.value;
+    let ok = server
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+    if !ok {
+        p.push(
+            field,
+            Some(text),
+            format!("{server:?} is not an https URL of an API server"),
+            "write the API server URL the other clusters reach, e.g. https://203.0.113.20:6443",
+        );
+        return None;
+    }
+    Some(server.clone())
 }
 
 fn load_balancer(

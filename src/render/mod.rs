@@ -200,11 +200,21 @@ fn render_cluster(
 /// (file name, template, extra context).
 fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str, Value)> {
     match layer {
-        Layer::Reader => vec![(
-            "reader-token.yaml".into(),
-            "layers/reader-token.yaml",
-            context! {},
-        )],
+        Layer::Reader => {
+            let mut files = vec![(
+                "reader-token.yaml".into(),
+                "layers/reader-token.yaml",
+                context! {},
+            )];
+            if cluster.push_secret.is_some() {
+                files.push((
+                    "push-secret.yaml".into(),
+                    "layers/push-secret.yaml",
+                    context! {},
+                ));
+            }
+            files
+        }
         Layer::IstioSystem => vec![(
             "namespace.yaml".into(),
             "layers/istio-system-namespace.yaml",
@@ -233,11 +243,22 @@ fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str
             }
             files
         }
-        Layer::Mesh => vec![(
-            "cross-network-gateway.yaml".into(),
-            "layers/cross-network-gateway.yaml",
-            context! { port => CROSS_NETWORK_PORT },
-        )],
+        Layer::Mesh => {
+            let mut files = vec![(
+                "cross-network-gateway.yaml".into(),
+                "layers/cross-network-gateway.yaml",
+                context! { port => CROSS_NETWORK_PORT },
+            )];
+            for remote in &cluster.external_remote_secrets {
+                let kubeconfig = state::external_secret_kubeconfig(remote);
+                files.push((
+                    format!("istio-remote-secret-{}.yaml", remote.source),
+                    "layers/external-remote-secret.yaml",
+                    context! { remote => Serde(remote), kubeconfig },
+                ));
+            }
+            files
+        }
         Layer::Sample => {
             let mut files = vec![
                 (

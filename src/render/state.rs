@@ -79,6 +79,47 @@ pub fn remote_secret(
     namespace: &str,
     kubeconfig: &RemoteKubeconfig<'_>,
 ) -> Result<Zeroizing<String>, RenderError> {
+    let inner = render_kubeconfig(source, kubeconfig)?;
+    render(
+        "secrets/remote-secret.yaml",
+        context! {
+            source => source.as_str(),
+            target => target.as_str(),
+            namespace,
+            kubeconfig => inner.trim_end(),
+        },
+    )
+}
+
+/// Stand-ins for the values ESO fills in: plain YAML scalars, so the kubeconfig is laid out exactly
+/// as in a sealed remote secret, then swapped for the template expressions.
+const TOKEN_STAND_IN: &str = "MESHRENDERTOKENSTANDIN";
+const CA_STAND_IN: &str = "MESHRENDERCASTANDIN";
+/// The External Secrets template expressions (engine v2, Go templates with sprig functions).
+pub const ESO_TOKEN: &str = "{{ .token }}";
+pub const ESO_CA: &str = "{{ .ca | b64enc }}";
+
+/// The kubeconfig of an ExternalSecret's template: the sealed remote secret's kubeconfig, with
+/// the token and CA left for the External Secrets Operator to fill in.
+pub fn external_secret_kubeconfig(remote: &crate::model::ExternalRemoteSecret) -> String {
+    let kubeconfig = RemoteKubeconfig {
+        server: &remote.server,
+        ca_data: CA_STAND_IN,
+        tls_server_name: remote.tls_server_name.as_deref(),
+        auth: ReaderAuth::Token(TOKEN_STAND_IN),
+    };
+    let text = render_kubeconfig(&remote.source, &kubeconfig)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    text.trim_end()
+        .replace(TOKEN_STAND_IN, ESO_TOKEN)
+        .replace(CA_STAND_IN, ESO_CA)
+}
+
+fn render_kubeconfig(
+    source: &ClusterName,
+    kubeconfig: &RemoteKubeconfig<'_>,
+) -> Result<Zeroizing<String>, RenderError> {
     let (token, cert, key) = match kubeconfig.auth {
         ReaderAuth::Token(token) => (Some(token), None, None),
         ReaderAuth::ClientCertificate {
@@ -86,7 +127,7 @@ pub fn remote_secret(
             key_data,
         } => (None, Some(certificate_data), Some(key_data)),
     };
-    let inner = render(
+    render(
         "secrets/remote-kubeconfig.yaml",
         context! {
             name => source.as_str(),
@@ -96,15 +137,6 @@ pub fn remote_secret(
             token,
             client_certificate_data => cert,
             client_key_data => key,
-        },
-    )?;
-    render(
-        "secrets/remote-secret.yaml",
-        context! {
-            source => source.as_str(),
-            target => target.as_str(),
-            namespace,
-            kubeconfig => inner.trim_end(),
         },
     )
 }

@@ -17,6 +17,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/layers/istio-system-namespace.yaml"),
     ),
     (
+        "layers/push-secret.yaml",
+        include_str!("../../templates/layers/push-secret.yaml"),
+    ),
+    (
+        "layers/external-remote-secret.yaml",
+        include_str!("../../templates/layers/external-remote-secret.yaml"),
+    ),
+    (
         "layers/reader-token.yaml",
         include_str!("../../templates/layers/reader-token.yaml"),
     ),

@@ -159,6 +159,22 @@ pub fn cases() -> Vec<(&'static str, String, &'static str)> {
             ),
             "upstream.metallb",
         ),
+        (
+            "two_credential_sources",
+            example_with(
+                "  - name: nhn-nks\n",
+                "  - name: nhn-nks\n    credentials:\n      kubeconfig: {file: a.yaml}\n      externalSecrets: {server: https://198.51.100.1:6443, store: {name: s}}\n",
+            ),
+            "clusters[2].credentials",
+        ),
+        (
+            "credentials_server_not_https",
+            example_with(
+                "  - name: nhn-nks\n",
+                "  - name: nhn-nks\n    credentials:\n      externalSecrets: {server: http://198.51.100.1:6443, store: {name: s}}\n",
+            ),
+            "clusters[2].credentials.externalSecrets.server",
+        ),
     ]
 }
 
