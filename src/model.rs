@@ -677,9 +677,10 @@ fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
         let mut sources: Vec<&str> = pending.iter().map(|(s, _)| s.as_str()).collect();
         sources.dedup();
         warnings.push(format!(
-            "{} remote secrets pending: {} declare no credentials (clusters[].credentials). Next: apply each cluster's 20-reader layer, read its reader token once (clusters/<cluster>/README.md shows the command), set credentials.tokenFile, render again",
+            "{} remote secrets pending: {} {} no credentials (clusters[].credentials). Next: apply each cluster's 20-reader layer, read its reader token once (clusters/<cluster>/README.md shows the command), set credentials.tokenFile, render again",
             pending.len(),
-            sources.join(", ")
+            sources.join(", "),
+            if sources.len() == 1 { "declares" } else { "declare" }
         ));
     }
     if let Some(pki) = secrets.pki {

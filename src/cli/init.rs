@@ -100,6 +100,11 @@ fn import_kubeconfig(files: &[PathBuf]) -> Result<(String, Vec<String>), String>
             context,
             kubeconfig_cluster: cluster.to_owned(),
             server: view.cluster.server.clone(),
+            kubeconfig_file: view.context.source.display().to_string(),
+            unusable_credential: kubeconfig
+                .reader_credential(&view.context.name)
+                .err()
+                .map(|e| e.problem),
             workloads: Vec::new(),
         });
     }

@@ -17,6 +17,11 @@ pub struct ImportedCluster {
     /// The kubeconfig's own cluster name and server, shown in a comment.
     pub kubeconfig_cluster: String,
     pub server: String,
+    /// The kubeconfig file that defines the context: the cluster's credential source.
+    pub kubeconfig_file: String,
+    /// Why that context's credential cannot go into a remote secret, if it cannot (then the
+    /// source is written commented out, with the reason).
+    pub unusable_credential: Option<String>,
     pub workloads: Vec<Workload>,
 }
 
