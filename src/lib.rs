@@ -4,6 +4,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod gitops;
 pub mod keys;
 pub mod kubeconfig;
 pub mod model;

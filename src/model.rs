@@ -93,6 +93,18 @@ pub struct Model {
     pub sample: Option<SamplePlan>,
     /// Things the user should know about this mesh; printed in the summary.
     pub warnings: Vec<String>,
+    pub gitops: GitOpsPlan,
+}
+
+/// How the tree is wired for GitOps.
+#[derive(Debug, Clone, Serialize)]
+pub struct GitOpsPlan {
+    pub target: config::GitOpsTarget,
+    pub repository_url: String,
+    pub branch: String,
+    /// The rendered tree's path in the repository.
+    pub path: String,
+    pub chart_repository: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -420,6 +432,13 @@ impl Model {
                 sleep_image: mesh.sample.sleep_image.to_string(),
             }),
             warnings: warnings(mesh, secrets),
+            gitops: GitOpsPlan {
+                target: mesh.gitops.target,
+                repository_url: mesh.gitops.repository_url.clone(),
+                branch: mesh.gitops.branch.clone(),
+                path: mesh.gitops.path.clone(),
+                chart_repository: mesh.gitops.chart_repository.clone(),
+            },
         }
     }
 }

@@ -71,6 +71,13 @@ pub enum PkiCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetArg {
+    None,
+    Flux,
+    Argocd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RotateStage {
     Prepare,
     TrustBoth,
@@ -94,6 +101,10 @@ pub struct RenderArgs {
     /// Print nothing on success.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
 
     /// Fail (exit 1, nothing written) while any remote secret is pending: for CI.
     #[arg(long)]
@@ -153,7 +164,23 @@ fn run(cli: &Cli) -> Result<(), (u8, String)> {
 }
 
 fn render_command(cli: &RenderArgs) -> Result<(), (u8, String)> {
-    let (mesh, origin) = load(cli.config.as_deref()).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    let (mut mesh, origin) =
+        load(cli.config.as_deref()).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    if let Some(target) = cli.target {
+        mesh.gitops.target = match target {
+            TargetArg::None => config::GitOpsTarget::None,
+            TargetArg::Flux => config::GitOpsTarget::Flux,
+            TargetArg::Argocd => config::GitOpsTarget::Argocd,
+        };
+        if target != TargetArg::None && mesh.gitops.repository_url.is_empty() {
+            return Err((
+                EXIT_INPUT,
+                format!(
+                    "--target needs the Git repository the tree is committed to\n  fix: add `gitops: {{repository: {{url: <git URL>, branch: main, path: out}}}}` to {origin}"
+                ),
+            ));
+        }
+    }
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

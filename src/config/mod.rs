@@ -15,7 +15,7 @@ pub use error::{ConfigError, Problem};
 pub use names::{
     AgeRecipient, ClusterName, ContextName, ImageRef, MeshId, NetworkName, Revision, TrustDomain,
 };
-pub use spec::{Cni, Profile, Topology, Workload};
+pub use spec::{Cni, GitOpsTarget, Profile, Topology, Workload};
 
 /// The `apiVersion` this release reads.
 pub const API_VERSION: &str = "mesh-render.dev/v1alpha1";
@@ -40,6 +40,7 @@ pub struct Mesh {
     pub upstream: Upstream,
     pub secrets: Secrets,
     pub pki: PkiSettings,
+    pub gitops: GitOps,
     /// In the order written: the order that numbers networks and places the sample.
     pub clusters: Vec<Cluster>,
     pub sample: Sample,
@@ -178,6 +179,22 @@ impl Credentials {
             Credentials::Kubeconfig { .. } => None,
         }
     }
+}
+
+/// How the rendered tree is synced: by which tool, from which repository and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitOps {
+    pub target: spec::GitOpsTarget,
+    pub repository_url: String,
+    pub branch: String,
+    /// The rendered tree's path in the repository, without leading `./` or trailing `/`.
+    pub path: String,
+    /// Istio's Helm chart repository (override for a mirror).
+    pub chart_repository: String,
+}
+
+impl GitOps {
+    pub const ISTIO_CHARTS: &str = "https://istio-release.storage.googleapis.com/charts";
 }
 
 /// Who can decrypt the mesh's secrets.

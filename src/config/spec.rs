@@ -34,6 +34,8 @@ pub struct MeshSpec {
     #[serde(default)]
     pub secrets: SecretsSpec,
     #[serde(default)]
+    pub gitops: GitOpsSpec,
+    #[serde(default)]
     pub pki: PkiSpec,
     pub clusters: Vec<ClusterSpec>,
     #[serde(default)]
@@ -337,4 +339,39 @@ pub struct PkiSpec {
     pub intermediate_validity_days: Option<Spanned<u32>>,
     #[serde(default)]
     pub expiry_warning_days: Option<Spanned<u32>>,
+}
+
+/// How the rendered tree is synced.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitOpsSpec {
+    #[serde(default)]
+    pub target: GitOpsTarget,
+    #[serde(default)]
+    pub repository: Option<RepositorySpec>,
+    #[serde(default)]
+    pub chart_repository: Option<Text>,
+}
+
+/// Which GitOps tool applies the tree (one per rendered tree).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GitOpsTarget {
+    /// No GitOps wiring: the layers and values only, applied by hand or by another tool.
+    #[default]
+    None,
+    Flux,
+    Argocd,
+}
+
+/// The Git repository the rendered tree is committed to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RepositorySpec {
+    pub url: Text,
+    #[serde(default)]
+    pub branch: Option<Text>,
+    /// Where the rendered tree sits in the repository (default `out`).
+    #[serde(default)]
+    pub path: Option<Text>,
 }

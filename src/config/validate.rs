@@ -13,8 +13,8 @@ use super::names::{
 use super::parse::line_col;
 use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
 use super::{
-    Cluster, Credentials, Istio, IstioVersion, LoadBalancer, Mesh, PkiSettings, Sample, Secrets,
-    Upstream,
+    Cluster, Credentials, GitOps, GitOpsTarget, Istio, IstioVersion, LoadBalancer, Mesh,
+    PkiSettings, Sample, Secrets, Upstream,
 };
 
 /// Collects problems while building the typed mesh.
@@ -79,9 +79,10 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         return Err(p.0);
     };
     let secrets = secrets(&mut p, &spec.secrets);
+    let gitops = gitops(&mut p, &spec.gitops);
     let pki = pki_settings(&mut p, &spec.pki);
-    let (Some(upstream), Some(clusters), Some(sample), Some(secrets), Some(pki)) =
-        (upstream, clusters, sample, secrets, pki)
+    let (Some(upstream), Some(clusters), Some(sample), Some(secrets), Some(pki), Some(gitops)) =
+        (upstream, clusters, sample, secrets, pki, gitops)
     else {
         return Err(p.0);
     };
@@ -103,8 +104,84 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         upstream,
         secrets,
         pki,
+        gitops,
         clusters,
         sample,
+    })
+}
+
+fn gitops(p: &mut Problems, spec: &spec::GitOpsSpec) -> Option<GitOps> {
+    let before = p.0.len();
+    let (url, branch, path) = match &spec.repository {
+        Some(repo) => {
+            let url = &repo.url.value;
+            let ok = ["https://", "http://", "ssh://", "git@"]
+                .iter()
+                .any(|s| url.starts_with(s))
+                && !url.contains(char::is_whitespace);
+            if !ok {
+                p.push(
+                    "gitops.repository.url",
+                    Some(&repo.url),
+                    format!("{url:?} is not a Git URL"),
+                    "write the repository's https:// or ssh:// URL",
+                );
+            }
+            let branch = repo
+                .branch
+                .as_ref()
+                .map_or("main".to_owned(), |b| b.value.clone());
+            let path = repo.path.as_ref().map_or("out".to_owned(), |t| {
+                t.value
+                    .trim_start_matches("./")
+                    .trim_end_matches('/')
+                    .to_owned()
+            });
+            if path.split('/').any(|part| part == "..") || path.starts_with('/') {
+                let text = repo.path.as_ref();
+                p.push(
+                    "gitops.repository.path",
+                    text,
+                    "the path must stay inside the repository",
+                    "give the rendered tree's path relative to the repository root, e.g. out",
+                );
+            }
+            (url.clone(), branch, path)
+        }
+        None => {
+            if spec.target != GitOpsTarget::None {
+                p.push(
+                    "gitops.repository",
+                    None,
+                    "a GitOps target needs the repository the tree is committed to",
+                    "add `repository: {url: <git URL>, branch: main, path: out}` under gitops",
+                );
+            }
+            (String::new(), "main".to_owned(), "out".to_owned())
+        }
+    };
+    let chart_repository = match &spec.chart_repository {
+        Some(t) if !t.value.starts_with("https://") && !t.value.starts_with("oci://") => {
+            p.push(
+                "gitops.chartRepository",
+                Some(t),
+                format!(
+                    "{:?} is not an https:// or oci:// chart repository",
+                    t.value
+                ),
+                format!("use Istio's ({}) or a mirror of it", GitOps::ISTIO_CHARTS),
+            );
+            String::new()
+        }
+        Some(t) => t.value.clone(),
+        None => GitOps::ISTIO_CHARTS.to_owned(),
+    };
+    (p.0.len() == before).then_some(GitOps {
+        target: spec.target,
+        repository_url: url,
+        branch,
+        path,
+        chart_repository,
     })
 }
 

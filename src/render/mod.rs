@@ -9,7 +9,8 @@ pub mod tree;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 
-use crate::config::Workload;
+use crate::config::{GitOpsTarget, Workload};
+use crate::gitops;
 use crate::model::{Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model, SECRET_ENCRYPTED_REGEX};
 pub use tree::{Entry, RelPath, Sealed, Secret, Tree};
 
@@ -61,6 +62,33 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
             template,
             context! { url => &base.url, ..globals.clone() },
         )?;
+    }
+    if model.gitops.target == GitOpsTarget::Flux {
+        for cluster in &model.clusters {
+            let values = |stem: &str| {
+                let text = out
+                    .tree
+                    .get(&format!("values/{}/{stem}.yaml", cluster.name))?;
+                Some(
+                    text.lines()
+                        .skip_while(|l| l.starts_with('#'))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            };
+            let specs = gitops::flux::cluster_files(model, cluster, &values);
+            for spec in specs {
+                out.file(
+                    &spec.path,
+                    YAML_HEADER,
+                    spec.template,
+                    context! { ..spec.ctx, ..globals.clone() },
+                )?;
+            }
+        }
+        for spec in gitops::flux::shared_files(model) {
+            out.file(&spec.path, YAML_HEADER, spec.template, spec.ctx)?;
+        }
     }
     let sealed: Vec<minijinja::Value> = model
         .clusters

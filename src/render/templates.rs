@@ -17,6 +17,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/layers/istio-system-namespace.yaml"),
     ),
     (
+        "flux/sources.yaml",
+        include_str!("../../templates/flux/sources.yaml"),
+    ),
+    (
+        "flux/sync.yaml",
+        include_str!("../../templates/flux/sync.yaml"),
+    ),
+    (
+        "flux/helmrelease.yaml",
+        include_str!("../../templates/flux/helmrelease.yaml"),
+    ),
+    (
+        "flux/gitrepository.yaml",
+        include_str!("../../templates/flux/gitrepository.yaml"),
+    ),
+    (
         "layers/push-secret.yaml",
         include_str!("../../templates/layers/push-secret.yaml"),
     ),

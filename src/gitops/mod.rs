@@ -1,0 +1,134 @@
+//! GitOps wiring: the order in which a cluster receives its parts, as one plan that both targets
+//! render (Flux Kustomizations chained by dependsOn, Argo CD Applications in sync waves).
+
+pub mod flux;
+
+use serde::Serialize;
+
+use crate::model::{Base, ClusterPlan, Layer, Model};
+
+/// One step of a cluster's rollout: a directory a GitOps tool applies as a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Unique within the cluster, e.g. `istio-system`, `istiod`.
+    pub name: String,
+    pub source: StepSource,
+    /// Holds SOPS-encrypted files the tool must decrypt.
+    pub decrypt: bool,
+    /// Holds objects that must never be pruned or deleted by the tool (CRDs, cacerts...): the
+    /// objects carry their own annotations too; this keeps the unit's deletion from removing them.
+    pub protect: bool,
+}
+
+/// Where a step's objects come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepSource {
+    /// A layer directory under clusters/<cluster>/.
+    Layer { dir: &'static str },
+    /// A base under base/.
+    Base { dir: &'static str },
+    /// One of Istio's Helm charts, installed with the cluster's values.
+    Release(Release),
+}
+
+/// A Helm release of one of Istio's charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    /// The release name (also the Service/Deployment name for gateways).
+    pub name: String,
+    /// The chart in Istio's repository: base, istiod or gateway.
+    pub chart: &'static str,
+    /// The values file under values/<cluster>/, without `.yaml`.
+    pub values: String,
+}
+
+/// The steps of a cluster, in the order it must receive them: the namespace and `cacerts` (before
+/// istiod, or istiod starts with a self-signed CA), Gateway API CRDs and Istio's `base` chart, the
+/// reader token (after the account the base chart creates), istiod, MetalLB, metrics-server and the
+/// provider fixes, the gateways (the injection webhook must run: they use `image: auto`), the
+/// cross-network Gateway and remote secrets, the sample.
+pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
+    let has = |layer: Layer| cluster.layers.contains(&layer);
+    let mut steps = Vec::new();
+    let layer = |name: &str, layer: Layer, decrypt: bool, protect: bool| Step {
+        name: name.to_owned(),
+        source: StepSource::Layer { dir: layer.dir() },
+        decrypt,
+        protect,
+    };
+    let release = |name: &str, chart: &'static str, values: &str, protect: bool| Step {
+        name: name.to_owned(),
+        source: StepSource::Release(Release {
+            name: name.to_owned(),
+            chart,
+            values: values.to_owned(),
+        }),
+        decrypt: false,
+        protect,
+    };
+    let base = |name: &str, base: Base, protect: bool| Step {
+        name: name.to_owned(),
+        source: StepSource::Base { dir: base.dir() },
+        decrypt: false,
+        protect,
+    };
+    steps.push(layer(
+        "istio-system",
+        Layer::IstioSystem,
+        cluster.cacerts.is_some(),
+        true,
+    ));
+    steps.push(base("gateway-api", Base::GatewayApi, true));
+    steps.push(release("istio-base", "base", "base", true));
+    steps.push(layer("reader", Layer::Reader, false, true));
+    let istiod = match &model.istio.revision {
+        Some(rev) => format!("istiod-{rev}"),
+        None => "istiod".to_owned(),
+    };
+    steps.push(release(&istiod, "istiod", "istiod", false));
+    if cluster.bases.contains(&Base::Metallb) {
+        steps.push(base("metallb", Base::Metallb, false));
+    }
+    if cluster.bases.contains(&Base::MetricsServer) {
+        steps.push(base("metrics-server", Base::MetricsServer, false));
+    }
+    if has(Layer::ProviderFixes) {
+        steps.push(layer("provider-fixes", Layer::ProviderFixes, false, true));
+    }
+    for gw in &cluster.gateways {
+        steps.push(release(gw.name, "gateway", gw.values_file, false));
+    }
+    steps.push(layer(
+        "mesh",
+        Layer::Mesh,
+        !cluster.remote_secrets.is_empty(),
+        false,
+    ));
+    if has(Layer::Sample) {
+        steps.push(layer("sample", Layer::Sample, false, false));
+    }
+    steps
+}
+
+/// Istio 1.26.0 to 1.26.3's gateway chart fails the schema validation of Helm 3.18.5 and later
+/// (istio/istio#57354): those releases are installed with schema validation off.
+pub fn gateway_schema_validation_breaks(istio_version: &str) -> bool {
+    let mut parts = istio_version.split('.').map(|p| p.parse::<u32>().ok());
+    matches!((parts.next(), parts.next(), parts.next()), (Some(Some(1)), Some(Some(26)), Some(Some(patch))) if patch <= 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_skip_covers_exactly_1_26_0_to_1_26_3() {
+        for v in ["1.26.0", "1.26.3"] {
+            assert!(gateway_schema_validation_breaks(v), "{v}");
+        }
+        for v in ["1.26.4", "1.27.0"] {
+            assert!(!gateway_schema_validation_breaks(v), "{v}");
+        }
+    }
+}
