@@ -28,7 +28,7 @@ pub fn cluster_files(
     let steps = steps(model, cluster);
     let paths: Vec<String> = steps
         .iter()
-        .map(|s| step_path(&gitops.path, &cluster.name.to_string(), s))
+        .map(|s| step_path(&gitops.path, cluster.name.as_ref(), s))
         .collect();
     let chain: Vec<Value> = steps
         .iter()
