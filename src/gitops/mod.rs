@@ -1,6 +1,7 @@
 //! GitOps wiring: the order in which a cluster receives its parts, as one plan that both targets
 //! render (Flux Kustomizations chained by dependsOn, Argo CD Applications in sync waves).
 
+pub mod argocd;
 pub mod flux;
 
 use serde::Serialize;

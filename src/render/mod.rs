@@ -47,7 +47,7 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         cross_network_port => CROSS_NETWORK_PORT,
     };
     for cluster in &model.clusters {
-        render_cluster(&mut out, &globals, cluster)?;
+        render_cluster(&mut out, &globals, cluster, model.gitops.target)?;
     }
     for base in &model.bases {
         let template = match base.base {
@@ -63,7 +63,7 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
             context! { url => &base.url, ..globals.clone() },
         )?;
     }
-    if model.gitops.target == GitOpsTarget::Flux {
+    if model.gitops.target != GitOpsTarget::None {
         for cluster in &model.clusters {
             let values = |stem: &str| {
                 let text = out
@@ -76,7 +76,10 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
                         .join("\n"),
                 )
             };
-            let specs = gitops::flux::cluster_files(model, cluster, &values);
+            let specs = match model.gitops.target {
+                GitOpsTarget::Argocd => gitops::argocd::cluster_files(model, cluster, &values),
+                _ => gitops::flux::cluster_files(model, cluster, &values),
+            };
             for spec in specs {
                 out.file(
                     &spec.path,
@@ -86,7 +89,11 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
                 )?;
             }
         }
-        for spec in gitops::flux::shared_files(model) {
+        let shared = match model.gitops.target {
+            GitOpsTarget::Argocd => gitops::argocd::shared_files(),
+            _ => gitops::flux::shared_files(model),
+        };
+        for spec in shared {
             out.file(&spec.path, YAML_HEADER, spec.template, spec.ctx)?;
         }
     }
@@ -108,6 +115,7 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         clusters => Serde(&model.clusters),
         bases => Serde(&model.bases),
         sealed => !sealed.is_empty(),
+        gitops => Serde(&model.gitops),
         ..globals.clone()
     };
     out.file("README.md", "", "README.md", readme)?;
@@ -118,6 +126,7 @@ fn render_cluster(
     out: &mut Output,
     globals: &Value,
     cluster: &ClusterPlan,
+    target: GitOpsTarget,
 ) -> Result<(), RenderError> {
     let ctx = context! { cluster => Serde(cluster), ..globals.clone() };
     let name = &cluster.name;
@@ -168,6 +177,7 @@ fn render_cluster(
     for layer in &cluster.layers {
         let dir = format!("clusters/{name}/{}", layer.dir());
         let mut resources = Vec::new();
+        let mut sealed_files: Vec<String> = Vec::new();
         for (file, template, extra) in layer_files(*layer, cluster) {
             out.file(
                 &format!("{dir}/{file}"),
@@ -194,7 +204,7 @@ fn render_cluster(
                 out.tree
                     .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)
                     .map_err(RenderError::Duplicate)?;
-                resources.push(file);
+                sealed_files.push(file);
             }
         }
         if let (Layer::IstioSystem, Some(plan)) = (layer, &cluster.cacerts) {
@@ -212,13 +222,27 @@ fn render_cluster(
             out.tree
                 .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)
                 .map_err(RenderError::Duplicate)?;
-            resources.push(file);
+            sealed_files.insert(0, file);
+        }
+        // Encrypted files are plain resources for Flux (its kustomize-controller decrypts them)
+        // and sops; under Argo CD they go through a KSOPS generator instead.
+        let mut generators = Vec::new();
+        if target == GitOpsTarget::Argocd && !sealed_files.is_empty() {
+            out.file(
+                &format!("{dir}/secret-generator.yaml"),
+                YAML_HEADER,
+                "layers/ksops-generator.yaml",
+                context! { files => sealed_files },
+            )?;
+            generators.push("secret-generator.yaml".to_owned());
+        } else {
+            resources.extend(sealed_files);
         }
         out.file(
             &format!("{dir}/kustomization.yaml"),
             YAML_HEADER,
             "layers/kustomization.yaml",
-            context! { resources },
+            context! { resources, generators },
         )?;
     }
     Ok(())

@@ -17,6 +17,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/layers/istio-system-namespace.yaml"),
     ),
     (
+        "argocd/root.yaml",
+        include_str!("../../templates/argocd/root.yaml"),
+    ),
+    (
+        "argocd/application.yaml",
+        include_str!("../../templates/argocd/application.yaml"),
+    ),
+    (
+        "argocd/argocd-cm-patch.yaml",
+        include_str!("../../templates/argocd/argocd-cm-patch.yaml"),
+    ),
+    (
+        "layers/ksops-generator.yaml",
+        include_str!("../../templates/layers/ksops-generator.yaml"),
+    ),
+    (
         "flux/sources.yaml",
         include_str!("../../templates/flux/sources.yaml"),
     ),

@@ -1,0 +1,79 @@
+//! The Argo CD target: per cluster, a root Application (app of apps) whose child Applications
+//! are the steps in sync waves; encrypted files go through KSOPS generators.
+
+use minijinja::context;
+use minijinja::value::{Serde, Value};
+
+use super::flux::FileSpec;
+use super::{StepSource, gateway_schema_validation_breaks, steps};
+use crate::model::{ClusterPlan, Model};
+
+/// The namespace Argo CD runs in.
+pub const NAMESPACE: &str = "argocd";
+
+/// The Argo CD files of one cluster. `values` returns a rendered values file's YAML by stem.
+pub fn cluster_files(
+    model: &Model,
+    cluster: &ClusterPlan,
+    values: &dyn Fn(&str) -> Option<String>,
+) -> Vec<FileSpec> {
+    let gitops = &model.gitops;
+    let root = format!("argocd/{}", cluster.name);
+    let steps = steps(model, cluster);
+    let mut files = vec![FileSpec {
+        path: format!("{root}/root.yaml"),
+        template: "argocd/root.yaml",
+        ctx: context! {
+            cluster => cluster.name.as_str(),
+            repository => &gitops.repository_url,
+            branch => &gitops.branch,
+            path => format!("{}/{root}/apps", gitops.path),
+            namespace => NAMESPACE,
+        },
+    }];
+    let mut apps = Vec::new();
+    for (wave, step) in steps.iter().enumerate() {
+        let file = format!("{wave:02}-{}.yaml", step.name);
+        let source: Value = match &step.source {
+            StepSource::Layer { dir } => {
+                context! { path => format!("{}/clusters/{}/{dir}", gitops.path, cluster.name) }
+            }
+            StepSource::Base { dir } => context! { path => format!("{}/base/{dir}", gitops.path) },
+            StepSource::Release(release) => context! {
+                release => Serde(release),
+                skip_schema => release.chart == "gateway" && gateway_schema_validation_breaks(&model.istio.version),
+                values => values(&release.values).unwrap_or_default(),
+            },
+        };
+        files.push(FileSpec {
+            path: format!("{root}/apps/{file}"),
+            template: "argocd/application.yaml",
+            ctx: context! {
+                step => Serde(step),
+                wave,
+                source,
+                repository => &gitops.repository_url,
+                branch => &gitops.branch,
+                chart_repository => &gitops.chart_repository,
+                istio_version => &model.istio.version,
+                namespace => NAMESPACE,
+            },
+        });
+        apps.push(file);
+    }
+    files.push(FileSpec {
+        path: format!("{root}/apps/kustomization.yaml"),
+        template: "layers/kustomization.yaml",
+        ctx: context! { resources => apps },
+    });
+    files
+}
+
+/// The files shared by every cluster: the argocd-cm settings the tree needs.
+pub fn shared_files() -> Vec<FileSpec> {
+    vec![FileSpec {
+        path: "argocd/argocd-cm-patch.yaml".to_owned(),
+        template: "argocd/argocd-cm-patch.yaml",
+        ctx: context! { namespace => NAMESPACE },
+    }]
+}
