@@ -105,6 +105,8 @@ pub struct GitOpsPlan {
     /// The rendered tree's path in the repository.
     pub path: String,
     pub chart_repository: String,
+    /// Argo CD: one hub for every cluster instead of one Argo CD per cluster.
+    pub argocd_hub: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +126,8 @@ pub struct IstioPlan {
     pub multiroot: bool,
     /// The rotation's stage, for the README.
     pub rotation_stage: Option<&'static str>,
+    /// The image registry (`global.hub`), when not the charts' default.
+    pub hub: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -421,6 +425,7 @@ impl Model {
                     .pki
                     .and_then(|p| p.rotation.as_ref())
                     .map(|r| r.stage.name()),
+                hub: mesh.istio.hub.as_ref().map(ToString::to_string),
             },
             topology: mesh.topology,
             clusters,
@@ -438,6 +443,7 @@ impl Model {
                 branch: mesh.gitops.branch.clone(),
                 path: mesh.gitops.path.clone(),
                 chart_repository: mesh.gitops.chart_repository.clone(),
+                argocd_hub: mesh.gitops.argocd_mode == config::spec::ArgoCdMode::Hub,
             },
         }
     }
@@ -676,6 +682,14 @@ fn settings_digest(settings: &[(&str, &str)]) -> String {
 
 fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
+    if mesh.gitops.target == config::GitOpsTarget::Argocd
+        && mesh.gitops.argocd_mode == config::spec::ArgoCdMode::Hub
+    {
+        warnings.push(
+            "gitops.argocdMode `hub`: one Argo CD syncs every cluster, so it holds every cluster's credentials and every cluster's age identity; one compromise opens the whole mesh. The default (`per-cluster`) keeps each key in its own cluster."
+                .to_owned(),
+        );
+    }
     for c in &mesh.clusters {
         if let Some(why) = c
             .credentials

@@ -465,3 +465,64 @@ fn the_argocd_tree_builds_for_real_through_ksops_with_the_real_sops() {
         .unwrap();
     assert!(!o.status.success());
 }
+
+#[test]
+fn hub_mode_generates_every_root_from_one_applicationset_and_warns_about_the_keys() {
+    let yaml =
+        gitops_mesh("argocd").replacen("  repository:\n", "  argocdMode: hub\n  repository:\n", 1);
+    let tree = common::render_text(&yaml);
+    let catalog = SchemaCatalog::open(common::shared().join("schemas")).unwrap();
+    let set = mesh_render::check::schema::parse_documents(
+        tree.get("argocd/applicationset.yaml").unwrap(),
+    )
+    .unwrap()
+    .remove(0);
+    assert!(catalog.validate(&set, Mode::Strict).unwrap().is_empty());
+    let elements: Vec<&str> = set["spec"]["generators"][0]["list"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(elements, ["kt-k2p", "ncloud-nks", "nhn-nks"]);
+    assert!(
+        tree.get("argocd/kt-k2p/root.yaml").is_none(),
+        "the ApplicationSet makes the roots"
+    );
+    let child = mesh_render::check::schema::parse_documents(
+        tree.get("argocd/ncloud-nks/apps/04-istiod.yaml").unwrap(),
+    )
+    .unwrap()
+    .remove(0);
+    assert_eq!(child["spec"]["destination"]["name"], "ncloud-nks");
+    assert_eq!(
+        child["metadata"]["name"], "mesh-ncloud-nks-istiod",
+        "names are unique in the hub"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("mesh.yaml"), &yaml).unwrap();
+    let o = common::binary(dir.path(), &dir.path().join("home"))
+        .arg("out")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("holds every cluster's credentials and every cluster's age identity")
+    );
+}
+
+#[test]
+fn an_image_hub_override_reaches_istiod_and_the_istioctl_files() {
+    let tree = common::render_text(&common::example_with(
+        "  version: 1.26.0\n",
+        "  version: 1.26.0\n  hub: registry.example.com/istio\n",
+    ));
+    let values: Value =
+        serde_saphyr::from_str(tree.get("values/kt-k2p/istiod.yaml").unwrap()).unwrap();
+    assert_eq!(values["global"]["hub"], "registry.example.com/istio");
+    assert!(
+        tree.get("istioctl/kt-k2p/controlplane.yaml")
+            .unwrap()
+            .contains("hub: registry.example.com/istio")
+    );
+}

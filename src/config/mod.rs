@@ -54,6 +54,8 @@ pub struct Istio {
     pub rewrite_app_http_probe: bool,
     /// The control-plane revision, if the mesh installs a revisioned istiod.
     pub revision: Option<Revision>,
+    /// The image registry of Istio's images, when not the charts' default.
+    pub hub: Option<ImageRef>,
 }
 
 /// An Istio release this renderer supports (1.26.x).
@@ -191,6 +193,7 @@ pub struct GitOps {
     pub path: String,
     /// Istio's Helm chart repository (override for a mirror).
     pub chart_repository: String,
+    pub argocd_mode: spec::ArgoCdMode,
 }
 
 impl GitOps {

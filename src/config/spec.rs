@@ -54,6 +54,9 @@ pub struct IstioSpec {
     pub rewrite_app_http_probe: bool,
     #[serde(default)]
     pub revision: Option<Text>,
+    /// Image registry for Istio's images (`global.hub`), for mirrors; default the charts' own.
+    #[serde(default)]
+    pub hub: Option<Text>,
 }
 
 /// The istiod chart's `profile` value (`manifests/helm-profiles/<profile>.yaml`); `default`
@@ -351,6 +354,18 @@ pub struct GitOpsSpec {
     pub repository: Option<RepositorySpec>,
     #[serde(default)]
     pub chart_repository: Option<Text>,
+    /// With the Argo CD target: `per-cluster` (each cluster runs its own Argo CD and holds only
+    /// its own key, the default) or `hub` (one Argo CD manages every cluster).
+    #[serde(default)]
+    pub argocd_mode: ArgoCdMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArgoCdMode {
+    #[default]
+    PerCluster,
+    Hub,
 }
 
 /// Which GitOps tool applies the tree (one per rendered tree).

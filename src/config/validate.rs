@@ -58,6 +58,10 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         None => TrustDomain::parse("cluster.local").ok(),
     };
     let version = istio_version(&mut p, &spec.istio.version);
+    let hub = match &spec.istio.hub {
+        Some(t) => p.name("istio.hub", t, ImageRef::parse).map(Some),
+        None => Some(None),
+    };
     let revision = match &spec.istio.revision {
         Some(t) => p.name("istio.revision", t, Revision::parse).map(Some),
         None => Some(None),
@@ -73,8 +77,21 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         .as_ref()
         .and_then(|c| sample(&mut p, &spec.sample, c));
 
-    let (Some(mesh_id), Some(trust_domain), Some(version), Some(revision), Some(ingress_gateway)) =
-        (mesh_id, trust_domain, version, revision, ingress_gateway)
+    let (
+        Some(mesh_id),
+        Some(trust_domain),
+        Some(version),
+        Some(revision),
+        Some(ingress_gateway),
+        Some(hub),
+    ) = (
+        mesh_id,
+        trust_domain,
+        version,
+        revision,
+        ingress_gateway,
+        hub,
+    )
     else {
         return Err(p.0);
     };
@@ -98,6 +115,7 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
             dns_capture: spec.istio.dns_capture,
             rewrite_app_http_probe: spec.istio.rewrite_app_http_probe,
             revision,
+            hub,
         },
         topology: spec.gateway.topology,
         ingress_gateway,
@@ -182,6 +200,7 @@ fn gitops(p: &mut Problems, spec: &spec::GitOpsSpec) -> Option<GitOps> {
         branch,
         path,
         chart_repository,
+        argocd_mode: spec.argocd_mode,
     })
 }
 

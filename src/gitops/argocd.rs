@@ -20,7 +20,10 @@ pub fn cluster_files(
     let gitops = &model.gitops;
     let root = format!("argocd/{}", cluster.name);
     let steps = steps(model, cluster);
-    let mut files = vec![FileSpec {
+    let hub = gitops.argocd_hub;
+    let mut files = Vec::new();
+    // A hub's ApplicationSet generates the roots (shared_files); otherwise each cluster has one.
+    files.extend((!hub).then(|| FileSpec {
         path: format!("{root}/root.yaml"),
         template: "argocd/root.yaml",
         ctx: context! {
@@ -30,7 +33,7 @@ pub fn cluster_files(
             path => format!("{}/{root}/apps", gitops.path),
             namespace => NAMESPACE,
         },
-    }];
+    }));
     let mut apps = Vec::new();
     for (wave, step) in steps.iter().enumerate() {
         let file = format!("{wave:02}-{}.yaml", step.name);
@@ -57,6 +60,8 @@ pub fn cluster_files(
                 chart_repository => &gitops.chart_repository,
                 istio_version => &model.istio.version,
                 namespace => NAMESPACE,
+                app_name => if hub { format!("mesh-{}-{}", cluster.name, step.name) } else { format!("mesh-{}", step.name) },
+                destination_name => hub.then(|| cluster.name.to_string()),
             },
         });
         apps.push(file);
@@ -69,11 +74,28 @@ pub fn cluster_files(
     files
 }
 
-/// The files shared by every cluster: the argocd-cm settings the tree needs.
-pub fn shared_files() -> Vec<FileSpec> {
-    vec![FileSpec {
+/// The files shared by every cluster: the argocd-cm settings the tree needs, and in hub mode
+/// the ApplicationSet that generates every cluster's root.
+pub fn shared_files(model: &Model) -> Vec<FileSpec> {
+    let gitops = &model.gitops;
+    let mut files = vec![FileSpec {
         path: "argocd/argocd-cm-patch.yaml".to_owned(),
         template: "argocd/argocd-cm-patch.yaml",
         ctx: context! { namespace => NAMESPACE },
-    }]
+    }];
+    if gitops.argocd_hub {
+        let clusters: Vec<String> = model.clusters.iter().map(|c| c.name.to_string()).collect();
+        files.push(FileSpec {
+            path: "argocd/applicationset.yaml".to_owned(),
+            template: "argocd/applicationset.yaml",
+            ctx: context! {
+                clusters,
+                repository => &gitops.repository_url,
+                branch => &gitops.branch,
+                path => &gitops.path,
+                namespace => NAMESPACE,
+            },
+        });
+    }
+    files
 }

@@ -90,7 +90,7 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
             }
         }
         let shared = match model.gitops.target {
-            GitOpsTarget::Argocd => gitops::argocd::shared_files(),
+            GitOpsTarget::Argocd => gitops::argocd::shared_files(model),
             _ => gitops::flux::shared_files(model),
         };
         for spec in shared {

@@ -25,6 +25,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/argocd/application.yaml"),
     ),
     (
+        "argocd/applicationset.yaml",
+        include_str!("../../templates/argocd/applicationset.yaml"),
+    ),
+    (
         "argocd/argocd-cm-patch.yaml",
         include_str!("../../templates/argocd/argocd-cm-patch.yaml"),
     ),
