@@ -117,7 +117,8 @@ pub enum SchemaError {
 /// standalone) and string `format`s not asserted, as in the reference run of these schemas
 /// (Python `jsonschema`); `jsonschema` would otherwise assert them for draft 7.
 pub struct SchemaCatalog {
-    root: PathBuf,
+    /// Where schemas are looked up, in order: the first existing file wins.
+    locations: Vec<Location>,
     cache: Mutex<HashMap<CacheKey, Arc<Compiled>>>,
 }
 
@@ -146,7 +147,7 @@ struct ObjectRef<'a> {
 impl fmt::Debug for SchemaCatalog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchemaCatalog")
-            .field("root", &self.root)
+            .field("locations", &self.locations)
             .finish_non_exhaustive()
     }
 }
@@ -168,14 +169,51 @@ impl SchemaCatalog {
             return Err(SchemaError::NotADirectory { path: root });
         }
         Ok(Self {
-            root,
+            locations: vec![Location::Dir(root)],
             cache: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The schema directory.
+    /// Opens several schema locations, searched in order: each a directory laid out as
+    /// `<group>/<kind>_<version>.json`, or a kubeconform-style path template.
+    ///
+    /// # Errors
+    ///
+    /// If a directory cannot be read, or no location is given.
+    pub fn open_locations(locations: &[String]) -> Result<Self, SchemaError> {
+        if locations.is_empty() {
+            return Err(SchemaError::NotADirectory {
+                path: PathBuf::new(),
+            });
+        }
+        let mut parsed = Vec::new();
+        for location in locations {
+            if location.contains("{{") {
+                parsed.push(Location::Template(location.clone()));
+            } else {
+                let root = PathBuf::from(location);
+                match std::fs::metadata(&root) {
+                    Ok(m) if m.is_dir() => parsed.push(Location::Dir(root)),
+                    Ok(_) => return Err(SchemaError::NotADirectory { path: root }),
+                    Err(source) => return Err(SchemaError::SchemaDir { path: root, source }),
+                }
+            }
+        }
+        Ok(Self {
+            locations: parsed,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The first schema directory (an empty path if there is only templates).
     pub fn root(&self) -> &Path {
-        &self.root
+        self.locations
+            .iter()
+            .find_map(|l| match l {
+                Location::Dir(root) => Some(root.as_path()),
+                Location::Template(_) => None,
+            })
+            .unwrap_or(Path::new(""))
     }
 
     /// Validates one object, returning its violations sorted by path, then message.
@@ -267,8 +305,66 @@ impl SchemaCatalog {
                 kind: kind.to_owned(),
             });
         }
-        let file = format!("{}_{version}.json", kind.to_ascii_lowercase());
-        Ok(self.root.join(group).join(file))
+        let candidates: Vec<PathBuf> = self
+            .locations
+            .iter()
+            .map(|l| l.path_for(api_version, kind))
+            .collect();
+        Ok(candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .unwrap_or_else(|| candidates[0].clone()))
+    }
+}
+
+/// One place schemas are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory laid out as `<group>/<kind lowercased>_<version>.json` (`v1` for the core group).
+    Dir(PathBuf),
+    /// A kubeconform-style path template with `{{ .Group }}` (empty for the core group),
+    /// `{{ .ResourceKind }}` (lowercased kind), `{{ .ResourceAPIVersion }}`, `{{ .KindSuffix }}`,
+    /// `{{ .NormalizedKubernetesVersion }}` (`master`) and `{{ .StrictSuffix }}` (`-strict`).
+    Template(String),
+}
+
+impl Location {
+    fn path_for(&self, api_version: &str, kind: &str) -> PathBuf {
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group, version),
+            None => ("", api_version),
+        };
+        let kind = kind.to_ascii_lowercase();
+        match self {
+            Location::Dir(root) => {
+                let dir = if group.is_empty() { "v1" } else { group };
+                root.join(dir).join(format!("{kind}_{version}.json"))
+            }
+            Location::Template(template) => {
+                let mut path = template.clone();
+                for (var, value) in [
+                    ("Group", group.to_owned()),
+                    ("ResourceKind", kind.clone()),
+                    ("ResourceAPIVersion", version.to_owned()),
+                    (
+                        "KindSuffix",
+                        if group.is_empty() {
+                            String::new()
+                        } else {
+                            format!("-{}", group.split('.').next().unwrap_or(""))
+                        },
+                    ),
+                    ("NormalizedKubernetesVersion", "master".to_owned()),
+                    ("StrictSuffix", "-strict".to_owned()),
+                ] {
+                    for spelling in [format!("{{{{ .{var} }}}}"), format!("{{{{.{var}}}}}")] {
+                        path = path.replace(&spelling, &value);
+                    }
+                }
+                PathBuf::from(path)
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod check;
 mod init;
 mod keys;
 mod secrets;
@@ -40,6 +41,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Check a rendered tree offline: schemas, mesh invariants, secrets, structure, and with
+    /// --against the drift from a fresh render. Exit 0 clean, 1 problems found, 2 bad input.
+    Check(check::CheckArgs),
+    /// Show what a render would change in the tree, writing nothing; encrypted files show as
+    /// changed or unchanged only. Exit 0 no change, 1 changes, 2 bad input.
+    Diff(check::DiffArgs),
     /// Manage the mesh CA.
     Pki {
         #[command(subcommand)]
@@ -141,7 +148,7 @@ pub const EXIT_OUTPUT: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err((code, message)) => {
             eprintln!("error: {message}");
             ExitCode::from(code)
@@ -149,17 +156,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), (u8, String)> {
+fn run(cli: &Cli) -> Result<u8, (u8, String)> {
+    let done = |r: Result<(), (u8, String)>| r.map(|()| 0);
     match &cli.command {
-        Some(Command::Init(args)) => init::init(args),
-        Some(Command::Keys { config }) => keys::keys(config.as_deref()),
+        Some(Command::Check(args)) => check::check(args),
+        Some(Command::Diff(args)) => check::diff(args),
+        Some(Command::Init(args)) => done(init::init(args)),
+        Some(Command::Keys { config }) => done(keys::keys(config.as_deref())),
         Some(Command::Pki {
             command: PkiCommand::Renew { cluster, config },
-        }) => keys::renew(config.as_deref(), cluster),
+        }) => done(keys::renew(config.as_deref(), cluster)),
         Some(Command::Pki {
             command: PkiCommand::RotateRoot { stage, config },
-        }) => keys::rotate_root(config.as_deref(), *stage),
-        None => render_command(&cli.render),
+        }) => done(keys::rotate_root(config.as_deref(), *stage)),
+        None => done(render_command(&cli.render)),
     }
 }
 

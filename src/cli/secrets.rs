@@ -153,31 +153,13 @@ pub(super) fn prepare(
             }
         });
     }
-    let base_dir = match origin {
-        Origin::File(path) => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_owned(),
-        Origin::BuiltinExample => PathBuf::from("."),
-    };
+    let base_dir = base_dir(origin);
     let credentials: BTreeMap<ClusterName, Credentials> = mesh
         .clusters
         .iter()
         .filter_map(|c| Some((c.name.clone(), c.credentials.clone()?)))
         .collect();
-    let mut credential_digests = BTreeMap::new();
-    for (cluster, creds) in &credentials {
-        if let Credentials::TokenFile { token, .. } = creds {
-            let path = resolve_path(&base_dir, token);
-            // Only a SOPS-encrypted token file is recorded by digest; a plain one never is.
-            if let Ok(bytes) = std::fs::read(&path)
-                && std::str::from_utf8(&bytes).is_ok_and(|t| sops::metadata(t).is_ok())
-            {
-                credential_digests.insert(cluster.clone(), crate::output::sha256_hex(&bytes));
-            }
-        }
-    }
+    let credential_digests = credential_digests(&credentials, &base_dir);
     Ok(Secrets {
         credential_digests,
         base_dir,
@@ -188,6 +170,120 @@ pub(super) fn prepare(
         admins,
         identities,
         notes,
+    })
+}
+
+/// The directory relative paths of mesh.yaml are resolved against.
+fn base_dir(origin: &Origin) -> PathBuf {
+    match origin {
+        Origin::File(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned(),
+        Origin::BuiltinExample => PathBuf::from("."),
+    }
+}
+
+/// Digests of the SOPS-encrypted token files: only those are recorded, a plain one never is.
+fn credential_digests(
+    credentials: &BTreeMap<ClusterName, Credentials>,
+    base_dir: &Path,
+) -> BTreeMap<ClusterName, String> {
+    let mut digests = BTreeMap::new();
+    for (cluster, creds) in credentials {
+        if let Credentials::TokenFile { token, .. } = creds {
+            let path = resolve_path(base_dir, token);
+            if let Ok(bytes) = std::fs::read(&path)
+                && std::str::from_utf8(&bytes).is_ok_and(|t| sops::metadata(t).is_ok())
+            {
+                digests.insert(cluster.clone(), crate::output::sha256_hex(&bytes));
+            }
+        }
+    }
+    digests
+}
+
+/// What a render's secrets would depend on, read without creating or issuing anything and
+/// without a private key: for `check --against` and `diff`.
+pub(super) struct Inspected {
+    pub admins: Vec<AgeRecipient>,
+    /// Whether the admin recipients are known (listed in mesh.yaml, or the local admin identity
+    /// exists); without them the inputs of encrypted files cannot be computed.
+    pub admins_known: bool,
+    pub pki: Option<PkiState>,
+    /// What a render would issue: the PKI it would create or complete.
+    pub would_issue: Vec<String>,
+    pub credential_digests: BTreeMap<ClusterName, String>,
+    /// Identities at hand (the environment's and, if present, the local admin identity).
+    pub identities: Option<Identities>,
+}
+
+/// Reads the secret inputs of a render, changing nothing.
+pub(super) fn inspect(mesh: &Mesh, origin: &Origin) -> Result<Inspected, String> {
+    let state = StateDir::for_mesh(&mesh.mesh_id).map_err(|e| e.to_string())?;
+    let pki_dir = pki_dir(origin, &state);
+    let mut identities = Identities::discover().map_err(|e| e.to_string())?;
+    let (admins, admins_known) = if mesh.secrets.admins.is_empty() {
+        match keys::read_identity(&state.admin_identity()).map_err(|e| e.to_string())? {
+            Some(file) => {
+                identities = Some(match identities {
+                    Some(mut found) => {
+                        found.extend(file.identities);
+                        found
+                    }
+                    None => file.identities,
+                });
+                (vec![file.recipient], true)
+            }
+            None => (Vec::new(), false),
+        }
+    } else {
+        (
+            mesh.secrets
+                .admins
+                .iter()
+                .filter_map(|r| Recipient::parse(r.as_str()).ok())
+                .collect(),
+            true,
+        )
+    };
+    let admins = admins
+        .iter()
+        .filter_map(|r| AgeRecipient::parse(&r.to_string()).ok())
+        .collect();
+    let pki = pki_dir.load().map_err(|e| e.to_string())?;
+    let mut would_issue = Vec::new();
+    match &pki {
+        None => would_issue.push(format!(
+            "no PKI in {}: a render issues a new root CA, and every cacerts with it",
+            pki_dir.path().display()
+        )),
+        Some(state) => {
+            for c in mesh
+                .clusters
+                .iter()
+                .filter(|c| !state.intermediates.contains_key(&c.name))
+            {
+                would_issue.push(format!(
+                    "the PKI has no intermediate CA for {}: a render issues one",
+                    c.name
+                ));
+            }
+        }
+    }
+    let credentials: BTreeMap<ClusterName, Credentials> = mesh
+        .clusters
+        .iter()
+        .filter_map(|c| Some((c.name.clone(), c.credentials.clone()?)))
+        .collect();
+    Ok(Inspected {
+        admins,
+        admins_known,
+        pki,
+        would_issue,
+        credential_digests: credential_digests(&credentials, &base_dir(origin)),
+        identities,
     })
 }
 

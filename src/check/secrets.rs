@@ -1,0 +1,297 @@
+//! The secret checks of a rendered tree: what must be encrypted is, no plaintext key or token
+//! anywhere, and with an identity at hand every SOPS file decrypts, its MAC verifies, and each
+//! `cacerts` chain verifies against the shared root and is not about to expire.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde_json::Value;
+use x509_parser::prelude::*;
+
+use super::report::{Finding, Report};
+use super::tree::{BuiltObject, RenderedTree, describe};
+use crate::sops::{self, Identities};
+
+/// Plaintext that must never be in a rendered tree.
+fn leaks() -> [(Regex, &'static str); 3] {
+    [
+        (
+            Regex::new(r"-----BEGIN [A-Z ]*PRIVATE KEY-----").unwrap_or_else(|_| unreachable!()),
+            "a plaintext private key",
+        ),
+        (
+            Regex::new(r"AGE-SECRET-KEY-1[0-9A-Z]{20,}").unwrap_or_else(|_| unreachable!()),
+            "an age identity",
+        ),
+        (
+            Regex::new(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
+                .unwrap_or_else(|_| unreachable!()),
+            "a bearer token (JWT)",
+        ),
+    ]
+}
+
+/// No plaintext key, identity or token in any file.
+pub fn check_leaks(tree: &RenderedTree, report: &mut Report) {
+    let leaks = leaks();
+    for (path, bytes) in &tree.files {
+        let text = String::from_utf8_lossy(bytes);
+        for (pattern, what) in &leaks {
+            if pattern.is_match(&text) {
+                report.push(Finding::error(
+                    "secret",
+                    path,
+                    format!("holds {what} in plaintext"),
+                    "remove it from the tree and rotate it: whoever can read the repository has it",
+                ));
+            }
+        }
+    }
+}
+
+/// Every Secret with data that a layer builds must come from a SOPS file.
+pub fn check_encrypted(objects: &[BuiltObject], report: &mut Report) {
+    for object in objects {
+        let v = &object.value;
+        if v["kind"] != "Secret" || v["apiVersion"] != "v1" || object.encrypted {
+            continue;
+        }
+        let has_data = ["data", "stringData"].iter().any(|k| {
+            v.get(*k)
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty())
+        });
+        if has_data {
+            report.push(
+                Finding::error(
+                    "secret",
+                    &object.file,
+                    "a Secret with data is not SOPS-encrypted",
+                    "render again: mesh-render encrypts every Secret it writes",
+                )
+                .object(describe(v)),
+            );
+        }
+    }
+}
+
+/// With identities: every SOPS file decrypts and its MAC verifies; reports failures in the
+/// class the real sops would (its exit code). Returns the decrypted documents by file.
+pub fn check_decrypt(
+    tree: &RenderedTree,
+    identities: &Identities,
+    report: &mut Report,
+) -> BTreeMap<String, Vec<Value>> {
+    let mut plain = BTreeMap::new();
+    for (path, bytes) in &tree.files {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        if sops::metadata(text).is_err() {
+            // A file that must be encrypted and is not: `check_sealed_files` reports it.
+            continue;
+        }
+        match sops::decrypt(text, identities) {
+            Ok(decrypted) => {
+                plain.insert(path.clone(), decrypted.to_json());
+            }
+            Err(e) if e.sops_exit_code() == 128 => report.push(Finding::warning(
+                "secret",
+                path,
+                format!("not verified: none of the identities at hand is one of its recipients (sops exit 128: {})", failure_class(128)),
+                "check with an admin identity (SOPS_AGE_KEY_FILE) to verify it",
+            )),
+            Err(e) => report.push(Finding::error(
+                "secret",
+                path,
+                format!("{} (sops exit {}: {})", e, e.sops_exit_code(), failure_class(e.sops_exit_code())),
+                "render again with an admin identity at hand: the file was tampered with or corrupted",
+            )),
+        }
+    }
+    plain
+}
+
+/// A file mesh-render sealed (the record has its inputs) or named as a SOPS file.
+pub fn must_be_encrypted(tree: &RenderedTree, path: &str) -> bool {
+    is_sops_name(path) || tree.record.get(path).is_some_and(|r| r.inputs.is_some())
+}
+
+/// `<name>.sops.yaml` (but not sops's own `.sops.yaml` configuration).
+pub fn is_sops_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.len() > ".sops.yaml".len() && name.ends_with(".sops.yaml")
+}
+
+/// Files that must be encrypted and are not SOPS files at all (checked without any identity).
+pub fn check_sealed_files(tree: &RenderedTree, report: &mut Report) {
+    for (path, bytes) in &tree.files {
+        if !must_be_encrypted(tree, path) {
+            continue;
+        }
+        let sealed = std::str::from_utf8(bytes).is_ok_and(|t| sops::metadata(t).is_ok());
+        if !sealed {
+            report.push(Finding::error(
+                "secret",
+                path,
+                format!("must be SOPS-encrypted, but is not a SOPS file (sops exit 1: {})", failure_class(1)),
+                "render again: if it was decrypted in place, its plaintext may have been committed; rotate what it holds",
+            ));
+        }
+    }
+}
+
+/// The failure classes of `sops decrypt`, by exit code (`cmd/sops/codes/codes.go`).
+pub fn failure_class(code: i32) -> &'static str {
+    match code {
+        1 => "sops metadata not found or invalid",
+        25 => "a value does not decrypt",
+        51 => "the MAC does not decrypt or does not match",
+        128 => "no key could recover the data key",
+        _ => "unreadable",
+    }
+}
+
+/// Each decrypted `cacerts`: the chain verifies against its root, every cluster trusts the same
+/// bundle, and no CA expires within the window.
+pub fn check_cacerts(
+    plain: &BTreeMap<String, Vec<Value>>,
+    warning_days: i64,
+    now: ::time::OffsetDateTime,
+    report: &mut Report,
+) {
+    let mut bundles: BTreeMap<String, String> = BTreeMap::new();
+    for (path, docs) in plain {
+        for doc in docs {
+            if doc["kind"] != "Secret" || doc["metadata"]["name"] != "cacerts" {
+                continue;
+            }
+            let data = &doc["stringData"];
+            let file = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let keys: Vec<&String> = data
+                .as_object()
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            let mut keys_sorted: Vec<&str> = keys.iter().map(|s| s.as_str()).collect();
+            keys_sorted.sort();
+            if keys_sorted
+                != [
+                    "ca-cert.pem",
+                    "ca-key.pem",
+                    "cert-chain.pem",
+                    "root-cert.pem",
+                ]
+            {
+                report.push(Finding::error(
+                    "secret",
+                    path,
+                    format!("cacerts holds {keys_sorted:?}, not istiod's four files"),
+                    "render again",
+                ));
+                continue;
+            }
+            let (ca_cert, root_bundle, chain) = (
+                file("ca-cert.pem"),
+                file("root-cert.pem"),
+                file("cert-chain.pem"),
+            );
+            bundles.insert(path.clone(), root_bundle.clone());
+            if !chain.starts_with(&ca_cert) {
+                report.push(Finding::error(
+                    "secret",
+                    path,
+                    "cert-chain.pem does not start with ca-cert.pem",
+                    "render again",
+                ));
+            }
+            match verify_chain(&ca_cert, &root_bundle) {
+                Ok(not_after) => {
+                    for (what, end) in not_after {
+                        let days = (end - now).whole_days();
+                        if days < 0 {
+                            report.push(Finding::error(
+                                "secret",
+                                path,
+                                format!("{what} expired on {}", end.date()),
+                                "renew it: mesh-render pki renew, or rotate the root",
+                            ));
+                        } else if days <= warning_days {
+                            report.push(Finding::warning(
+                                "secret",
+                                path,
+                                format!("{what} expires on {}, in {days} days", end.date()),
+                                "renew it before then",
+                            ));
+                        }
+                    }
+                }
+                Err(problem) => report.push(Finding::error(
+                    "secret",
+                    path,
+                    problem,
+                    "render again; if it persists, the PKI state is damaged",
+                )),
+            }
+        }
+    }
+    let distinct: std::collections::BTreeSet<&String> = bundles.values().collect();
+    if distinct.len() > 1 {
+        let files: Vec<&String> = bundles.keys().collect();
+        report.push(Finding::error(
+            "secret",
+            files.first().map_or(String::new(), |f| f.to_string()),
+            format!("the clusters do not trust the same root bundle ({} different bundles across {} cacerts)", distinct.len(), files.len()),
+            "render every cluster from one PKI; mid-rotation, sync every stage to every cluster",
+        ));
+    }
+}
+
+/// Verifies the intermediate's signature against one root of the bundle; returns the notAfter of
+/// the intermediate and of that root.
+fn verify_chain(
+    ca_cert: &str,
+    bundle: &str,
+) -> Result<Vec<(&'static str, ::time::OffsetDateTime)>, String> {
+    let inter_der = pem_blocks(ca_cert)
+        .into_iter()
+        .next()
+        .ok_or("ca-cert.pem holds no certificate")?;
+    let (_, inter) = X509Certificate::from_der(&inter_der)
+        .map_err(|e| format!("ca-cert.pem does not parse: {e}"))?;
+    for root_der in pem_blocks(bundle) {
+        let Ok((_, root)) = X509Certificate::from_der(&root_der) else {
+            continue;
+        };
+        if inter.verify_signature(Some(root.public_key())).is_ok() {
+            let is_ca = inter
+                .basic_constraints()
+                .ok()
+                .flatten()
+                .is_some_and(|bc| bc.value.ca);
+            if !is_ca {
+                return Err("ca-cert.pem is not a CA".to_owned());
+            }
+            return Ok(vec![
+                (
+                    "the intermediate CA",
+                    inter.validity().not_after.to_datetime(),
+                ),
+                ("the root CA", root.validity().not_after.to_datetime()),
+            ]);
+        }
+    }
+    Err("ca-cert.pem is not signed by any root in root-cert.pem".to_owned())
+}
+
+fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
+    let mut blocks = Vec::new();
+    let mut rest = text.as_bytes();
+    while let Ok((remaining, pem)) = x509_parser::pem::parse_x509_pem(rest) {
+        blocks.push(pem.contents);
+        if remaining.len() == rest.len() {
+            break;
+        }
+        rest = remaining;
+    }
+    blocks
+}

@@ -1,0 +1,303 @@
+//! A rendered tree read back from disk: its files, its render record, and its kustomizations
+//! resolved in-process (the subset mesh-render writes: local resources and KSOPS generators).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::report::{Finding, Report};
+use crate::output::RECORD_FILE;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("{} is not a rendered tree: it has no {RECORD_FILE}\n  fix: pass the output directory of `mesh-render` (e.g. out/)", .0.display())]
+    NotATree(PathBuf),
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a render record: {message}\n  fix: restore it from version control, or render again", .path.display())]
+    BadRecord { path: PathBuf, message: String },
+}
+
+/// One file's entry in the render record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub sha256: String,
+    pub inputs: Option<String>,
+}
+
+/// A rendered tree on disk.
+#[derive(Debug)]
+pub struct RenderedTree {
+    pub root: PathBuf,
+    /// Every file (but the record), by path relative to the root.
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub record: BTreeMap<String, Recorded>,
+}
+
+/// An object as a kustomization would build it.
+#[derive(Debug, Clone)]
+pub struct BuiltObject {
+    /// The file it came from.
+    pub file: String,
+    pub value: Value,
+    /// Whether the file is SOPS-encrypted.
+    pub encrypted: bool,
+}
+
+impl RenderedTree {
+    pub fn open(root: &Path) -> Result<Self, TreeError> {
+        let record_path = root.join(RECORD_FILE);
+        let bytes = match fs::read(&record_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(TreeError::NotATree(root.to_owned()));
+            }
+            Err(source) => {
+                return Err(TreeError::Io {
+                    path: record_path,
+                    source,
+                });
+            }
+        };
+        let bad = |message: String| TreeError::BadRecord {
+            path: record_path.clone(),
+            message,
+        };
+        let json: Value = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let entries = json
+            .get("files")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("no `files`".to_owned()))?;
+        let mut record = BTreeMap::new();
+        for (path, entry) in entries {
+            let sha256 = entry
+                .get("sha256")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(format!("{path} has no sha256")))?;
+            let inputs = entry
+                .get("inputs")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            record.insert(
+                path.clone(),
+                Recorded {
+                    sha256: sha256.to_owned(),
+                    inputs,
+                },
+            );
+        }
+        let mut files = BTreeMap::new();
+        walk(root, root, &mut files)?;
+        files.remove(RECORD_FILE);
+        Ok(RenderedTree {
+            root: root.to_owned(),
+            files,
+            record,
+        })
+    }
+
+    pub fn text(&self, path: &str) -> Option<&str> {
+        self.files
+            .get(path)
+            .and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The directories holding a kustomization, under the given top-level directories.
+    pub fn kustomization_dirs(&self, tops: &[&str]) -> Vec<String> {
+        self.files
+            .keys()
+            .filter_map(|p| p.strip_suffix("/kustomization.yaml"))
+            .filter(|d| tops.iter().any(|t| d.starts_with(&format!("{t}/"))))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Resolves the kustomization in `dir` the way kustomize would for the forms mesh-render
+    /// writes: `resources` (local files) and `generators` (KSOPS). Problems become findings; the
+    /// files it lists are added to `listed`.
+    pub fn build(
+        &self,
+        dir: &str,
+        report: &mut Report,
+        listed: &mut BTreeSet<String>,
+    ) -> Vec<BuiltObject> {
+        let kpath = format!("{dir}/kustomization.yaml");
+        let Some(text) = self.text(&kpath) else {
+            return Vec::new();
+        };
+        let kustomization: Value = match serde_saphyr::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                report.push(Finding::error(
+                    "structure",
+                    &kpath,
+                    format!("not valid YAML: {e}"),
+                    "render again",
+                ));
+                return Vec::new();
+            }
+        };
+        let mut objects = Vec::new();
+        let list = |key: &str| -> Vec<String> {
+            kustomization
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        };
+        for resource in list("resources") {
+            if resource.contains("://") {
+                report.note(format!("{kpath} references {resource}: an upstream release pinned by URL, not validated (that needs the network)"));
+                continue;
+            }
+            let path = join(dir, &resource);
+            listed.insert(path.clone());
+            self.objects_of(&kpath, &path, report, &mut objects);
+        }
+        for generator in list("generators") {
+            let path = join(dir, &generator);
+            listed.insert(path.clone());
+            let Some(gtext) = self.text(&path) else {
+                report.push(Finding::error(
+                    "structure",
+                    &kpath,
+                    format!("lists generator {generator}, which does not exist"),
+                    "render again",
+                ));
+                continue;
+            };
+            let config: Value = serde_saphyr::from_str(gtext).unwrap_or(Value::Null);
+            let files: Vec<String> = config
+                .get("files")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            if config.get("kind").and_then(Value::as_str) != Some("ksops") || files.is_empty() {
+                report.push(Finding::error(
+                    "structure",
+                    &path,
+                    "not a KSOPS generator with files",
+                    "render again",
+                ));
+            }
+            for file in files {
+                let fpath = join(dir, &file);
+                listed.insert(fpath.clone());
+                self.objects_of(&path, &fpath, report, &mut objects);
+            }
+        }
+        objects
+    }
+
+    /// Parses the objects of one listed file.
+    fn objects_of(
+        &self,
+        lister: &str,
+        path: &str,
+        report: &mut Report,
+        objects: &mut Vec<BuiltObject>,
+    ) {
+        let Some(text) = self.text(path) else {
+            report.push(Finding::error(
+                "structure",
+                lister,
+                format!("lists {path}, which does not exist"),
+                "render again, or remove the entry",
+            ));
+            return;
+        };
+        let encrypted = crate::sops::metadata(text).is_ok();
+        match super::schema::parse_documents(text) {
+            Ok(docs) => objects.extend(docs.into_iter().map(|value| BuiltObject {
+                file: path.to_owned(),
+                value,
+                encrypted,
+            })),
+            Err(e) => report.push(Finding::error(
+                "structure",
+                path,
+                format!("not valid YAML: {e}"),
+                "render again",
+            )),
+        }
+    }
+}
+
+/// `dir/file`, with `./` and `..` resolved textually.
+fn join(dir: &str, file: &str) -> String {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in file.split('/') {
+        match part {
+            "." | "" => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), TreeError> {
+    let entries = fs::read_dir(dir).map_err(|source| TreeError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == ".git" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(root, &path, files)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            let bytes = fs::read(&path).map_err(|source| TreeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            files.insert(rel.to_string_lossy().replace('\\', "/"), bytes);
+        }
+    }
+    Ok(())
+}
+
+/// `apiVersion Kind namespace/name` of an object.
+pub fn describe(object: &Value) -> String {
+    let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let ns = s("/metadata/namespace");
+    let name = s("/metadata/name");
+    let id = if ns.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{ns}/{name}")
+    };
+    format!("{} {} {id}", s("/apiVersion"), s("/kind"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_resolves_relative_entries() {
+        assert_eq!(join("clusters/a/10", "ns.yaml"), "clusters/a/10/ns.yaml");
+        assert_eq!(
+            join("clusters/a/10", "../20/x.yaml"),
+            "clusters/a/20/x.yaml"
+        );
+        assert_eq!(join("a", "./b"), "a/b");
+    }
+}
