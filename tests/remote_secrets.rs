@@ -7,32 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use base64::Engine;
 use mesh_render::sops::{self, Identities};
 
 const CLUSTERS: [&str; 3] = ["kt-k2p", "ncloud-nks", "nhn-nks"];
 
-/// A throwaway CA certificate from ../shared's sops fixtures, as `caData` (base64 PEM).
-fn ca_data() -> String {
-    let plain =
-        fs::read_to_string(common::shared().join("fixtures/sops/k8s-secret-stringdata.plain.yaml"))
-            .unwrap();
-    let doc: serde_json::Value = serde_saphyr::from_str(&plain).unwrap();
-    base64::engine::general_purpose::STANDARD
-        .encode(doc["stringData"]["root-cert.pem"].as_str().unwrap())
-}
-
-/// A JWT-shaped token whose claims name `account` (unsigned: only its shape matters here).
-fn token(account: &str, cluster: &str) -> String {
-    let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    format!(
-        "{}.{}.c2lnbmF0dXJlLW9mLXtoZS0{cluster}",
-        enc(r#"{"alg":"RS256","kid":"test"}"#),
-        enc(&format!(
-            r#"{{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:istio-system:{account}"}}"#
-        ))
-    )
-}
+use common::{ca_data, token};
 
 struct Workspace {
     dir: tempfile::TempDir,

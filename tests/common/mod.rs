@@ -6,6 +6,8 @@ pub mod bad_inputs;
 
 use std::path::{Path, PathBuf};
 
+use ::base64::Engine as _;
+
 /// The built-in example with `from` replaced by `to`; panics if `from` is not in it exactly once,
 /// so a test never silently edits nothing.
 pub fn example_with(from: &str, to: &str) -> String {
@@ -266,6 +268,29 @@ pub fn binary(cwd: &Path, home: &Path) -> std::process::Command {
         .env_remove("SOPS_AGE_KEY")
         .env_remove("SOPS_AGE_KEY_CMD")
         .env_remove("KUBECONFIG")
+        .env_remove("MESH_RENDER_SCHEMAS")
         .env_remove("CI");
     cmd
+}
+
+/// A throwaway CA certificate from ../shared's sops fixtures, as `caData` (base64 PEM).
+pub fn ca_data() -> String {
+    let plain =
+        std::fs::read_to_string(shared().join("fixtures/sops/k8s-secret-stringdata.plain.yaml"))
+            .unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&plain).unwrap();
+    ::base64::engine::general_purpose::STANDARD
+        .encode(doc["stringData"]["root-cert.pem"].as_str().unwrap())
+}
+
+/// A JWT-shaped token whose claims name `account` (unsigned: only its shape matters here).
+pub fn token(account: &str, cluster: &str) -> String {
+    let enc = |s: &str| ::base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.c2lnbmF0dXJlLW9mLXtoZS0{cluster}",
+        enc(r#"{"alg":"RS256","kid":"test"}"#),
+        enc(&format!(
+            r#"{{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:istio-system:{account}"}}"#
+        ))
+    )
 }
