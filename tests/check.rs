@@ -362,6 +362,26 @@ fn a_cross_network_gateway_selecting_a_gateway_without_15443_is_named() {
 }
 
 #[test]
+fn a_cross_network_gateway_selecting_a_gateway_that_is_not_a_network_gateway_is_named() {
+    let ws = Workspace::new();
+    ws.edit(
+        "values/kt-k2p/gateway.yaml",
+        "  topology.istio.io/network: network1\n",
+        "",
+    );
+    ws.edit(
+        "istioctl/kt-k2p/gateway.yaml",
+        "          topology.istio.io/network: network1\n",
+        "",
+    );
+    ws.check(&[]).named(
+        "error",
+        "clusters/kt-k2p/40-mesh/cross-network-gateway.yaml",
+        "selects istio=ingressgateway, which is not a network gateway",
+    );
+}
+
+#[test]
 fn a_cluster_without_a_cross_network_gateway_is_named() {
     let ws = Workspace::new();
     ws.edit(
@@ -923,4 +943,89 @@ fn a_schema_location_that_does_not_exist_is_an_input_error() {
     let checked = ws.run(false, &["check", "out", "--schemas", "no-such-dir"]);
     assert_eq!(checked.code, 2);
     assert!(checked.stderr.contains("no-such-dir"), "{}", checked.stderr);
+}
+
+/// Renders `mesh` with the binary (local admin identity) and checks it against itself.
+fn render_and_check(mesh: &str, target: &[&str]) -> Checked {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
+    let home = dir.path().join("home");
+    let mut render = vec!["out"];
+    render.extend_from_slice(target);
+    let o = common::binary(dir.path(), &home)
+        .args(&render)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let schemas = schemas();
+    let mut args = vec![
+        "check",
+        "out",
+        "--format",
+        "json",
+        "--schemas",
+        &schemas,
+        "--against",
+        "mesh.yaml",
+    ];
+    args.extend_from_slice(target);
+    let o = common::binary(dir.path(), &home)
+        .args(&args)
+        .output()
+        .unwrap();
+    Checked {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn assert_no_errors(checked: &Checked, what: &str) {
+    assert_eq!(
+        checked.code, 0,
+        "{what}: {}{}",
+        checked.stdout, checked.stderr
+    );
+    assert_eq!(checked.json()["errors"], 0, "{what}: {}", checked.stdout);
+}
+
+#[test]
+fn every_topology_renders_a_tree_that_checks_clean() {
+    for (what, mesh) in [
+        ("dedicated", common::dedicated_mesh()),
+        ("revisioned", common::revisioned_mesh()),
+        ("five clusters", common::five_cluster_mesh()),
+    ] {
+        assert_no_errors(&render_and_check(&mesh, &[]), what);
+    }
+}
+
+#[test]
+fn both_gitops_targets_render_trees_that_check_clean() {
+    let mesh = format!(
+        "{}\ngitops:\n  repository:\n    url: https://git.example.com/mesh.git\n    branch: main\n    path: deploy/mesh\n",
+        mesh_render::config::EXAMPLE_YAML
+    );
+    for target in ["flux", "argocd"] {
+        assert_no_errors(&render_and_check(&mesh, &["--target", target]), target);
+    }
+}
+
+#[test]
+fn remote_secrets_through_external_secrets_check_clean() {
+    let mut mesh = mesh_render::config::EXAMPLE_YAML.to_owned();
+    for (i, c) in CLUSTERS.iter().enumerate() {
+        let line = format!("  - name: {c}\n");
+        mesh = mesh.replacen(
+            &line,
+            &format!(
+                "{line}    credentials:\n      externalSecrets:\n        server: https://203.0.113.{}:6443\n        store: {{name: mesh-vault}}\n",
+                20 + i
+            ),
+            1,
+        );
+    }
+    let checked = render_and_check(&mesh, &[]);
+    assert_no_errors(&checked, "external secrets");
+    assert_eq!(checked.json()["warnings"], 0, "{}", checked.stdout);
 }

@@ -51,8 +51,14 @@ pub struct MeshView {
 #[derive(Debug)]
 struct GatewayDecl {
     labels: BTreeMap<String, String>,
+    /// The network it is the gateway of (`topology.istio.io/network`), if it is a network gateway.
+    network: Option<String>,
     ports: BTreeSet<u64>,
 }
+
+/// The ports the gateway chart gives a network gateway (`networkGateway` replaces the service
+/// ports with exactly these: `manifests/charts/gateway/templates/service.yaml`, Istio 1.26.0).
+const NETWORK_GATEWAY_PORTS: [u64; 4] = [15021, 15443, 15012, 15017];
 
 /// Checks every invariant; `strict` turns pending remote secrets into errors.
 pub fn check(view: &MeshView, expected: Option<&Expected>, strict: bool, report: &mut Report) {
@@ -267,21 +273,43 @@ fn check_config(
                     .field(format!("{prefix}global.multiCluster.clusterName")),
                 );
             }
-            // The gateway chart's values.
-            if let Some(labels) = root.get("labels").and_then(Value::as_object) {
-                let labels: BTreeMap<String, String> = labels
+            // The gateway chart's values: a `name` and `labels`.
+            if let (Some(name), Some(labels)) =
+                (s("/name"), root.get("labels").and_then(Value::as_object))
+            {
+                let mut labels: BTreeMap<String, String> = labels
                     .iter()
                     .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
                     .collect();
-                match labels.get(NETWORK_LABEL) {
-                    Some(found) if Some(found.as_str()) != network => {
-                        wrong(file, format!("{prefix}labels.{NETWORK_LABEL}"), "the gateway's network label", found, report)
-                    }
-                    Some(_) => {}
-                    None => report.push(
-                        Finding::error("invariant", file, format!("the gateway has no {NETWORK_LABEL} label, so istiod cannot tell which network it serves"), "render again")
-                            .field(format!("{prefix}labels")),
-                    ),
+                // The chart's selector labels (`_helpers.tpl`), unless `labels` overrides them.
+                labels
+                    .entry("app".to_owned())
+                    .or_insert_with(|| name.to_owned());
+                labels
+                    .entry("istio".to_owned())
+                    .or_insert_with(|| name.strip_prefix("istio-").unwrap_or(name).to_owned());
+                let network_gateway = s("/networkGateway").filter(|n| !n.is_empty());
+                if let Some(found) = network_gateway
+                    && Some(found) != network
+                {
+                    wrong(
+                        file,
+                        format!("{prefix}networkGateway"),
+                        "the gateway's network",
+                        found,
+                        report,
+                    );
+                }
+                if let Some(found) = labels.get(NETWORK_LABEL)
+                    && Some(found.as_str()) != network
+                {
+                    wrong(
+                        file,
+                        format!("{prefix}labels.{NETWORK_LABEL}"),
+                        "the gateway's network label",
+                        found,
+                        report,
+                    );
                 }
                 if let Some(view) = s(&format!("/env/{NETWORK_VIEW}"))
                     && Some(view) != network
@@ -294,14 +322,24 @@ fn check_config(
                         report,
                     );
                 }
-                let ports = root
-                    .pointer("/service/ports")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p["port"].as_u64())
-                    .collect();
-                gateways.push(GatewayDecl { labels, ports });
+                let ports: BTreeSet<u64> = match network_gateway {
+                    Some(_) => NETWORK_GATEWAY_PORTS.into_iter().collect(),
+                    None => root
+                        .pointer("/service/ports")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p["port"].as_u64())
+                        .collect(),
+                };
+                let network = network_gateway
+                    .map(str::to_owned)
+                    .or_else(|| labels.get(NETWORK_LABEL).cloned());
+                gateways.push(GatewayDecl {
+                    labels,
+                    network,
+                    ports,
+                });
             }
         }
         // IstioOperator gateways.
@@ -360,7 +398,12 @@ fn check_config(
                 .flatten()
                 .filter_map(|p| p["port"].as_u64())
                 .collect();
-            gateways.push(GatewayDecl { labels, ports });
+            let network = labels.get(NETWORK_LABEL).cloned();
+            gateways.push(GatewayDecl {
+                labels,
+                network,
+                ports,
+            });
         }
     }
     if !names_network && network.is_some() {
@@ -474,6 +517,17 @@ fn check_cross_network_gateway(
                     &gw.file,
                     format!("selects {}, but no gateway of cluster {cluster} has those labels: cross-network traffic has nowhere to land", shown.join(",")),
                     "render again: the selector must match the gateway's labels",
+                )
+                .object(object)
+                .field("spec.selector"),
+            );
+        } else if !selected.iter().any(|g| g.network.is_some()) {
+            report.push(
+                Finding::error(
+                    "invariant",
+                    &gw.file,
+                    format!("selects {}, which is not a network gateway (no {NETWORK_LABEL} label): istiod never sends other networks' traffic to it", shown.join(",")),
+                    "render again: select the gateway that carries cross-network traffic",
                 )
                 .object(object)
                 .field("spec.selector"),
@@ -690,7 +744,13 @@ fn remote_server(
         );
         return None;
     }
-    let kubeconfig: Value = match serde_saphyr::from_str(data[source].as_str().unwrap_or("")) {
+    // An ExternalSecret's template holds `{{ .token }}`-style expressions, filled in the cluster.
+    let text = data[source].as_str().unwrap_or("");
+    let text = regex::Regex::new(r"\{\{[^}]*\}\}").map_or_else(
+        |_| text.to_owned(),
+        |re| re.replace_all(text, "templated").into_owned(),
+    );
+    let kubeconfig: Value = match serde_saphyr::from_str(&text) {
         Ok(k) => k,
         Err(e) => {
             report.push(
