@@ -295,3 +295,91 @@ fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
     }
     blocks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterName;
+    use crate::pki::ca::{self, Algorithm, Validity};
+
+    fn now() -> ::time::OffsetDateTime {
+        ::time::OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap()
+    }
+
+    /// A decrypted `cacerts` of cluster `a` whose intermediate is issued by `issuer` and whose
+    /// bundle is `bundle`.
+    fn cacerts(issuer: &ca::Ca, bundle: &str, validity: Validity) -> Value {
+        let cluster = ClusterName::parse("a").unwrap();
+        let inter = ca::issue_intermediate(issuer, &cluster, Algorithm::EcdsaP256, validity, now())
+            .unwrap();
+        let files = ca::cacerts(&inter, &issuer.cert_pem, bundle);
+        serde_json::json!({
+            "kind": "Secret",
+            "metadata": {"name": "cacerts"},
+            "stringData": {
+                "ca-cert.pem": files.ca_cert,
+                "ca-key.pem": files.ca_key.as_str(),
+                "root-cert.pem": files.root_cert,
+                "cert-chain.pem": files.cert_chain,
+            }
+        })
+    }
+
+    fn report_for(doc: Value, warning_days: i64) -> Report {
+        let mut report = Report::default();
+        let plain = BTreeMap::from([("c.sops.yaml".to_owned(), vec![doc])]);
+        check_cacerts(&plain, warning_days, now(), &mut report);
+        report
+    }
+
+    #[test]
+    fn a_chain_under_its_root_verifies() {
+        let root = ca::issue_root(Algorithm::EcdsaP256, Validity::default(), now()).unwrap();
+        let report = report_for(cacerts(&root, &root.cert_pem, Validity::default()), 90);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn an_intermediate_not_signed_by_any_root_of_the_bundle_is_an_error() {
+        let root = ca::issue_root(Algorithm::EcdsaP256, Validity::default(), now()).unwrap();
+        let other = ca::issue_root(Algorithm::EcdsaP256, Validity::default(), now()).unwrap();
+        let report = report_for(cacerts(&root, &other.cert_pem, Validity::default()), 90);
+        assert_eq!(report.errors(), 1, "{:?}", report.findings);
+        assert_eq!(
+            report.findings[0].problem,
+            "ca-cert.pem is not signed by any root in root-cert.pem"
+        );
+    }
+
+    #[test]
+    fn a_bundle_of_two_roots_verifies_an_intermediate_of_either() {
+        let root = ca::issue_root(Algorithm::EcdsaP256, Validity::default(), now()).unwrap();
+        let next = ca::issue_root(Algorithm::EcdsaP256, Validity::default(), now()).unwrap();
+        let bundle = format!("{}{}", root.cert_pem, next.cert_pem);
+        let report = report_for(cacerts(&next, &bundle, Validity::default()), 90);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn an_intermediate_expiring_within_the_window_is_a_warning() {
+        let root = ca::issue_root(Algorithm::EcdsaP256, Validity::default(), now()).unwrap();
+        let short = Validity {
+            intermediate_days: 30,
+            ..Validity::default()
+        };
+        let report = report_for(cacerts(&root, &root.cert_pem, short), 90);
+        assert_eq!(
+            (report.errors(), report.warnings()),
+            (0, 1),
+            "{:?}",
+            report.findings
+        );
+        assert!(
+            report.findings[0]
+                .problem
+                .starts_with("the intermediate CA expires on 2026-01-31"),
+            "{:?}",
+            report.findings
+        );
+    }
+}
