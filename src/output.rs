@@ -6,6 +6,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -58,7 +59,7 @@ pub struct SealError(pub String);
 
 /// Encrypts sealed files: given the descriptor, returns the bytes to write. Only called for a
 /// file whose inputs changed, that is new, or that was edited by hand.
-pub trait Sealer {
+pub trait Sealer: Sync {
     fn seal(&self, path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealError>;
 }
 
@@ -105,99 +106,129 @@ struct FileRecord {
     inputs: Option<String>,
 }
 
+/// Reports the progress of a long write (a terminal progress bar; nothing otherwise).
+pub trait Progress: Sync {
+    /// `total` files are to be written.
+    fn begin(&self, total: u64);
+    /// One more file is staged.
+    fn advance(&self);
+    fn end(&self);
+}
+
+/// No progress reporting.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn begin(&self, _: u64) {}
+    fn advance(&self) {}
+    fn end(&self) {}
+}
+
+/// What the plan decided for one rendered file.
+enum Decision<'a> {
+    /// Byte-identical on disk (or, for a sealed file, recorded inputs and bytes match).
+    Keep(FileRecord),
+    Write(&'a [u8]),
+    Seal {
+        sealed: &'a Sealed,
+        reason: &'static str,
+    },
+    /// In the way and not ours: a file mesh-render has no record of, or a directory.
+    NotOurs(PathBuf),
+}
+
+/// A file written to a temporary name beside its target, not yet renamed into place.
+struct Staged<'a> {
+    path: &'a RelPath,
+    target: PathBuf,
+    temp: tempfile::TempPath,
+    record: FileRecord,
+}
+
 /// Brings `out_dir` to `tree`: writes what differs, prunes recorded files no longer rendered,
-/// and updates the record. Nothing is written if a file in the way was not written by us, or if a
-/// secret that must be encrypted cannot be.
-pub fn write(out_dir: &Path, tree: &Tree, sealer: &dyn Sealer) -> Result<Summary, OutputError> {
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| OutputError::Io { path, source }
-    };
+/// and updates the record. Nothing is replaced if a file in the way was not written by us, or if
+/// a secret that must be encrypted cannot be.
+///
+/// Runs on the current rayon pool: files are compared, sealed and written to temporary files in
+/// parallel, one at a time per thread (never the whole tree's ciphertext in memory); then every
+/// temporary file is made durable at once and renamed into place in path order.
+pub fn write(
+    out_dir: &Path,
+    tree: &Tree,
+    sealer: &dyn Sealer,
+    progress: &dyn Progress,
+) -> Result<Summary, OutputError> {
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(OutputError::NotADirectory(out_dir.to_owned()));
     }
     let old = read_record(out_dir)?;
 
-    // Plan everything (and seal what must be sealed) before touching the disk.
-    let mut summary = Summary::default();
-    let mut to_write: Vec<(&RelPath, PathBuf, Vec<u8>)> = Vec::new();
-    let mut not_ours = Vec::new();
+    // Plan: compare every rendered file with the disk and the record.
+    let entries: Vec<(&RelPath, &Entry)> = tree.iter().collect();
+    let decisions: Vec<Decision<'_>> = entries
+        .par_iter()
+        .map(|(path, entry)| decide(out_dir, path, entry, old.files.get(path.as_str())))
+        .collect::<Result<_, _>>()?;
+    let not_ours: Vec<PathBuf> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::NotOurs(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    if !not_ours.is_empty() {
+        return Err(OutputError::NotOurs(not_ours));
+    }
+
+    // Stage: produce and write every changed file under a temporary name, in parallel.
+    let work: Vec<(&RelPath, &Decision<'_>)> = entries
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, d)| matches!(d, Decision::Write(_) | Decision::Seal { .. }))
+        .map(|((path, _), d)| (*path, d))
+        .collect();
+    progress.begin(work.len() as u64);
+    let staged: Vec<Result<Staged<'_>, StageError>> = work
+        .par_iter()
+        .map(|(path, decision)| {
+            let staged = stage(out_dir, path, decision, sealer);
+            progress.advance();
+            staged
+        })
+        .collect();
+    progress.end();
+    let mut ok = Vec::with_capacity(staged.len());
     let mut seal_failures = Vec::new();
+    let mut io_failure = None;
+    for result in staged {
+        match result {
+            Ok(s) => ok.push(s),
+            Err(StageError::Seal(f)) => seal_failures.push(f),
+            Err(StageError::Io(e)) => io_failure = io_failure.or(Some(e)),
+        }
+    }
+    // On failure the staged temporary files are dropped, and so deleted: nothing was replaced.
+    if let Some(e) = io_failure {
+        return Err(e);
+    }
+    if !seal_failures.is_empty() {
+        return Err(OutputError::Seal(seal_failures));
+    }
+
+    // Record what the tree now holds.
     let mut new = Record {
         format: RECORD_FORMAT,
         files: BTreeMap::new(),
     };
-    for (path, entry) in tree.iter() {
-        let target = out_dir.join(path.as_str());
-        let existing = read_if_file(&target).map_err(io_err(&target))?;
-        let recorded = old.files.get(path.as_str());
-        if existing.is_none() && target.is_dir() {
-            not_ours.push(target);
-            continue;
-        }
-        match entry {
-            Entry::Text(text) => {
-                new.files.insert(
-                    path.to_string(),
-                    FileRecord {
-                        sha256: sha256_hex(text.as_bytes()),
-                        inputs: None,
-                    },
-                );
-                match existing {
-                    Some(bytes) if bytes == text.as_bytes() => summary.unchanged += 1,
-                    Some(_) if recorded.is_none() => not_ours.push(target),
-                    _ => to_write.push((path, target, text.as_bytes().to_vec())),
-                }
-            }
-            Entry::Sealed(sealed) => {
-                let on_disk = existing.as_deref().map(sha256_hex);
-                let reason = match (on_disk.as_deref(), recorded) {
-                    (Some(_), None) => {
-                        not_ours.push(target);
-                        continue;
-                    }
-                    (Some(digest), Some(r))
-                        if !sealed.force
-                            && r.sha256 == digest
-                            && r.inputs.as_deref() == Some(&sealed.inputs) =>
-                    {
-                        // Unchanged inputs, and the file is the one we wrote: keep it byte for byte.
-                        new.files.insert(path.to_string(), r.clone());
-                        summary.unchanged += 1;
-                        continue;
-                    }
-                    (Some(digest), Some(r)) if r.sha256 != digest => {
-                        "edited by hand since mesh-render wrote it"
-                    }
-                    (Some(_), Some(_)) => "its inputs changed",
-                    (None, _) => "it is new",
-                };
-                match sealer.seal(path, sealed) {
-                    Ok(bytes) => {
-                        new.files.insert(
-                            path.to_string(),
-                            FileRecord {
-                                sha256: sha256_hex(&bytes),
-                                inputs: Some(sealed.inputs.clone()),
-                            },
-                        );
-                        to_write.push((path, target, bytes));
-                    }
-                    Err(error) => seal_failures.push(SealFailure {
-                        path: path.clone(),
-                        reason,
-                        error,
-                    }),
-                }
-            }
+    let mut summary = Summary::default();
+    for ((path, _), decision) in entries.iter().zip(&decisions) {
+        if let Decision::Keep(record) = decision {
+            new.files.insert(path.to_string(), record.clone());
+            summary.unchanged += 1;
         }
     }
-    if !not_ours.is_empty() {
-        return Err(OutputError::NotOurs(not_ours));
-    }
-    if !seal_failures.is_empty() {
-        return Err(OutputError::Seal(seal_failures));
+    for s in &ok {
+        new.files.insert(s.path.to_string(), s.record.clone());
     }
     let mut to_remove = Vec::new();
     for (path, recorded) in &old.files {
@@ -205,7 +236,7 @@ pub fn write(out_dir: &Path, tree: &Tree, sealer: &dyn Sealer) -> Result<Summary
             continue;
         }
         let target = out_dir.join(path);
-        match read_if_file(&target).map_err(io_err(&target))? {
+        match read_if_file(&target).map_err(io_error(&target))? {
             Some(bytes) if sha256_hex(&bytes) == recorded.sha256 => {
                 to_remove.push((path.clone(), target))
             }
@@ -214,14 +245,19 @@ pub fn write(out_dir: &Path, tree: &Tree, sealer: &dyn Sealer) -> Result<Summary
         }
     }
 
-    // Apply.
-    fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
-    for (path, target, bytes) in to_write {
-        write_atomic(&target, &bytes)?;
-        summary.written.push(path.clone());
+    // Apply: the staged bytes reach the disk before any rename makes them visible.
+    if !ok.is_empty() {
+        sync_tree(out_dir, &ok)?;
+    }
+    for s in ok {
+        s.temp.persist(&s.target).map_err(|e| OutputError::Io {
+            path: s.target.clone(),
+            source: e.error,
+        })?;
+        summary.written.push(s.path.clone());
     }
     for (path, target) in to_remove {
-        fs::remove_file(&target).map_err(io_err(&target))?;
+        fs::remove_file(&target).map_err(io_error(&target))?;
         remove_empty_parents(out_dir, &target);
         summary.removed.push(path);
     }
@@ -230,6 +266,140 @@ pub fn write(out_dir: &Path, tree: &Tree, sealer: &dyn Sealer) -> Result<Summary
         write_atomic(&record_path, &record_bytes(&new))?;
     }
     Ok(summary)
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Compares one rendered file with the disk and the record.
+fn decide<'a>(
+    out_dir: &Path,
+    path: &RelPath,
+    entry: &'a Entry,
+    recorded: Option<&FileRecord>,
+) -> Result<Decision<'a>, OutputError> {
+    let target = out_dir.join(path.as_str());
+    let existing = read_if_file(&target).map_err(io_error(&target))?;
+    if existing.is_none() && target.is_dir() {
+        return Ok(Decision::NotOurs(target));
+    }
+    Ok(match entry {
+        Entry::Text(text) => match existing {
+            Some(bytes) if bytes == text.as_bytes() => Decision::Keep(FileRecord {
+                sha256: sha256_hex(text.as_bytes()),
+                inputs: None,
+            }),
+            Some(_) if recorded.is_none() => Decision::NotOurs(target),
+            _ => Decision::Write(text.as_bytes()),
+        },
+        Entry::Sealed(sealed) => {
+            let on_disk = existing.as_deref().map(sha256_hex);
+            let reason = match (on_disk.as_deref(), recorded) {
+                (Some(_), None) => return Ok(Decision::NotOurs(target)),
+                (Some(digest), Some(r))
+                    if !sealed.force
+                        && r.sha256 == digest
+                        && r.inputs.as_deref() == Some(&sealed.inputs) =>
+                {
+                    // Unchanged inputs, and the file is the one we wrote: keep it byte for byte.
+                    return Ok(Decision::Keep(r.clone()));
+                }
+                (Some(digest), Some(r)) if r.sha256 != digest => {
+                    "edited by hand since mesh-render wrote it"
+                }
+                (Some(_), Some(_)) => "its inputs changed",
+                (None, _) => "it is new",
+            };
+            Decision::Seal { sealed, reason }
+        }
+    })
+}
+
+enum StageError {
+    Seal(SealFailure),
+    Io(OutputError),
+}
+
+/// Produces one file's bytes (sealing it if it is a secret) and writes them to a temporary file
+/// beside the target.
+fn stage<'a>(
+    out_dir: &Path,
+    path: &'a RelPath,
+    decision: &Decision<'_>,
+    sealer: &dyn Sealer,
+) -> Result<Staged<'a>, StageError> {
+    let (bytes, inputs): (std::borrow::Cow<'_, [u8]>, Option<String>) = match decision {
+        Decision::Write(bytes) => (std::borrow::Cow::Borrowed(*bytes), None),
+        Decision::Seal { sealed, reason } => match sealer.seal(path, sealed) {
+            Ok(bytes) => (std::borrow::Cow::Owned(bytes), Some(sealed.inputs.clone())),
+            Err(error) => {
+                return Err(StageError::Seal(SealFailure {
+                    path: path.clone(),
+                    reason,
+                    error,
+                }));
+            }
+        },
+        Decision::Keep(_) | Decision::NotOurs(_) => unreachable!("only changed files are staged"),
+    };
+    let target = out_dir.join(path.as_str());
+    let temp = write_temp(&target, &bytes).map_err(StageError::Io)?;
+    Ok(Staged {
+        path,
+        target,
+        temp,
+        record: FileRecord {
+            sha256: sha256_hex(&bytes),
+            inputs,
+        },
+    })
+}
+
+/// Writes `bytes` to a new temporary file in the target's directory (mode 0644), not synced.
+fn write_temp(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, OutputError> {
+    let io_err = io_error(target);
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(&io_err)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mesh-render-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(&io_err)?;
+    tmp.write_all(bytes).map_err(&io_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).map_err(&io_err)?;
+    }
+    Ok(tmp.into_temp_path())
+}
+
+/// Makes every staged file durable: one `syncfs` of the output's file system on Linux, an
+/// `fsync` per file elsewhere.
+fn sync_tree(out_dir: &Path, staged: &[Staged<'_>]) -> Result<(), OutputError> {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = staged;
+        let dir = fs::File::open(out_dir).map_err(io_error(out_dir))?;
+        rustix::fs::syncfs(&dir).map_err(|e| OutputError::Io {
+            path: out_dir.to_owned(),
+            source: e.into(),
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = out_dir;
+        for s in staged {
+            fs::File::open(&s.temp)
+                .and_then(|f| f.sync_all())
+                .map_err(io_error(&s.target))?;
+        }
+        Ok(())
+    }
 }
 
 fn read_record(out_dir: &Path) -> Result<Record, OutputError> {

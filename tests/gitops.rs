@@ -329,7 +329,8 @@ fn render_into(dir: &Path, yaml: &str) -> PathBuf {
     mesh_render::output::write(
         &out,
         &common::render_text(yaml),
-        &common::FakeSealer::default(),
+        &common::FakeSealer,
+        &mesh_render::output::Silent,
     )
     .unwrap();
     out

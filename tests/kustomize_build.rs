@@ -69,7 +69,8 @@ fn render_into(dir: &Path, yaml: &str) -> std::path::PathBuf {
     mesh_render::output::write(
         &out,
         &common::render_text(yaml),
-        &common::FakeSealer::default(),
+        &common::FakeSealer,
+        &mesh_render::output::Silent,
     )
     .expect("write");
     out

@@ -13,7 +13,8 @@ fn write(out: &Path, yaml: &str) -> output::Summary {
     output::write(
         out,
         &common::render_text(yaml),
-        &common::FakeSealer::default(),
+        &common::FakeSealer,
+        &mesh_render::output::Silent,
     )
     .expect("write succeeds")
 }
@@ -155,7 +156,8 @@ fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
     let err = output::write(
         &out,
         &common::render_example(),
-        &common::FakeSealer::default(),
+        &common::FakeSealer,
+        &mesh_render::output::Silent,
     )
     .unwrap_err();
     assert!(
@@ -186,7 +188,8 @@ fn a_corrupt_record_is_an_error_naming_the_record() {
     let err = output::write(
         &out,
         &common::render_example(),
-        &common::FakeSealer::default(),
+        &common::FakeSealer,
+        &mesh_render::output::Silent,
     )
     .unwrap_err();
     assert!(err.to_string().contains(output::RECORD_FILE), "{err}");

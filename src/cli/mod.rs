@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 mod check;
 mod init;
 mod keys;
+mod progress;
 mod secrets;
 
 use crate::config::{self, Mesh, Origin};
@@ -121,6 +122,11 @@ pub struct RenderArgs {
     /// after rotating a reader token kept in a plain file.
     #[arg(long)]
     pub refresh_credentials: bool,
+
+    /// Threads that compare, encrypt and write files (default: one per core; or
+    /// RAYON_NUM_THREADS). The output is the same whatever the number.
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -221,13 +227,19 @@ fn render_command(cli: &RenderArgs) -> Result<(), (u8, String)> {
     let model = Model::from_mesh(&mesh, &inputs);
     let tree = render::render(&model).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
     let sealer = secrets.sealer(now);
-    let summary =
-        output::write(&cli.out, &tree, &sealer).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
+    let bar = progress::Bar::new(cli.quiet);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cli.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| (EXIT_OUTPUT, format!("cannot start worker threads: {e}")))?;
+    let summary = pool
+        .install(|| output::write(&cli.out, &tree, &sealer, &bar))
+        .map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
     if !cli.quiet {
         for note in &secrets.notes {
             println!("note: {note}");
         }
-        for warning in sealer.notes.borrow().iter() {
+        for warning in &sealer.take_notes() {
             println!("warning: {warning}");
         }
         print!("{}", report(&mesh, &model, &origin, &cli.out, &summary));

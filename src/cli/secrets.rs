@@ -1,15 +1,15 @@
 //! The secret side of a render: finds the admin identities and recipients, brings the PKI state
 //! up to date (issuing what is missing), and seals `cacerts` and remote secrets when they must be.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use time::OffsetDateTime;
 
 use crate::config::{AgeRecipient, ClusterName, Credentials, Mesh, Origin};
 use crate::keys::{self, StateDir};
-use crate::kubeconfig::{self, Kubeconfig};
+use crate::kubeconfig::{self, Kubeconfig, ReaderCredential};
 use crate::output::{SealError, Sealer};
 use crate::pki::rotation::Generation;
 use crate::pki::store::{Change, PkiDir, PkiState};
@@ -51,7 +51,8 @@ impl Secrets {
         MeshSealer {
             secrets: self,
             now,
-            notes: RefCell::new(Vec::new()),
+            notes: Mutex::new(Vec::new()),
+            resolved: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -293,8 +294,12 @@ pub(super) struct MeshSealer<'a> {
     secrets: &'a Secrets,
     now: OffsetDateTime,
     /// Warnings found while sealing (credentials that are not the reader's, unreachable servers).
-    pub notes: RefCell<Vec<String>>,
+    notes: Mutex<Vec<String>>,
+    /// Each source cluster's reader credential, resolved on first use.
+    resolved: Mutex<BTreeMap<ClusterName, Arc<CredentialCell>>>,
 }
+
+type CredentialCell = OnceLock<Result<Arc<ReaderCredential>, String>>;
 
 impl Sealer for MeshSealer<'_> {
     fn seal(&self, _path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
@@ -364,12 +369,49 @@ impl MeshSealer<'_> {
         target: &ClusterName,
         namespace: &str,
     ) -> Result<zeroize::Zeroizing<String>, SealError> {
+        let credential = self.credential(source)?;
+        let auth = match &credential.auth {
+            kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
+            kubeconfig::ReaderAuth::ClientCertificate {
+                certificate_data,
+                key_data,
+            } => ReaderAuth::ClientCertificate {
+                certificate_data,
+                key_data,
+            },
+        };
+        let kubeconfig = RemoteKubeconfig {
+            server: &credential.server,
+            ca_data: &credential.ca_data,
+            tls_server_name: credential.tls_server_name.as_deref(),
+            auth,
+        };
+        render::state::remote_secret(source, target, namespace, &kubeconfig)
+            .map_err(|e| SealError(e.to_string()))
+    }
+
+    /// `source`'s reader credential, resolved once for all its remote secrets (a SOPS token file
+    /// is decrypted once, not once per cluster that reads it).
+    fn credential(&self, source: &ClusterName) -> Result<Arc<ReaderCredential>, SealError> {
+        let cell = Arc::clone(
+            self.resolved
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(source.clone())
+                .or_default(),
+        );
+        cell.get_or_init(|| self.resolve(source).map(Arc::new).map_err(|e| e.0))
+            .clone()
+            .map_err(SealError)
+    }
+
+    fn resolve(&self, source: &ClusterName) -> Result<ReaderCredential, SealError> {
         let secrets = self.secrets;
         let credentials = secrets
             .credentials
             .get(source)
             .ok_or_else(|| SealError(format!("{source} has no credential source")))?;
-        let text = match credentials {
+        match credentials {
             Credentials::TokenFile {
                 server,
                 ca_data,
@@ -378,19 +420,17 @@ impl MeshSealer<'_> {
             } => {
                 let path = secrets.resolve(token);
                 let token = read_token(&path, secrets.identities.as_ref(), source)?;
-                let kubeconfig = RemoteKubeconfig {
-                    server,
-                    ca_data,
-                    tls_server_name: tls_server_name.as_deref(),
-                    auth: ReaderAuth::Token(&token),
-                };
-                render::state::remote_secret(source, target, namespace, &kubeconfig)
+                Ok(ReaderCredential {
+                    server: server.clone(),
+                    ca_data: ca_data.clone(),
+                    tls_server_name: tls_server_name.clone(),
+                    auth: kubeconfig::ReaderAuth::Token(token.to_string()),
+                    is_reader_token: true,
+                })
             }
-            Credentials::ExternalSecrets { .. } => {
-                return Err(SealError(format!(
-                    "the remote secret of {source} is made in the cluster by the External Secrets Operator, not sealed here"
-                )));
-            }
+            Credentials::ExternalSecrets { .. } => Err(SealError(format!(
+                "the remote secret of {source} is made in the cluster by the External Secrets Operator, not sealed here"
+            ))),
             Credentials::Kubeconfig { file, context } => {
                 let path = secrets.resolve(file);
                 if !path.is_file() {
@@ -414,33 +454,24 @@ impl MeshSealer<'_> {
                         credential.server
                     ));
                 }
-                let auth = match &credential.auth {
-                    kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
-                    kubeconfig::ReaderAuth::ClientCertificate {
-                        certificate_data,
-                        key_data,
-                    } => ReaderAuth::ClientCertificate {
-                        certificate_data,
-                        key_data,
-                    },
-                };
-                let kubeconfig = RemoteKubeconfig {
-                    server: &credential.server,
-                    ca_data: &credential.ca_data,
-                    tls_server_name: credential.tls_server_name.as_deref(),
-                    auth,
-                };
-                render::state::remote_secret(source, target, namespace, &kubeconfig)
+                Ok(credential)
             }
-        };
-        text.map_err(|e| SealError(e.to_string()))
+        }
     }
 
     fn warn(&self, note: String) {
-        let mut notes = self.notes.borrow_mut();
+        let mut notes = self.notes.lock().unwrap_or_else(PoisonError::into_inner);
         if !notes.contains(&note) {
             notes.push(note);
         }
+    }
+
+    /// The warnings found while sealing, in a stable order.
+    pub fn take_notes(&self) -> Vec<String> {
+        let mut notes =
+            std::mem::take(&mut *self.notes.lock().unwrap_or_else(PoisonError::into_inner));
+        notes.sort();
+        notes
     }
 }
 

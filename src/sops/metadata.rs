@@ -1,6 +1,9 @@
 //! The `sops:` metadata block: reading it (any key order, one rule at most, RFC 3339 `lastmodified`),
 //! writing it in sops's key order, and the encryption rule (which keys' values are encrypted).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
 use regex::Regex;
 
 use super::SopsError;
@@ -77,7 +80,7 @@ impl Rule {
         if self.value().is_empty() {
             return Err(invalid("empty value".into()));
         }
-        let re = |s: &str| Regex::new(s).map_err(|e| invalid(format!("not a valid regex: {e}")));
+        let re = |s: &str| compiled(s).map_err(|e| invalid(format!("not a valid regex: {e}")));
         Ok(match self {
             Rule::UnencryptedSuffix(s) => CompiledRule::UnencryptedSuffix(s.clone()),
             Rule::EncryptedSuffix(s) => CompiledRule::EncryptedSuffix(s.clone()),
@@ -87,6 +90,26 @@ impl Rule {
             Rule::EncryptedCommentRegex(s) => CompiledRule::EncryptedCommentRegex(re(s)?),
         })
     }
+}
+
+/// A rule's regex, compiled once per pattern and process: a render encrypts thousands of files
+/// with the same rule, and compiling costs more than encrypting a small Secret.
+fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(re) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(pattern)
+    {
+        return Ok(re.clone());
+    }
+    let re = Regex::new(pattern)?;
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if cache.len() < 64 {
+        cache.insert(pattern.to_owned(), re.clone());
+    }
+    Ok(re)
 }
 
 pub(crate) enum CompiledRule {

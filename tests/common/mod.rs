@@ -228,9 +228,7 @@ pub fn revisioned_mesh() -> String {
 /// A sealer for tests of the output layer: it writes a plain stand-in Secret (no encryption) and
 /// counts its calls, so tests see exactly when a file is sealed again.
 #[derive(Default)]
-pub struct FakeSealer {
-    pub calls: std::cell::Cell<usize>,
-}
+pub struct FakeSealer;
 
 impl mesh_render::output::Sealer for FakeSealer {
     fn seal(
@@ -238,7 +236,6 @@ impl mesh_render::output::Sealer for FakeSealer {
         _path: &mesh_render::render::RelPath,
         sealed: &mesh_render::render::Sealed,
     ) -> Result<Vec<u8>, mesh_render::output::SealError> {
-        self.calls.set(self.calls.get() + 1);
         let (name, namespace) = match &sealed.secret {
             mesh_render::render::Secret::CaCerts { namespace, .. } => {
                 ("cacerts".to_owned(), namespace)
@@ -248,9 +245,8 @@ impl mesh_render::output::Sealer for FakeSealer {
             } => (format!("istio-remote-secret-{source}"), namespace),
         };
         Ok(format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  stand-in: \"{} {}\"\n",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  stand-in: \"{}\"\n",
             sealed.inputs,
-            self.calls.get()
         )
         .into_bytes())
     }
