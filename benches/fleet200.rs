@@ -1,7 +1,8 @@
 //! The 200-cluster figures: one full render from empty, a no-op re-render, adding one cluster and
 //! `check`, each timed once with the peak memory of the process (too long for criterion's
 //! repetitions). `cargo bench --bench fleet200` runs it; `cargo test --benches` runs the same
-//! steps on 3 clusters as a smoke test. `FLEET_CLUSTERS=N` overrides the size.
+//! steps on 3 clusters as a smoke test. `FLEET_CLUSTERS=N` overrides the size; `FLEET_DIR=DIR`
+//! builds the fleet in DIR and keeps it (to profile single runs there).
 
 mod fleet;
 
@@ -69,13 +70,15 @@ fn main() {
     let scratch = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fleet-bench");
     std::fs::create_dir_all(&scratch).unwrap();
     let root = tempfile::tempdir_in(&scratch).unwrap();
-    let fleet = Fleet::create(root.path(), n);
+    let kept = std::env::var_os("FLEET_DIR").map(std::path::PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(root.path());
+    let fleet = Fleet::create(dir, n);
     // The PKI is issued once beforehand, as in a real repository.
     fleet.run(&["-q", "warm-up"]);
 
     let mut rows = Vec::new();
     rows.push(("full render from empty", measure(&fleet, &["-q", "out"])));
-    let files = count_files(&root.path().join("out"));
+    let files = count_files(&dir.join("out"));
     rows.push(("no-op re-render", measure(&fleet, &["-q", "out"])));
     rows.push((
         "add one cluster",

@@ -361,13 +361,14 @@ const METALLB_POOL: &str = "istio-ingressgateway";
 impl Model {
     pub fn from_mesh(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Self {
         let sample_enabled = mesh.sample.enabled;
+        let sources = remote_secret_sources(mesh, secrets);
         let clusters: Vec<ClusterPlan> = mesh
             .clusters
             .iter()
             .map(|c| {
                 let mut plan = cluster_plan(mesh, c, sample_enabled);
                 plan.cacerts = cacerts_plan(c, secrets);
-                plan.remote_secrets = remote_secret_plans(mesh, c, secrets);
+                plan.remote_secrets = remote_secret_plans(&sources, c, secrets);
                 plan.push_secret = store_ref(mesh, c).map(|(store, _, _)| store);
                 plan.external_remote_secrets = mesh
                     .clusters
@@ -455,20 +456,15 @@ const REMOTE_SECRET_TEMPLATES: [&str; 2] = [
     include_str!("../templates/secrets/remote-kubeconfig.yaml"),
 ];
 
-/// The remote secrets `target` holds: one for every other cluster with a credential source,
-/// encrypted to the admins and to `target`'s GitOps recipient.
-fn remote_secret_plans(
-    mesh: &Mesh,
-    target: &config::Cluster,
-    secrets: &SecretInputs<'_>,
-) -> Vec<(ClusterName, SealedPlan)> {
+/// Every cluster a remote secret can be rendered for (one with a credential source mesh-render
+/// reads), with its inputs digest hashed up to the recipients: the same for every cluster that
+/// holds its remote secret, so it is hashed once, not once per pair.
+fn remote_secret_sources(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<(ClusterName, Sha256)> {
     if secrets.pki.is_none() {
         return Vec::new();
     }
-    let recipients = recipients_for(target, secrets);
     mesh.clusters
         .iter()
-        .filter(|source| source.name != target.name)
         .filter_map(|source| {
             let credentials = source.credentials.as_ref().filter(|c| !c.is_external())?;
             let safe_digest = secrets
@@ -476,24 +472,42 @@ fn remote_secret_plans(
                 .get(&source.name)
                 .map(String::as_str)
                 .unwrap_or("");
+            let description = credentials.description();
             let parts = [
                 "mesh-render sealed remote secret v1",
                 REMOTE_SECRET_TEMPLATES[0],
                 REMOTE_SECRET_TEMPLATES[1],
                 SECRET_ENCRYPTED_REGEX,
                 source.name.as_str(),
-            ]
-            .into_iter()
-            .map(str::to_owned)
-            .chain([credentials.description(), safe_digest.to_owned()]);
-            Some((
-                source.name.clone(),
+                description.as_str(),
+                safe_digest,
+            ];
+            Some((source.name.clone(), hash_parts(Sha256::new(), parts)))
+        })
+        .collect()
+}
+
+/// The remote secrets `target` holds: one for every other cluster with a credential source,
+/// encrypted to the admins and to `target`'s GitOps recipient.
+fn remote_secret_plans(
+    sources: &[(ClusterName, Sha256)],
+    target: &config::Cluster,
+    secrets: &SecretInputs<'_>,
+) -> Vec<(ClusterName, SealedPlan)> {
+    let recipients = recipients_for(target, secrets);
+    sources
+        .iter()
+        .filter(|(source, _)| *source != target.name)
+        .map(|(source, hashed)| {
+            let inputs = finish_digest(hashed.clone(), &recipients);
+            (
+                source.clone(),
                 SealedPlan {
-                    inputs: digest(parts, &recipients),
+                    inputs,
                     recipients: recipients.clone(),
                     force: secrets.refresh_credentials,
                 },
-            ))
+            )
         })
         .collect()
 }
@@ -511,23 +525,19 @@ fn recipients_for(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Vec<
     recipients
 }
 
-/// `sha256:<hex>` over NUL-separated parts and recipients.
-fn digest(parts: impl IntoIterator<Item = String>, recipients: &[AgeRecipient]) -> String {
-    let mut hasher = Sha256::new();
+/// An inputs digest is SHA-256 over NUL-terminated parts, then NUL-terminated recipients.
+fn hash_parts<'p>(mut hasher: Sha256, parts: impl IntoIterator<Item = &'p str>) -> Sha256 {
     for part in parts {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    for r in recipients {
-        hasher.update(r.as_str().as_bytes());
-        hasher.update([0]);
-    }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    hasher
+}
+
+/// `sha256:<hex>` of the parts hashed so far followed by the recipients.
+fn finish_digest(hasher: Sha256, recipients: &[AgeRecipient]) -> String {
+    let hasher = hash_parts(hasher, recipients.iter().map(AgeRecipient::as_str));
+    format!("sha256:{:x}", hasher.finalize())
 }
 
 /// The remote secrets that cannot be rendered yet: (source without credentials, target).
@@ -556,17 +566,9 @@ fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option
         .iter()
         .map(|g| pki.root_of(*g).map(|r| r.digest.as_str()))
         .collect::<Option<_>>()?;
-    let mut recipients = secrets.admins.clone();
-    if let Some(own) = cluster
-        .gitops_recipient
-        .as_ref()
-        .filter(|own| !recipients.contains(own))
-    {
-        recipients.push(own.clone());
-    }
-    let mut hasher = Sha256::new();
+    let recipients = recipients_for(cluster, secrets);
     let material = [&intermediate.digest, &issuing_root.digest, "trust bundle:"];
-    for part in [
+    let parts = [
         "mesh-render sealed cacerts v2",
         CACERTS_TEMPLATE,
         SECRET_ENCRYPTED_REGEX,
@@ -574,23 +576,10 @@ fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option
     ]
     .into_iter()
     .chain(material)
-    .chain(bundle)
-    {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    for r in &recipients {
-        hasher.update(r.as_str().as_bytes());
-        hasher.update([0]);
-    }
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    .chain(bundle);
     Some(SealedPlan {
+        inputs: finish_digest(hash_parts(Sha256::new(), parts), &recipients),
         recipients,
-        inputs: format!("sha256:{digest}"),
         force: false,
     })
 }

@@ -151,7 +151,7 @@ struct Staged<'a> {
 ///
 /// Runs on the current rayon pool: files are compared, sealed and written to temporary files in
 /// parallel, one at a time per thread (never the whole tree's ciphertext in memory); then every
-/// temporary file is made durable at once and renamed into place in path order.
+/// temporary file is made durable at once and renamed into place.
 pub fn write(
     out_dir: &Path,
     tree: &Tree,
@@ -187,6 +187,14 @@ pub fn write(
         .filter(|(_, d)| matches!(d, Decision::Write(_) | Decision::Seal { .. }))
         .map(|((path, _), d)| (*path, d))
         .collect();
+    // Every directory a staged file goes into, made once here rather than checked per file.
+    let dirs: std::collections::BTreeSet<PathBuf> = work
+        .iter()
+        .filter_map(|(path, _)| out_dir.join(path.as_str()).parent().map(Path::to_owned))
+        .collect();
+    for dir in &dirs {
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+    }
     progress.begin(work.len() as u64);
     let staged: Vec<Result<Staged<'_>, StageError>> = work
         .par_iter()
@@ -249,13 +257,13 @@ pub fn write(
     if !ok.is_empty() {
         sync_tree(out_dir, &ok)?;
     }
-    for s in ok {
+    summary.written = ok.iter().map(|s| s.path.clone()).collect();
+    ok.into_par_iter().try_for_each(|s| {
         s.temp.persist(&s.target).map_err(|e| OutputError::Io {
             path: s.target.clone(),
             source: e.error,
-        })?;
-        summary.written.push(s.path.clone());
-    }
+        })
+    })?;
     for (path, target) in to_remove {
         fs::remove_file(&target).map_err(io_error(&target))?;
         remove_empty_parents(out_dir, &target);
@@ -359,22 +367,20 @@ fn stage<'a>(
     })
 }
 
-/// Writes `bytes` to a new temporary file in the target's directory (mode 0644), not synced.
+/// Writes `bytes` to a new temporary file in the target's directory (which exists), not synced.
+/// Created with mode 0644 less the umask, as any file a user's tools write.
 fn write_temp(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, OutputError> {
     let io_err = io_error(target);
     let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(&io_err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mesh-render-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(&io_err)?;
-    tmp.write_all(bytes).map_err(&io_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".mesh-render-").suffix(".tmp");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).map_err(&io_err)?;
+        builder.permissions(fs::Permissions::from_mode(0o644));
     }
+    let mut tmp = builder.tempfile_in(dir).map_err(&io_err)?;
+    tmp.write_all(bytes).map_err(&io_err)?;
     Ok(tmp.into_temp_path())
 }
 
@@ -438,8 +444,7 @@ fn record_bytes(record: &Record) -> Vec<u8> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// The file's bytes, or `None` if nothing (or a directory) is there.

@@ -224,14 +224,17 @@ fn render_command(cli: &RenderArgs) -> Result<(), (u8, String)> {
         credential_digests: secrets.credential_digests.clone(),
         refresh_credentials: cli.refresh_credentials,
     };
-    let model = Model::from_mesh(&mesh, &inputs);
-    let tree = render::render(&model).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
-    let sealer = secrets.sealer(now);
-    let bar = progress::Bar::new(cli.quiet);
+    // --jobs bounds the threads of the render and of the write alike.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cli.jobs.unwrap_or(0))
         .build()
         .map_err(|e| (EXIT_OUTPUT, format!("cannot start worker threads: {e}")))?;
+    let model = Model::from_mesh(&mesh, &inputs);
+    let tree = pool
+        .install(|| render::render(&model))
+        .map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
+    let sealer = secrets.sealer(now);
+    let bar = progress::Bar::new(cli.quiet);
     let summary = pool
         .install(|| output::write(&cli.out, &tree, &sealer, &bar))
         .map_err(|e| (EXIT_OUTPUT, e.to_string()))?;

@@ -8,6 +8,7 @@ pub mod tree;
 
 use minijinja::value::Serde;
 use minijinja::{Value, context};
+use rayon::prelude::*;
 
 use crate::config::{GitOpsTarget, Workload};
 use crate::gitops;
@@ -46,8 +47,19 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         sample => Serde(&model.sample),
         cross_network_port => CROSS_NETWORK_PORT,
     };
-    for cluster in &model.clusters {
-        render_cluster(&mut out, &globals, cluster, model.gitops.target)?;
+    // Each cluster's files depend on the model alone: rendered in parallel, merged in order.
+    let per_cluster: Vec<Tree> = model
+        .clusters
+        .par_iter()
+        .map(|cluster| {
+            let mut own = Output::default();
+            render_cluster(&mut own, &globals, cluster, model.gitops.target)?;
+            gitops_cluster_files(&mut own, &globals, model, cluster)?;
+            Ok(own.tree)
+        })
+        .collect::<Result<_, RenderError>>()?;
+    for tree in per_cluster {
+        out.tree.merge(tree).map_err(RenderError::Duplicate)?;
     }
     for base in &model.bases {
         let template = match base.base {
@@ -64,31 +76,6 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         )?;
     }
     if model.gitops.target != GitOpsTarget::None {
-        for cluster in &model.clusters {
-            let values = |stem: &str| {
-                let text = out
-                    .tree
-                    .get(&format!("values/{}/{stem}.yaml", cluster.name))?;
-                Some(
-                    text.lines()
-                        .skip_while(|l| l.starts_with('#'))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            };
-            let specs = match model.gitops.target {
-                GitOpsTarget::Argocd => gitops::argocd::cluster_files(model, cluster, &values),
-                _ => gitops::flux::cluster_files(model, cluster, &values),
-            };
-            for spec in specs {
-                out.file(
-                    &spec.path,
-                    YAML_HEADER,
-                    spec.template,
-                    context! { ..spec.ctx, ..globals.clone() },
-                )?;
-            }
-        }
         let shared = match model.gitops.target {
             GitOpsTarget::Argocd => gitops::argocd::shared_files(model),
             _ => gitops::flux::shared_files(model),
@@ -120,6 +107,42 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
     };
     out.file("README.md", "", "README.md", readme)?;
     Ok(out.tree)
+}
+
+/// The GitOps wiring of one cluster, with its chart values (rendered into `out` before) inline.
+fn gitops_cluster_files(
+    out: &mut Output,
+    globals: &Value,
+    model: &Model,
+    cluster: &ClusterPlan,
+) -> Result<(), RenderError> {
+    if model.gitops.target == GitOpsTarget::None {
+        return Ok(());
+    }
+    let values = |stem: &str| {
+        let text = out
+            .tree
+            .get(&format!("values/{}/{stem}.yaml", cluster.name))?;
+        Some(
+            text.lines()
+                .skip_while(|l| l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    let specs = match model.gitops.target {
+        GitOpsTarget::Argocd => gitops::argocd::cluster_files(model, cluster, &values),
+        _ => gitops::flux::cluster_files(model, cluster, &values),
+    };
+    for spec in specs {
+        out.file(
+            &spec.path,
+            YAML_HEADER,
+            spec.template,
+            context! { ..spec.ctx, ..globals.clone() },
+        )?;
+    }
+    Ok(())
 }
 
 fn render_cluster(

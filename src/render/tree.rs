@@ -121,6 +121,17 @@ impl Tree {
         Ok(())
     }
 
+    /// Moves every file of `other` into this tree; a path both hold is a renderer bug.
+    pub fn merge(&mut self, other: Tree) -> Result<(), RelPath> {
+        for (path, entry) in other.files {
+            if self.files.contains_key(&path) {
+                return Err(path);
+            }
+            self.files.insert(path, entry);
+        }
+        Ok(())
+    }
+
     /// The text of a text file.
     pub fn get(&self, path: &str) -> Option<&str> {
         match self.entry(path)? {

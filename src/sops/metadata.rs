@@ -2,7 +2,7 @@
 //! writing it in sops's key order, and the encryption rule (which keys' values are encrypted).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use regex::Regex;
 
@@ -93,9 +93,10 @@ impl Rule {
 }
 
 /// A rule's regex, compiled once per pattern and process: a render encrypts thousands of files
-/// with the same rule, and compiling costs more than encrypting a small Secret.
-fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+/// with the same rule, and compiling costs more than encrypting a small Secret. Shared, not
+/// cloned: a cloned `Regex` starts with empty match caches, and building them costs as much again.
+fn compiled(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     if let Some(re) = cache
         .lock()
@@ -104,7 +105,7 @@ fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
     {
         return Ok(re.clone());
     }
-    let re = Regex::new(pattern)?;
+    let re = Arc::new(Regex::new(pattern)?);
     let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
     if cache.len() < 64 {
         cache.insert(pattern.to_owned(), re.clone());
@@ -115,10 +116,10 @@ fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
 pub(crate) enum CompiledRule {
     UnencryptedSuffix(String),
     EncryptedSuffix(String),
-    UnencryptedRegex(Regex),
-    EncryptedRegex(Regex),
-    UnencryptedCommentRegex(Regex),
-    EncryptedCommentRegex(Regex),
+    UnencryptedRegex(Arc<Regex>),
+    EncryptedRegex(Arc<Regex>),
+    UnencryptedCommentRegex(Arc<Regex>),
+    EncryptedCommentRegex(Arc<Regex>),
 }
 
 impl CompiledRule {

@@ -86,15 +86,21 @@ impl YamlError {
 
 /// Types a plain (unquoted, untagged) scalar like yaml.v3.
 pub(crate) fn resolve_plain(s: &str) -> Scalar {
+    resolve_plain_non_str(s).unwrap_or_else(|| Scalar::Str(s.to_string()))
+}
+
+/// What a plain scalar resolves to when that is not a string; `None` for a string (without
+/// copying it: the emitter asks this of every value it writes).
+fn resolve_plain_non_str(s: &str) -> Option<Scalar> {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
-        "true" | "True" | "TRUE" => return Scalar::Bool(true),
-        "false" | "False" | "FALSE" => return Scalar::Bool(false),
-        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Scalar::Null),
+        "true" | "True" | "TRUE" => return Some(Scalar::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Scalar::Bool(false)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Scalar::Float(f64::NAN)),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Scalar::Float(f64::INFINITY);
+            return Some(Scalar::Float(f64::INFINITY));
         }
-        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Scalar::Float(f64::NEG_INFINITY)),
         _ => {}
     }
     let first = s.as_bytes()[0];
@@ -103,28 +109,28 @@ pub(crate) fn resolve_plain(s: &str) -> Scalar {
             if is_dot_float(s)
                 && let Some(f) = parse_finite_float(s)
             {
-                return Scalar::Float(f);
+                return Some(Scalar::Float(f));
             }
         }
         b'0'..=b'9' | b'+' | b'-' => {
             if let Some(t) = GoTime::parse_yaml(s) {
-                return Scalar::Time(t);
+                return Some(Scalar::Time(t));
             }
             let plain: String = s.chars().filter(|&c| c != '_').collect();
             match go_parse_int(&plain) {
-                IntParse::I64(i) => return Scalar::Int(i),
-                IntParse::U64(u) => return Scalar::Uint(u),
+                IntParse::I64(i) => return Some(Scalar::Int(i)),
+                IntParse::U64(u) => return Some(Scalar::Uint(u)),
                 IntParse::None => {}
             }
             if is_yaml_style_float(&plain)
                 && let Some(f) = parse_finite_float(&plain)
             {
-                return Scalar::Float(f);
+                return Some(Scalar::Float(f));
             }
         }
         _ => {}
     }
-    Scalar::Str(s.to_string())
+    None
 }
 
 enum IntParse {
@@ -900,6 +906,7 @@ enum Style {
     Literal,
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct Analysis {
     multiline: bool,
     block_plain_allowed: bool,
@@ -921,6 +928,45 @@ fn is_break_char(c: char) -> bool {
 
 /// yaml_emitter_analyze_scalar for block context.
 fn analyze(value: &str) -> Analysis {
+    // Most values (encrypted ones, base64, names) hold no space, line break or unprintable
+    // character: then only their first and last characters can make them indicators.
+    let bytes = value.as_bytes();
+    if !bytes.is_empty() && bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        let first = bytes[0];
+        let block_indicators = value.starts_with("---")
+            || value.starts_with("...")
+            || matches!(
+                first,
+                b'#' | b','
+                    | b'['
+                    | b']'
+                    | b'{'
+                    | b'}'
+                    | b'&'
+                    | b'*'
+                    | b'!'
+                    | b'|'
+                    | b'>'
+                    | b'\''
+                    | b'"'
+                    | b'%'
+                    | b'@'
+                    | b'`'
+            )
+            || (bytes.len() == 1 && matches!(first, b'?' | b':' | b'-'))
+            || (bytes.len() > 1 && bytes[bytes.len() - 1] == b':');
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: !block_indicators,
+            single_allowed: true,
+            block_allowed: true,
+        };
+    }
+    analyze_chars(value)
+}
+
+/// `analyze`, character by character: for any value.
+fn analyze_chars(value: &str) -> Analysis {
     if value.is_empty() {
         return Analysis {
             multiline: false,
@@ -929,7 +975,6 @@ fn analyze(value: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let chars: Vec<char> = value.chars().collect();
     let mut block_indicators = false;
     let mut line_breaks = false;
     let mut special = false;
@@ -942,11 +987,15 @@ fn analyze(value: &str) -> Analysis {
         block_indicators = true;
     }
     let mut preceded_by_ws = true;
-    let n = chars.len();
-    for i in 0..n {
-        let c = chars[i];
-        let followed_by_ws = i + 1 >= n || chars[i + 1] == ' ' || chars[i + 1] == '\t';
-        if i == 0 {
+    // One pass without collecting the characters: the emitter analyses every value it writes,
+    // and encrypted values are long.
+    let mut chars = value.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_by_ws = matches!(next, None | Some(' ' | '\t'));
+        if first {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
                 | '%' | '@' | '`' => block_indicators = true,
@@ -966,10 +1015,10 @@ fn analyze(value: &str) -> Analysis {
             special = true;
         }
         if c == ' ' {
-            if i == 0 {
+            if first {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if prev_break {
@@ -979,10 +1028,10 @@ fn analyze(value: &str) -> Analysis {
             prev_break = false;
         } else if is_break_char(c) {
             line_breaks = true;
-            if i == 0 {
+            if first {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if prev_space {
@@ -995,6 +1044,7 @@ fn analyze(value: &str) -> Analysis {
             prev_break = false;
         }
         preceded_by_ws = c == ' ' || c == '\t' || is_break_char(c);
+        first = false;
     }
     let mut a = Analysis {
         multiline: line_breaks,
@@ -1099,7 +1149,8 @@ fn is_old_bool(s: &str) -> bool {
 
 /// The style yaml.v3 gives a string (encoder.stringv, then the emitter's checks).
 fn string_style(s: &str, simple_key: bool) -> Style {
-    let can_plain = matches!(resolve_plain_if_nonempty(s), Scalar::Str(_))
+    let can_plain = !s.is_empty()
+        && resolve_plain_non_str(s).is_none()
         && !(is_base60_float(s) || is_old_bool(s));
     let requested = if s.contains('\n') {
         Style::Literal
@@ -1130,14 +1181,6 @@ fn string_style(s: &str, simple_key: bool) -> Style {
         style = Style::Double;
     }
     style
-}
-
-fn resolve_plain_if_nonempty(s: &str) -> Scalar {
-    if s.is_empty() {
-        Scalar::Null
-    } else {
-        resolve_plain(s)
-    }
 }
 
 fn single_quoted(s: &str) -> String {
@@ -1480,6 +1523,36 @@ pub(crate) fn emit_stream(docs: &[Document]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_scalar_analysis_agrees_with_the_character_by_character_one() {
+        // Every string up to four characters over the characters that decide a style.
+        let alphabet: Vec<char> = "a-:?#.,[&!'\"%|>=/ ".chars().collect();
+        let mut strings = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for s in &strings {
+                for c in &alphabet {
+                    let t = format!("{s}{c}");
+                    assert_eq!(analyze(&t), analyze_chars(&t), "{t:?}");
+                    checked += 1;
+                    longer.push(t);
+                }
+            }
+            strings = longer;
+        }
+        assert!(checked > 100_000);
+        for long in [
+            "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]",
+            "---x",
+            "...",
+            "a:",
+            "x#y",
+        ] {
+            assert_eq!(analyze(long), analyze_chars(long), "{long:?}");
+        }
+    }
 
     fn typed(s: &str) -> Scalar {
         resolve_plain(s)
