@@ -669,6 +669,16 @@ fn settings_digest(settings: &[(&str, &str)]) -> String {
     format!("sha256:{digest}")
 }
 
+/// Names joined by commas; past ten, the first eight, an ellipsis and the last.
+pub fn short_list(names: &[&str]) -> String {
+    match names {
+        [first @ .., last] if names.len() > 10 => {
+            format!("{}, …, {last}", first[..8].join(", "))
+        }
+        _ => names.join(", "),
+    }
+}
+
 fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
     if mesh.gitops.target == config::GitOpsTarget::Argocd
@@ -679,20 +689,30 @@ fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
                 .to_owned(),
         );
     }
+    // One warning per reason: a fleet on private addresses gets one line, not one per cluster.
+    let mut unreachable: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for c in &mesh.clusters {
-        if let Some(why) = c
-            .credentials
-            .as_ref()
-            .and_then(|cr| cr.server())
-            .and_then(unreachable_server)
+        if let Some(server) = c.credentials.as_ref().and_then(|cr| cr.server())
+            && let Some(why) = unreachable_server(server)
         {
-            let server = c
-                .credentials
-                .as_ref()
-                .and_then(|cr| cr.server())
-                .unwrap_or("");
-            warnings.push(format!("the API server of {} ({server}) {why}", c.name));
+            unreachable
+                .entry(why)
+                .or_default()
+                .push((c.name.as_str(), server));
         }
+    }
+    for (why, clusters) in unreachable {
+        warnings.push(match clusters.as_slice() {
+            [(name, server)] => format!("the API server of {name} ({server}) {why}"),
+            _ => {
+                let names: Vec<&str> = clusters.iter().map(|(name, _)| *name).collect();
+                format!(
+                    "the API server of each of {} clusters ({}) {why}",
+                    names.len(),
+                    short_list(&names)
+                )
+            }
+        });
     }
     let pending = pending_remote_secrets(mesh);
     if !pending.is_empty() {
@@ -701,7 +721,7 @@ fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
         warnings.push(format!(
             "{} remote secrets pending: {} {} no credentials (clusters[].credentials). Next: apply each cluster's 20-reader layer, read its reader token once (clusters/<cluster>/README.md shows the command), set credentials.tokenFile, render again",
             pending.len(),
-            sources.join(", "),
+            short_list(&sources),
             if sources.len() == 1 { "declares" } else { "declare" }
         ));
     }
@@ -755,7 +775,7 @@ fn warnings(mesh: &Mesh, secrets: &SecretInputs<'_>) -> Vec<String> {
             warnings.push(format!(
                 "no gitopsRecipient for {}: their secrets are encrypted to the admins only, so their GitOps \
                  controller cannot decrypt them. `mesh-render keys` creates an identity per cluster and records it.",
-                without.join(", ")
+                short_list(&without)
             ));
         }
     }
@@ -910,6 +930,14 @@ pub fn unreachable_server(server: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_name_lists_show_the_first_eight_and_the_last() {
+        let names: Vec<String> = (0..11).map(|i| format!("c{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(short_list(&names), "c0, c1, c2, c3, c4, c5, c6, c7, …, c10");
+        assert_eq!(short_list(&names[..10]), names[..10].join(", "));
+    }
 
     fn example() -> Model {
         Model::from_mesh(

@@ -408,6 +408,21 @@ fn private_and_loopback_api_servers_are_warned_about() {
 }
 
 #[test]
+fn clusters_sharing_a_reason_share_one_warning() {
+    let ws = Workspace::with_token_files();
+    ws.edit_mesh("https://203.0.113.20:6443", "https://10.0.0.1:6443");
+    ws.edit_mesh("https://203.0.113.21:6443", "https://10.0.0.2:6443");
+    let text = ws.ok(true, &["out"]);
+    assert!(
+        text.contains(
+            "the API server of each of 2 clusters (kt-k2p, ncloud-nks) is a private address"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("private address").count(), 1, "{text}");
+}
+
+#[test]
 fn each_cluster_decrypts_only_its_own_remote_secrets() {
     if !common::judge_available("sops", "it decrypts with each cluster's identity") {
         return;

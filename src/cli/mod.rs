@@ -269,7 +269,7 @@ pub fn report(mesh: &Mesh, model: &Model, origin: &Origin, out: &Path, s: &Summa
         "Rendered mesh {} ({} clusters: {}) from {origin} into {}\n  {} written, {} unchanged, {} removed\n",
         mesh.mesh_id,
         names.len(),
-        names.join(", "),
+        crate::model::short_list(&names),
         out.display(),
         s.written.len(),
         s.unchanged,
