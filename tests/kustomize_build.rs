@@ -387,7 +387,12 @@ fn assert_check_builds_as_kubectl_does(out: &Path, tops: &[&str]) -> usize {
         }
         let mut report = Report::default();
         let mut ours: Vec<String> = tree
-            .build(&dir, &mut report, &mut Default::default())
+            .build(
+                &dir,
+                &Default::default(),
+                &mut report,
+                &mut Default::default(),
+            )
             .into_iter()
             .map(|o| o.value.to_string())
             .collect();

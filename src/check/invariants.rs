@@ -746,10 +746,12 @@ fn remote_server(
     }
     // An ExternalSecret's template holds `{{ .token }}`-style expressions, filled in the cluster.
     let text = data[source].as_str().unwrap_or("");
-    let text = regex::Regex::new(r"\{\{[^}]*\}\}").map_or_else(
-        |_| text.to_owned(),
-        |re| re.replace_all(text, "templated").into_owned(),
-    );
+    static TEMPLATE_EXPRESSION: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\{\{[^}]*\}\}").ok());
+    let text = match TEMPLATE_EXPRESSION.as_ref() {
+        Some(re) if text.contains("{{") => re.replace_all(text, "templated").into_owned(),
+        _ => text.to_owned(),
+    };
     let kubeconfig: Value = match serde_saphyr::from_str(&text) {
         Ok(k) => k,
         Err(e) => {

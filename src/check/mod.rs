@@ -11,6 +11,7 @@ pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -21,7 +22,7 @@ pub use tree::{RenderedTree, TreeError};
 use crate::sops::Identities;
 use invariants::{Doc, MeshView};
 use schema::{Mode, SchemaCatalog, SchemaError};
-use tree::BuiltObject;
+use tree::{BuiltObject, Docs};
 
 /// The annotation that marks a partial object for server-side apply: validated with `required`
 /// relaxed.
@@ -53,20 +54,19 @@ pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
     let mut report = Report::default();
 
     // Structure: every kustomization, resolved as kustomize would.
+    let docs = parse_all(&tree, &mut report);
     let mut listed = BTreeSet::new();
     let mut built: BTreeMap<String, Vec<BuiltObject>> = BTreeMap::new();
     for dir in tree.kustomization_dirs(&["clusters", "base", "flux", "argocd"]) {
-        let objects = tree.build(&dir, &mut report, &mut listed);
+        let objects = tree.build(&dir, &docs, &mut report, &mut listed);
         built.insert(dir, objects);
     }
     structure::check_unlisted(&tree, &listed, &mut report);
-    let docs = parse_all(&tree, &mut report);
 
     // Secrets.
     secrets::check_leaks(&tree, &mut report);
     secrets::check_sealed_files(&tree, &mut report);
-    let all_built: Vec<BuiltObject> = built.values().flatten().cloned().collect();
-    secrets::check_encrypted(&all_built, &mut report);
+    secrets::check_encrypted(built.values().flatten(), &mut report);
     let plain = match &options.identities {
         Some(identities) => {
             let plain = secrets::check_decrypt(&tree, identities, &mut report);
@@ -112,7 +112,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
 }
 
 /// Every YAML file of the tree, parsed; a file that does not parse is a finding.
-fn parse_all(tree: &RenderedTree, report: &mut Report) -> BTreeMap<String, Vec<Value>> {
+fn parse_all(tree: &RenderedTree, report: &mut Report) -> Docs {
     let mut docs = BTreeMap::new();
     for (path, bytes) in &tree.files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
@@ -123,7 +123,7 @@ fn parse_all(tree: &RenderedTree, report: &mut Report) -> BTreeMap<String, Vec<V
             .and_then(|t| schema::parse_documents(t).map_err(|e| e.to_string()));
         match parsed {
             Ok(values) => {
-                docs.insert(path.clone(), values);
+                docs.insert(path.clone(), values.into_iter().map(Arc::new).collect());
             }
             Err(e) => report.push(Finding::error(
                 "structure",
@@ -140,13 +140,16 @@ fn parse_all(tree: &RenderedTree, report: &mut Report) -> BTreeMap<String, Vec<V
 /// without their `sops` block; partial objects with `required` relaxed.
 fn validate(
     catalog: &SchemaCatalog,
-    docs: &BTreeMap<String, Vec<Value>>,
+    docs: &Docs,
     plain: &BTreeMap<String, Vec<Value>>,
     report: &mut Report,
 ) {
     let mut unchecked: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (file, values) in docs {
-        let values = plain.get(file).unwrap_or(values);
+        let values: Vec<&Value> = match plain.get(file) {
+            Some(decrypted) => decrypted.iter().collect(),
+            None => values.iter().map(|v| v.as_ref()).collect(),
+        };
         for value in values {
             let (Some(api_version), Some(kind)) =
                 (value["apiVersion"].as_str(), value["kind"].as_str())
@@ -158,10 +161,17 @@ fn validate(
             {
                 continue; // kustomize's own configuration, resolved above
             }
-            let mut object = value.clone();
-            if let Some(map) = object.as_object_mut() {
-                map.remove("sops");
-            }
+            // Copied only when there is a `sops` block to take out.
+            let stripped;
+            let object = match value.as_object() {
+                Some(map) if map.contains_key("sops") => {
+                    let mut map = map.clone();
+                    map.remove("sops");
+                    stripped = Value::Object(map);
+                    &stripped
+                }
+                _ => value,
+            };
             let mode =
                 if object["metadata"]["annotations"][PARTIAL_ANNOTATION] == "server-side-apply" {
                     Mode::RelaxRequired
@@ -208,7 +218,7 @@ fn validate(
 /// The objects and configuration of each cluster, for the invariants.
 fn mesh_view(
     built: &BTreeMap<String, Vec<BuiltObject>>,
-    docs: &BTreeMap<String, Vec<Value>>,
+    docs: &Docs,
     plain: BTreeMap<String, Vec<Value>>,
 ) -> MeshView {
     let mut view = MeshView {
@@ -234,7 +244,7 @@ fn mesh_view(
                 .or_default()
                 .extend(values.iter().map(|value| Doc {
                     file: file.clone(),
-                    value: value.clone(),
+                    value: Value::clone(value),
                 }));
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::report::{Finding, Report};
-use super::tree::{BuiltObject, RenderedTree, describe};
+use super::tree::{BuiltObject, Docs, RenderedTree, describe};
 
 /// Files under `clusters/` that no kustomization lists: rendered, but never applied.
 pub fn check_unlisted(tree: &RenderedTree, listed: &BTreeSet<String>, report: &mut Report) {
@@ -37,11 +37,7 @@ pub struct Step {
 /// The GitOps roots of the tree, by cluster: the Flux Kustomizations under `flux/<cluster>/` and
 /// the Argo CD Applications under `argocd/<cluster>/`, each with the directory it applies.
 /// Without GitOps wiring, each cluster's layers are its steps (applied with `kubectl apply -k`).
-pub fn roots(
-    tree: &RenderedTree,
-    docs: &BTreeMap<String, Vec<Value>>,
-    report: &mut Report,
-) -> BTreeMap<String, Vec<Step>> {
+pub fn roots(tree: &RenderedTree, docs: &Docs, report: &mut Report) -> BTreeMap<String, Vec<Step>> {
     let mut roots: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     let dirs: BTreeSet<&str> = tree
         .files

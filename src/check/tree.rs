@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde_json::Value;
 
 use super::report::{Finding, Report};
@@ -38,14 +40,20 @@ pub struct RenderedTree {
     /// Every file (but the record), by path relative to the root.
     pub files: BTreeMap<String, Vec<u8>>,
     pub record: BTreeMap<String, Recorded>,
+    /// The files that are SOPS files (valid `sops` metadata), found once for every check.
+    pub sops_files: BTreeSet<String>,
 }
+
+/// Every YAML file that parses, by path: its documents, shared with the objects built from them.
+pub type Docs = BTreeMap<String, Vec<Arc<Value>>>;
 
 /// An object as a kustomization would build it.
 #[derive(Debug, Clone)]
 pub struct BuiltObject {
     /// The file it came from.
     pub file: String,
-    pub value: Value,
+    /// Shared with the parsed file it came from: a fleet's tree holds tens of thousands.
+    pub value: Arc<Value>,
     /// Whether the file is SOPS-encrypted.
     pub encrypted: bool,
 }
@@ -95,10 +103,18 @@ impl RenderedTree {
         let mut files = BTreeMap::new();
         walk(root, root, &mut files)?;
         files.remove(RECORD_FILE);
+        let sops_files = files
+            .par_iter()
+            .filter(|(_, bytes)| {
+                std::str::from_utf8(bytes).is_ok_and(|t| crate::sops::metadata(t).is_ok())
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
         Ok(RenderedTree {
             root: root.to_owned(),
             files,
             record,
+            sops_files,
         })
     }
 
@@ -124,6 +140,7 @@ impl RenderedTree {
     pub fn build(
         &self,
         dir: &str,
+        docs: &Docs,
         report: &mut Report,
         listed: &mut BTreeSet<String>,
     ) -> Vec<BuiltObject> {
@@ -161,7 +178,7 @@ impl RenderedTree {
             }
             let path = join(dir, &resource);
             listed.insert(path.clone());
-            self.objects_of(&kpath, &path, report, &mut objects);
+            self.objects_of(&kpath, &path, docs, report, &mut objects);
         }
         for generator in list("generators") {
             let path = join(dir, &generator);
@@ -195,7 +212,7 @@ impl RenderedTree {
             for file in files {
                 let fpath = join(dir, &file);
                 listed.insert(fpath.clone());
-                self.objects_of(&path, &fpath, report, &mut objects);
+                self.objects_of(&path, &fpath, docs, report, &mut objects);
             }
         }
         objects
@@ -206,6 +223,7 @@ impl RenderedTree {
         &self,
         lister: &str,
         path: &str,
+        docs: &Docs,
         report: &mut Report,
         objects: &mut Vec<BuiltObject>,
     ) {
@@ -218,11 +236,19 @@ impl RenderedTree {
             ));
             return;
         };
-        let encrypted = crate::sops::metadata(text).is_ok();
-        match super::schema::parse_documents(text) {
-            Ok(docs) => objects.extend(docs.into_iter().map(|value| BuiltObject {
+        let encrypted = self.sops_files.contains(path);
+        if let Some(values) = docs.get(path) {
+            objects.extend(values.iter().map(|value| BuiltObject {
                 file: path.to_owned(),
-                value,
+                value: Arc::clone(value),
+                encrypted,
+            }));
+            return;
+        }
+        match super::schema::parse_documents(text) {
+            Ok(values) => objects.extend(values.into_iter().map(|value| BuiltObject {
+                file: path.to_owned(),
+                value: Arc::new(value),
                 encrypted,
             })),
             Err(e) => report.push(Finding::error(

@@ -154,6 +154,7 @@ fn open_or_empty(out: &Path) -> Result<RenderedTree, (u8, String)> {
             root: out.to_owned(),
             files: Default::default(),
             record: Default::default(),
+            sops_files: Default::default(),
         })
     }
 }
