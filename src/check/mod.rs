@@ -178,12 +178,12 @@ fn validate(
                 } else {
                     Mode::Strict
                 };
-            match catalog.validate(&object, mode) {
+            match catalog.validate(object, mode) {
                 Ok(violations) => {
                     for v in violations {
                         report.push(
                             Finding::error("schema", file, v.message.clone(), "render again; if the tree is current, this is a mesh-render bug: please report it")
-                                .object(tree::describe(&object))
+                                .object(tree::describe(object))
                                 .field(v.path.clone()),
                         );
                     }
@@ -201,7 +201,7 @@ fn validate(
                         e.to_string(),
                         "fix the schema location (--schemas)",
                     )
-                    .object(tree::describe(&object)),
+                    .object(tree::describe(object)),
                 ),
             }
         }
