@@ -33,12 +33,15 @@ fn whole_renders(c: &mut Criterion) {
         fleet.run(&["-q", "base"]);
         let mut group = c.benchmark_group(format!("{n} clusters"));
         group.sample_size(10);
+        // Every output is kept until the benchmark ends: deleting thousands of files slows the
+        // next creation of as many on ext4 for minutes (recently deleted inodes are skipped).
+        let mut kept = Vec::new();
         group.bench_function("full render from empty", |b| {
             b.iter_batched(
                 || tempfile::tempdir_in(root.path()).unwrap(),
                 |out| {
                     fleet.run(&["-q", &out.path().join("out").display().to_string()]);
-                    out
+                    kept.push(out);
                 },
                 BatchSize::PerIteration,
             )
@@ -58,7 +61,7 @@ fn whole_renders(c: &mut Criterion) {
                 |out| {
                     let dir = out.path().display().to_string();
                     grow.run(&["-q", "--config", "mesh-plus-one.yaml", &dir]);
-                    out
+                    kept.push(out);
                 },
                 BatchSize::PerIteration,
             )
@@ -70,6 +73,7 @@ fn whole_renders(c: &mut Criterion) {
         }
         group.bench_function("check", |b| b.iter(|| fleet.run(&check)));
         group.finish();
+        drop(kept);
     }
 }
 

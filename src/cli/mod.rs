@@ -123,7 +123,7 @@ pub struct RenderArgs {
     #[arg(long)]
     pub refresh_credentials: bool,
 
-    /// Threads that compare, encrypt and write files (default: one per core; or
+    /// Threads that render, compare, encrypt and write files (default: one per core; or
     /// RAYON_NUM_THREADS). The output is the same whatever the number.
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub jobs: Option<usize>,
