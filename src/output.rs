@@ -224,20 +224,20 @@ pub fn write(
     }
 
     // Record what the tree now holds.
-    let mut new = Record {
-        format: RECORD_FORMAT,
-        files: BTreeMap::new(),
-    };
     let mut summary = Summary::default();
-    for ((path, _), decision) in entries.iter().zip(&decisions) {
+    let mut files: Vec<(String, FileRecord)> = Vec::with_capacity(entries.len());
+    for ((path, _), decision) in entries.iter().zip(decisions) {
         if let Decision::Keep(record) = decision {
-            new.files.insert(path.to_string(), record.clone());
+            files.push((path.to_string(), record));
             summary.unchanged += 1;
         }
     }
-    for s in &ok {
-        new.files.insert(s.path.to_string(), s.record.clone());
-    }
+    files.extend(ok.iter().map(|s| (s.path.to_string(), s.record.clone())));
+    // Built in bulk from entries in path order (the staged ones sorted in among them).
+    let new = Record {
+        format: RECORD_FORMAT,
+        files: files.into_iter().collect(),
+    };
     let mut to_remove = Vec::new();
     for (path, recorded) in &old.files {
         if new.files.contains_key(path) || RelPath::new(path.as_str()).is_err() {
@@ -291,9 +291,21 @@ fn decide<'a>(
     recorded: Option<&FileRecord>,
 ) -> Result<Decision<'a>, OutputError> {
     let target = out_dir.join(path.as_str());
-    let existing = read_if_file(&target).map_err(io_error(&target))?;
+    with_file_bytes(&target, |existing| {
+        decide_on(&target, entry, recorded, existing)
+    })
+    .map_err(io_error(&target))?
+}
+
+/// `decide`, given the bytes on disk (`None`: nothing, or a directory, is there).
+fn decide_on<'a>(
+    target: &Path,
+    entry: &'a Entry,
+    recorded: Option<&FileRecord>,
+    existing: Option<&[u8]>,
+) -> Result<Decision<'a>, OutputError> {
     if existing.is_none() && target.is_dir() {
-        return Ok(Decision::NotOurs(target));
+        return Ok(Decision::NotOurs(target.to_owned()));
     }
     Ok(match entry {
         Entry::Text(text) => match existing {
@@ -301,13 +313,13 @@ fn decide<'a>(
                 sha256: sha256_hex(text.as_bytes()),
                 inputs: None,
             }),
-            Some(_) if recorded.is_none() => Decision::NotOurs(target),
+            Some(_) if recorded.is_none() => Decision::NotOurs(target.to_owned()),
             _ => Decision::Write(text.as_bytes()),
         },
         Entry::Sealed(sealed) => {
-            let on_disk = existing.as_deref().map(sha256_hex);
+            let on_disk = existing.map(sha256_hex);
             let reason = match (on_disk.as_deref(), recorded) {
-                (Some(_), None) => return Ok(Decision::NotOurs(target)),
+                (Some(_), None) => return Ok(Decision::NotOurs(target.to_owned())),
                 (Some(digest), Some(r))
                     if !sealed.force
                         && r.sha256 == digest
@@ -445,6 +457,41 @@ fn record_bytes(record: &Record) -> Vec<u8> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Calls `f` with the file's bytes, or `None` if nothing (or a directory) is there. The bytes
+/// are read into a buffer each thread keeps: a no-op render reads every file of the tree, and
+/// neither a size query nor an allocation per file is needed to compare them.
+fn with_file_bytes<R>(path: &Path, f: impl FnOnce(Option<&[u8]>) -> R) -> io::Result<R> {
+    use std::cell::RefCell;
+    use std::io::Read;
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    let mut file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(f(None)),
+        Err(_) if path.is_dir() => return Ok(f(None)),
+        Err(e) => return Err(e),
+    };
+    BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        let mut len = 0;
+        loop {
+            if len == buffer.len() {
+                let grown = (buffer.len() * 2).max(64 * 1024);
+                buffer.resize(grown, 0);
+            }
+            match file.read(&mut buffer[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::IsADirectory => return Ok(f(None)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(f(Some(&buffer[..len])))
+    })
 }
 
 /// The file's bytes, or `None` if nothing (or a directory) is there.

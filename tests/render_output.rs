@@ -168,6 +168,26 @@ fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
 }
 
 #[test]
+fn a_directory_where_a_file_goes_stops_the_render_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(out.join("README.md")).unwrap();
+    fs::write(out.join("README.md/notes.txt"), "the team's notes\n").unwrap();
+    let err = output::write(
+        &out,
+        &common::render_example(),
+        &common::FakeSealer,
+        &mesh_render::output::Silent,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, output::OutputError::NotOurs(ref p) if p == &[out.join("README.md")]),
+        "{err}"
+    );
+    assert_eq!(common::files_under(&out), ["README.md/notes.txt"]);
+}
+
+#[test]
 fn an_edited_file_that_is_no_longer_rendered_is_kept_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
