@@ -295,11 +295,12 @@ pub(super) struct MeshSealer<'a> {
     now: OffsetDateTime,
     /// Warnings found while sealing (credentials that are not the reader's, unreachable servers).
     notes: Mutex<Vec<String>>,
-    /// Each source cluster's reader credential, resolved on first use.
-    resolved: Mutex<BTreeMap<ClusterName, Arc<CredentialCell>>>,
+    /// Each source cluster's kubeconfig (its reader credential resolved and rendered), made on
+    /// first use: every other cluster's remote secret for that source holds the same one.
+    resolved: Mutex<BTreeMap<ClusterName, Arc<KubeconfigCell>>>,
 }
 
-type CredentialCell = OnceLock<Result<Arc<ReaderCredential>, String>>;
+type KubeconfigCell = OnceLock<Result<Arc<zeroize::Zeroizing<String>>, String>>;
 
 impl Sealer for MeshSealer<'_> {
     fn seal(&self, _path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
@@ -369,7 +370,38 @@ impl MeshSealer<'_> {
         target: &ClusterName,
         namespace: &str,
     ) -> Result<zeroize::Zeroizing<String>, SealError> {
-        let credential = self.credential(source)?;
+        let kubeconfig = self.kubeconfig(source)?;
+        render::state::remote_secret(source, target, namespace, &kubeconfig)
+            .map_err(|e| SealError(e.to_string()))
+    }
+
+    /// `source`'s kubeconfig, made once for all its remote secrets (a SOPS token file is
+    /// decrypted once, not once per cluster that reads it).
+    fn kubeconfig(
+        &self,
+        source: &ClusterName,
+    ) -> Result<Arc<zeroize::Zeroizing<String>>, SealError> {
+        let cell = Arc::clone(
+            self.resolved
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(source.clone())
+                .or_default(),
+        );
+        cell.get_or_init(|| {
+            self.render_kubeconfig(source)
+                .map(Arc::new)
+                .map_err(|e| e.0)
+        })
+        .clone()
+        .map_err(SealError)
+    }
+
+    fn render_kubeconfig(
+        &self,
+        source: &ClusterName,
+    ) -> Result<zeroize::Zeroizing<String>, SealError> {
+        let credential = self.resolve(source)?;
         let auth = match &credential.auth {
             kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
             kubeconfig::ReaderAuth::ClientCertificate {
@@ -386,23 +418,7 @@ impl MeshSealer<'_> {
             tls_server_name: credential.tls_server_name.as_deref(),
             auth,
         };
-        render::state::remote_secret(source, target, namespace, &kubeconfig)
-            .map_err(|e| SealError(e.to_string()))
-    }
-
-    /// `source`'s reader credential, resolved once for all its remote secrets (a SOPS token file
-    /// is decrypted once, not once per cluster that reads it).
-    fn credential(&self, source: &ClusterName) -> Result<Arc<ReaderCredential>, SealError> {
-        let cell = Arc::clone(
-            self.resolved
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(source.clone())
-                .or_default(),
-        );
-        cell.get_or_init(|| self.resolve(source).map(Arc::new).map_err(|e| e.0))
-            .clone()
-            .map_err(SealError)
+        render::state::kubeconfig(source, &kubeconfig).map_err(|e| SealError(e.to_string()))
     }
 
     fn resolve(&self, source: &ClusterName) -> Result<ReaderCredential, SealError> {

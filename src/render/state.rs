@@ -72,14 +72,14 @@ pub struct RemoteKubeconfig<'a> {
     pub auth: ReaderAuth<'a>,
 }
 
-/// The remote secret of `source` for `target`, in plaintext.
+/// The remote secret of `source` for `target`, in plaintext, around `source`'s kubeconfig
+/// (rendered by `kubeconfig`).
 pub fn remote_secret(
     source: &ClusterName,
     target: &ClusterName,
     namespace: &str,
-    kubeconfig: &RemoteKubeconfig<'_>,
+    inner: &str,
 ) -> Result<Zeroizing<String>, RenderError> {
-    let inner = render_kubeconfig(source, kubeconfig)?;
     render(
         "secrets/remote-secret.yaml",
         context! {
@@ -108,7 +108,7 @@ pub fn external_secret_kubeconfig(remote: &crate::model::ExternalRemoteSecret) -
         tls_server_name: remote.tls_server_name.as_deref(),
         auth: ReaderAuth::Token(TOKEN_STAND_IN),
     };
-    let text = render_kubeconfig(&remote.source, &kubeconfig)
+    let text = self::kubeconfig(&remote.source, &kubeconfig)
         .map(|t| t.to_string())
         .unwrap_or_default();
     text.trim_end()
@@ -116,7 +116,8 @@ pub fn external_secret_kubeconfig(remote: &crate::model::ExternalRemoteSecret) -
         .replace(CA_STAND_IN, ESO_CA)
 }
 
-fn render_kubeconfig(
+/// The kubeconfig a remote secret for `source` holds (the same in every cluster that reads it).
+pub fn kubeconfig(
     source: &ClusterName,
     kubeconfig: &RemoteKubeconfig<'_>,
 ) -> Result<Zeroizing<String>, RenderError> {
