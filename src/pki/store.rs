@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -674,18 +675,24 @@ fn read_intermediates(dir: &Path) -> Result<BTreeMap<ClusterName, CaRecord>, Sto
             });
         }
     };
-    for path in entries {
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".yaml"))
-        else {
-            continue;
-        };
-        let Ok(cluster) = ClusterName::parse(name) else {
-            continue;
-        };
-        if let Some(record) = read_record(&path)? {
+    let clusters: Vec<(ClusterName, PathBuf)> = entries
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?.strip_suffix(".yaml")?;
+            Some((ClusterName::parse(name).ok()?, path))
+        })
+        .collect();
+    // A fleet's records are read in parallel: each is a SOPS file to parse.
+    let records: Vec<(ClusterName, Result<Option<CaRecord>, StoreError>)> = clusters
+        .into_par_iter()
+        .map(|(cluster, path)| {
+            let record = read_record(&path);
+            (cluster, record)
+        })
+        .collect();
+    // The first error in directory order, as a sequential read would report it.
+    for (cluster, record) in records {
+        if let Some(record) = record? {
             intermediates.insert(cluster, record);
         }
     }

@@ -58,9 +58,9 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
             Ok(own.tree)
         })
         .collect::<Result<_, RenderError>>()?;
-    for tree in per_cluster {
-        out.tree.merge(tree).map_err(RenderError::Duplicate)?;
-    }
+    out.tree
+        .merge(per_cluster)
+        .map_err(RenderError::Duplicate)?;
     for base in &model.bases {
         let template = match base.base {
             Base::GatewayApi => "base/gateway-api-kustomization.yaml",

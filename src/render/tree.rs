@@ -121,14 +121,18 @@ impl Tree {
         Ok(())
     }
 
-    /// Moves every file of `other` into this tree; a path both hold is a renderer bug.
-    pub fn merge(&mut self, other: Tree) -> Result<(), RelPath> {
-        for (path, entry) in other.files {
-            if self.files.contains_key(&path) {
-                return Err(path);
-            }
-            self.files.insert(path, entry);
+    /// Moves every file of `others` into this tree, built in bulk (one sort, no rebalancing
+    /// per file); a path two trees hold is a renderer bug.
+    pub fn merge(&mut self, others: Vec<Tree>) -> Result<(), RelPath> {
+        let mut files: Vec<(RelPath, Entry)> = std::mem::take(&mut self.files)
+            .into_iter()
+            .chain(others.into_iter().flat_map(|tree| tree.files))
+            .collect();
+        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = files.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(pair[0].0.clone());
         }
+        self.files = files.into_iter().collect();
         Ok(())
     }
 
@@ -187,6 +191,33 @@ pub fn normalize(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tree_of(paths: &[&str]) -> Tree {
+        let mut tree = Tree::new();
+        for path in paths {
+            tree.insert(RelPath::new(*path).unwrap(), path).unwrap();
+        }
+        tree
+    }
+
+    #[test]
+    fn merged_trees_hold_every_file_in_path_order() {
+        let mut tree = tree_of(&["b/1", "z"]);
+        tree.merge(vec![tree_of(&["a/2", "c"]), tree_of(&["b/0"])])
+            .unwrap();
+        let paths: Vec<&str> = tree.paths().map(RelPath::as_str).collect();
+        assert_eq!(paths, ["a/2", "b/0", "b/1", "c", "z"]);
+        assert_eq!(tree.get("c"), Some("c\n"));
+    }
+
+    #[test]
+    fn a_path_in_two_merged_trees_is_reported() {
+        let mut tree = tree_of(&["a", "b"]);
+        let err = tree
+            .merge(vec![tree_of(&["c"]), tree_of(&["b"])])
+            .unwrap_err();
+        assert_eq!(err.as_str(), "b");
+    }
 
     #[test]
     fn rel_path_rejects_escapes_and_absolutes() {
