@@ -147,14 +147,11 @@ fn files_a_user_added_under_out_survive_renders_and_prunes() {
     assert!(!out.join("clusters/nhn-nks/10-istio-system").exists());
 }
 
-#[test]
-fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    fs::create_dir_all(&out).unwrap();
-    fs::write(out.join("README.md"), "the team's own readme\n").unwrap();
+/// Renders the example into `out`, expects it refused for `README.md` alone, and `out` to hold
+/// exactly `files` afterwards.
+fn assert_refused_for_readme(out: &Path, files: &[&str]) {
     let err = output::write(
-        &out,
+        out,
         &common::render_example(),
         &common::FakeSealer,
         &mesh_render::output::Silent,
@@ -164,7 +161,16 @@ fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
         matches!(err, output::OutputError::NotOurs(ref p) if p == &[out.join("README.md")]),
         "{err}"
     );
-    assert_eq!(common::files_under(&out), ["README.md"]);
+    assert_eq!(common::files_under(out), files);
+}
+
+#[test]
+fn a_file_in_the_way_that_we_did_not_write_stops_the_render_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("README.md"), "the team's own readme\n").unwrap();
+    assert_refused_for_readme(&out, &["README.md"]);
 }
 
 #[test]
@@ -173,18 +179,7 @@ fn a_directory_where_a_file_goes_stops_the_render_before_any_write() {
     let out = dir.path().join("out");
     fs::create_dir_all(out.join("README.md")).unwrap();
     fs::write(out.join("README.md/notes.txt"), "the team's notes\n").unwrap();
-    let err = output::write(
-        &out,
-        &common::render_example(),
-        &common::FakeSealer,
-        &mesh_render::output::Silent,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(err, output::OutputError::NotOurs(ref p) if p == &[out.join("README.md")]),
-        "{err}"
-    );
-    assert_eq!(common::files_under(&out), ["README.md/notes.txt"]);
+    assert_refused_for_readme(&out, &["README.md/notes.txt"]);
 }
 
 #[test]
