@@ -3,6 +3,7 @@
 //! and the sample workloads it runs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -263,7 +264,8 @@ fn store_ref<'c>(
 /// A secret to seal: for whom, and the digest of its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedPlan {
-    pub recipients: Vec<AgeRecipient>,
+    /// Shared by every secret of one cluster (a fleet's cluster holds hundreds).
+    pub recipients: Arc<[AgeRecipient]>,
     pub inputs: String,
     /// Seal it again even if its inputs are unchanged.
     pub force: bool,
@@ -494,7 +496,7 @@ fn remote_secret_plans(
     target: &config::Cluster,
     secrets: &SecretInputs<'_>,
 ) -> Vec<(ClusterName, SealedPlan)> {
-    let recipients = recipients_for(target, secrets);
+    let recipients: Arc<[AgeRecipient]> = recipients_for(target, secrets).into();
     sources
         .iter()
         .filter(|(source, _)| *source != target.name)
@@ -579,7 +581,7 @@ fn cacerts_plan(cluster: &config::Cluster, secrets: &SecretInputs<'_>) -> Option
     .chain(bundle);
     Some(SealedPlan {
         inputs: finish_digest(hash_parts(Sha256::new(), parts), &recipients),
-        recipients,
+        recipients: recipients.into(),
         force: false,
     })
 }

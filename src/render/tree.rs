@@ -67,7 +67,7 @@ pub enum Entry {
 pub struct Sealed {
     pub secret: Secret,
     /// age recipients, admins first.
-    pub recipients: Vec<AgeRecipient>,
+    pub recipients: std::sync::Arc<[AgeRecipient]>,
     /// sops `encrypted_regex`.
     pub encrypted_regex: &'static str,
     /// `sha256:<hex>` over the inputs: PKI state files, recipients, rule, template.
