@@ -52,6 +52,14 @@ impl Checked {
     }
 }
 
+/// In a clean rendered tree with `from` replaced by `to` in `file`, the error `check` reports in
+/// that file whose problem contains `problem`.
+fn error_after_edit(file: &str, from: &str, to: &str, problem: &str) -> Value {
+    let ws = Workspace::new();
+    ws.edit(file, from, to);
+    ws.check(&[]).named("error", file, problem)
+}
+
 impl Workspace {
     fn new() -> Self {
         Self::with_mesh(|mesh| mesh)
@@ -250,15 +258,10 @@ fn two_clusters_on_one_network_are_named() {
 
 #[test]
 fn istiod_on_another_network_than_its_namespace_is_named() {
-    let ws = Workspace::new();
-    ws.edit(
+    let f = error_after_edit(
         "values/kt-k2p/istiod.yaml",
         "network: network1",
         "network: network9",
-    );
-    let f = ws.check(&[]).named(
-        "error",
-        "values/kt-k2p/istiod.yaml",
         "istiod's network is \"network9\", but cluster kt-k2p is on network \"network1\"",
     );
     assert_eq!(f["field"], "global.network");
@@ -266,15 +269,10 @@ fn istiod_on_another_network_than_its_namespace_is_named() {
 
 #[test]
 fn a_gateway_labelled_with_another_network_is_named() {
-    let ws = Workspace::new();
-    ws.edit(
+    let f = error_after_edit(
         "values/nhn-nks/gateway.yaml",
         "  topology.istio.io/network: network3",
         "  topology.istio.io/network: network1",
-    );
-    let f = ws.check(&[]).named(
-        "error",
-        "values/nhn-nks/gateway.yaml",
         "the gateway's network label is \"network1\"",
     );
     assert_eq!(f["field"], "labels.topology.istio.io/network");
@@ -282,15 +280,10 @@ fn a_gateway_labelled_with_another_network_is_named() {
 
 #[test]
 fn a_gateway_whose_network_view_is_another_network_is_named() {
-    let ws = Workspace::new();
-    ws.edit(
+    let f = error_after_edit(
         "istioctl/nhn-nks/gateway.yaml",
         "              value: network3",
         "              value: network2",
-    );
-    let f = ws.check(&[]).named(
-        "error",
-        "istioctl/nhn-nks/gateway.yaml",
         "the gateway's network view is \"network2\"",
     );
     assert_eq!(
@@ -301,15 +294,10 @@ fn a_gateway_whose_network_view_is_another_network_is_named() {
 
 #[test]
 fn a_mesh_id_that_disagrees_is_named() {
-    let ws = Workspace::new();
-    ws.edit(
+    let f = error_after_edit(
         "istioctl/ncloud-nks/controlplane.yaml",
         "meshID: usmesh",
         "meshID: othermesh",
-    );
-    let f = ws.check(&[]).named(
-        "error",
-        "istioctl/ncloud-nks/controlplane.yaml",
         "meshID is \"othermesh\", but the rest of the mesh uses \"usmesh\"",
     );
     assert_eq!(f["field"], "spec.values.global.meshID");
@@ -317,30 +305,20 @@ fn a_mesh_id_that_disagrees_is_named() {
 
 #[test]
 fn a_trust_domain_that_disagrees_is_named() {
-    let ws = Workspace::new();
-    ws.edit(
+    error_after_edit(
         "values/nhn-nks/istiod.yaml",
         "trustDomain: cluster.local",
         "trustDomain: other.local",
-    );
-    ws.check(&[]).named(
-        "error",
-        "values/nhn-nks/istiod.yaml",
         "trustDomain is \"other.local\", but the rest of the mesh uses \"cluster.local\"",
     );
 }
 
 #[test]
 fn a_cross_network_gateway_selecting_no_gateway_is_named() {
-    let ws = Workspace::new();
-    ws.edit(
+    let f = error_after_edit(
         "clusters/kt-k2p/40-mesh/cross-network-gateway.yaml",
         "istio: ingressgateway",
         "istio: eastwestgateway",
-    );
-    let f = ws.check(&[]).named(
-        "error",
-        "clusters/kt-k2p/40-mesh/cross-network-gateway.yaml",
         "selects istio=eastwestgateway, but no gateway of cluster kt-k2p has those labels",
     );
     assert_eq!(f["field"], "spec.selector");

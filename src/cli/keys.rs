@@ -90,9 +90,7 @@ pub(super) fn renew(config_path: Option<&Path>, cluster: &str) -> Result<(), (u8
             ),
         ));
     }
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let now = super::now();
     let secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
     let retired = secrets
         .pki_dir
@@ -120,9 +118,7 @@ pub(super) fn rotate_root(
     use super::RotateStage as R;
     use crate::pki::rotation::Stage;
     let (mesh, origin) = super::load(config_path).map_err(|e| (EXIT_INPUT, e.to_string()))?;
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let now = super::now();
     let secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
     let target = match stage {
         R::Prepare => Some(Stage::Prepare),

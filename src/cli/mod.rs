@@ -179,6 +179,13 @@ fn run(cli: &Cli) -> Result<u8, (u8, String)> {
     }
 }
 
+/// Now, to the second: sops's `lastmodified` and certificate validity carry no finer time.
+pub(super) fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 fn render_command(cli: &RenderArgs) -> Result<(), (u8, String)> {
     let (mut mesh, origin) =
         load(cli.config.as_deref()).map_err(|e| (EXIT_INPUT, e.to_string()))?;
@@ -197,9 +204,7 @@ fn render_command(cli: &RenderArgs) -> Result<(), (u8, String)> {
             ));
         }
     }
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let now = now();
     let pending = crate::model::pending_remote_secrets(&mesh);
     if cli.strict && !pending.is_empty() {
         let pairs: Vec<String> = pending

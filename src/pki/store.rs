@@ -260,16 +260,8 @@ impl PkiDir {
                 path: self.root_file(),
                 message: "no root".into(),
             })?;
-            let inter = ca::issue_intermediate(root, cluster, algorithm, validity, now)?;
-            self.write_state(
-                &self.intermediate_file(cluster),
-                Kind::IntermediateCA,
-                Some(cluster),
-                algorithm,
-                &inter,
-                admins,
-                now,
-            )?;
+            let path = self.intermediate_file(cluster);
+            self.issue_intermediate(root, cluster, &path, algorithm, validity, admins, now)?;
             changes.push(Change::IssuedIntermediate(cluster.clone()));
         }
         // Mid-rotation, from `switch` on, a new cluster needs an intermediate under the next root too.
@@ -287,17 +279,9 @@ impl PkiDir {
                 let next_root =
                     self.ca_from(&self.next_root_file(), identities, why, "the next root CA")?;
                 for cluster in missing {
-                    let inter =
-                        ca::issue_intermediate(&next_root, cluster, algorithm, validity, now)?;
                     let path = self.next_intermediate_file(cluster);
-                    self.write_state(
-                        &path,
-                        Kind::IntermediateCA,
-                        Some(cluster),
-                        algorithm,
-                        &inter,
-                        admins,
-                        now,
+                    self.issue_intermediate(
+                        &next_root, cluster, &path, algorithm, validity, admins, now,
                     )?;
                 }
             }
@@ -385,17 +369,9 @@ impl PkiDir {
                     "the next root CA",
                 )?;
                 for cluster in clusters {
-                    let inter =
-                        ca::issue_intermediate(&next_root, cluster, algorithm, validity, now)?;
                     let path = self.next_intermediate_file(cluster);
-                    self.write_state(
-                        &path,
-                        Kind::IntermediateCA,
-                        Some(cluster),
-                        algorithm,
-                        &inter,
-                        admins,
-                        now,
+                    self.issue_intermediate(
+                        &next_root, cluster, &path, algorithm, validity, admins, now,
                     )?;
                 }
             }
@@ -585,6 +561,30 @@ impl PkiDir {
                 message: "no `key` field".into(),
             })?;
         Ok(Zeroizing::new(key.to_owned()))
+    }
+
+    /// Issues `cluster`'s intermediate under `root` and writes it, encrypted, to `path`.
+    #[allow(clippy::too_many_arguments)]
+    fn issue_intermediate(
+        &self,
+        root: &Ca,
+        cluster: &ClusterName,
+        path: &Path,
+        algorithm: Algorithm,
+        validity: Validity,
+        admins: &[Recipient],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let inter = ca::issue_intermediate(root, cluster, algorithm, validity, now)?;
+        self.write_state(
+            path,
+            Kind::IntermediateCA,
+            Some(cluster),
+            algorithm,
+            &inter,
+            admins,
+            now,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -12,7 +12,9 @@ use rayon::prelude::*;
 
 use crate::config::{GitOpsTarget, Workload};
 use crate::gitops;
-use crate::model::{Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model, SECRET_ENCRYPTED_REGEX};
+use crate::model::{
+    Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model, SECRET_ENCRYPTED_REGEX, SealedPlan,
+};
 pub use tree::{Entry, RelPath, Sealed, Secret, Tree};
 
 /// The name of every SOPS-encrypted file: sops, Flux and KSOPS find them by their metadata, and
@@ -213,17 +215,12 @@ fn render_cluster(
         if *layer == Layer::Mesh {
             for (source, plan) in &cluster.remote_secrets {
                 let file = format!("istio-remote-secret-{source}{SEALED_SUFFIX}");
-                let sealed = Sealed {
-                    secret: Secret::RemoteSecret {
-                        source: source.clone(),
-                        target: cluster.name.clone(),
-                        namespace: "istio-system".to_owned(),
-                    },
-                    recipients: plan.recipients.clone(),
-                    encrypted_regex: SECRET_ENCRYPTED_REGEX,
-                    inputs: plan.inputs.clone(),
-                    force: plan.force,
+                let secret = Secret::RemoteSecret {
+                    source: source.clone(),
+                    target: cluster.name.clone(),
+                    namespace: "istio-system".to_owned(),
                 };
+                let sealed = sealed(secret, plan);
                 out.tree
                     .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)
                     .map_err(RenderError::Duplicate)?;
@@ -232,16 +229,11 @@ fn render_cluster(
         }
         if let (Layer::IstioSystem, Some(plan)) = (layer, &cluster.cacerts) {
             let file = format!("cacerts{SEALED_SUFFIX}");
-            let sealed = Sealed {
-                secret: Secret::CaCerts {
-                    cluster: cluster.name.clone(),
-                    namespace: "istio-system".to_owned(),
-                },
-                recipients: plan.recipients.clone(),
-                encrypted_regex: SECRET_ENCRYPTED_REGEX,
-                inputs: plan.inputs.clone(),
-                force: plan.force,
+            let secret = Secret::CaCerts {
+                cluster: cluster.name.clone(),
+                namespace: "istio-system".to_owned(),
             };
+            let sealed = sealed(secret, plan);
             out.tree
                 .insert_sealed(RelPath::new(format!("{dir}/{file}"))?, sealed)
                 .map_err(RenderError::Duplicate)?;
@@ -383,5 +375,16 @@ impl Output {
         self.tree
             .insert(path, &format!("{header}{body}"))
             .map_err(RenderError::Duplicate)
+    }
+}
+
+/// The descriptor of a Secret to seal as the model planned it (Kubernetes Secret rule).
+fn sealed(secret: Secret, plan: &SealedPlan) -> Sealed {
+    Sealed {
+        secret,
+        recipients: plan.recipients.clone(),
+        encrypted_regex: SECRET_ENCRYPTED_REGEX,
+        inputs: plan.inputs.clone(),
+        force: plan.force,
     }
 }
