@@ -89,7 +89,7 @@ fn render_one_cluster(c: &mut Criterion) {
         &mesh_render::config::Origin::File("mesh.yaml".into()),
     )
     .unwrap();
-    let inputs = mesh_render::model::SecretInputs::none();
+    let inputs = mesh_render::model::SecretPlans::none();
     c.bench_function("render one cluster (pure, no secrets)", |b| {
         b.iter(|| {
             let model = mesh_render::model::Model::from_mesh(&mesh, &inputs);

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mesh_render::config::ClusterName;
-use mesh_render::pki::{self, Algorithm, Validity};
+use mesh_render::config::{Algorithm, Validity};
+use mesh_render::pki;
 use mesh_render::sops::{self, Recipient, Rule, Timestamp};
 
 fn now() -> time::OffsetDateTime {
@@ -30,8 +31,7 @@ fn fixture() -> (String, Vec<Recipient>) {
     )
     .unwrap();
     let certs = pki::cacerts(&inter, &root.cert_pem, &root.cert_pem);
-    let plain =
-        mesh_render::render::state::cacerts_secret(&cluster, "istio-system", &certs).unwrap();
+    let plain = mesh_render::seal::cacerts_secret(&cluster, "istio-system", &certs).unwrap();
     let recipients = (0..2).map(|_| sops::generate_identity().1).collect();
     (plain.to_string(), recipients)
 }
@@ -68,7 +68,15 @@ fn seal_cacerts(c: &mut Criterion) {
     let rule = Rule::EncryptedRegex("^(data|stringData)$".to_owned());
     let mut group = c.benchmark_group("seal one cacerts Secret, 2 recipients");
     group.bench_function("mesh-render sops engine", |b| {
-        b.iter(|| sops::encrypt(black_box(&plain), &rule, &recipients, Timestamp::now()).unwrap())
+        b.iter(|| {
+            sops::encrypt(
+                black_box(&plain),
+                &rule,
+                &recipients,
+                Timestamp::from(time::OffsetDateTime::now_utc()),
+            )
+            .unwrap()
+        })
     });
     let sops_bin = sops_binary();
     if available(&sops_bin, &["--version"]) {

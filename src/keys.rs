@@ -1,21 +1,17 @@
 //! The age identities mesh-render keeps for a mesh, outside any repository: the local admin
 //! identity (when mesh.yaml names no admin) and each cluster's GitOps identity, as 0600 files.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{ClusterName, MeshId};
+use crate::disk::{self, IoError, Mode};
+use crate::env::Env;
 use crate::sops::{self, Identities, Recipient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
-    #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{} holds no usable age identity: {message}\n  fix: restore the file from your backup, or remove it to start over (the secrets encrypted to it are then lost)", .path.display())]
     BadIdentity { path: PathBuf, message: String },
     #[error(
@@ -32,13 +28,11 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    pub fn for_mesh(mesh_id: &MeshId) -> Result<Self, KeysError> {
-        let data_home = match std::env::var_os("XDG_DATA_HOME") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => match std::env::var_os("HOME") {
-                Some(home) if !home.is_empty() => PathBuf::from(home).join(".local/share"),
-                _ => return Err(KeysError::NoHome),
-            },
+    pub fn for_mesh(mesh_id: &MeshId, env: &Env) -> Result<Self, KeysError> {
+        let data_home = match (env.path("XDG_DATA_HOME"), env.home()) {
+            (Some(dir), _) => dir,
+            (None, Some(home)) => home.join(".local/share"),
+            (None, None) => return Err(KeysError::NoHome),
         };
         Ok(Self {
             path: data_home.join("mesh-render").join(mesh_id.as_str()),
@@ -77,21 +71,18 @@ pub struct IdentityFile {
 
 /// Reads an identity file, or `None` if it does not exist.
 pub fn read_identity(path: &Path) -> Result<Option<IdentityFile>, KeysError> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(KeysError::Io {
-                path: path.to_owned(),
-                source,
-            });
-        }
+    let Some(bytes) = disk::read_optional(path)? else {
+        return Ok(None);
     };
     let bad = |message: String| KeysError::BadIdentity {
         path: path.to_owned(),
         message,
     };
-    let identities = Identities::parse(&text).map_err(|e| bad(e.to_string()))?;
+    let text = zeroize::Zeroizing::new(
+        String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".to_owned()))?,
+    );
+    let identities = Identities::parse_from(&text, &path.display().to_string())
+        .map_err(|e| bad(e.to_string()))?;
     let recipient = identities
         .recipients()
         .into_iter()
@@ -103,35 +94,15 @@ pub fn read_identity(path: &Path) -> Result<Option<IdentityFile>, KeysError> {
     }))
 }
 
-/// Creates a new identity file (mode 0600, in a 0700 directory); fails if one exists.
+/// Creates a new identity file (mode 0600, in a 0700 directory), whole or not at all; fails if
+/// one exists.
 pub fn create_identity(path: &Path, comment: &str) -> Result<IdentityFile, KeysError> {
-    let io_err = |source| KeysError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io_err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err)?;
-        }
-    }
     let (secret, recipient) = sops::generate_identity();
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io_err)?;
-    let text = format!(
+    let text = zeroize::Zeroizing::new(format!(
         "# {comment}\n# public key: {recipient}\n{}\n",
         secret.expose()
-    );
-    file.write_all(text.as_bytes()).map_err(io_err)?;
-    file.sync_all().map_err(io_err)?;
+    ));
+    disk::create_new(path, text.as_bytes(), Mode::Private)?;
     read_identity(path)?.ok_or_else(|| KeysError::BadIdentity {
         path: path.to_owned(),
         message: "vanished after writing".to_owned(),

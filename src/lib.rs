@@ -1,9 +1,25 @@
-//! mesh-render: renders one mesh description into per-cluster kustomize directories.
-//! The library holds the pure pipeline (config -> model -> render) and the output layer.
+//! mesh-render: renders one mesh description into per-cluster kustomize directories, offline.
+//!
+//! The pipeline runs one way (`tests/architecture.rs` enforces it):
+//!
+//! - the pure core, which touches no file system, environment or clock: `config` (mesh.yaml's
+//!   text to a validated `Mesh`), `model` (what each cluster receives), `render` (the model to a
+//!   `Tree` of files and sealed descriptors), `gitops` (the Flux and Argo CD wiring), `sops` (the
+//!   SOPS format), with `templates`, `digest`, `env` (the environment as data), `pki::ca`,
+//!   `pki::rotation` and `pki::state` beneath them;
+//! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
+//!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
+//! - `output`: the tree written (keep, write, seal, prune) and its render record;
+//! - `disk`: the one module that changes the file system (atomic writes, modes);
+//! - `check`: a rendered tree read back and proved; `kubeconfig`: kubeconfig files read;
+//! - `cli`: arguments, the environment and the clock read once, wiring, the exit-code table.
 
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod digest;
+pub mod disk;
+pub mod env;
 pub mod gitops;
 pub mod keys;
 pub mod kubeconfig;
@@ -11,4 +27,6 @@ pub mod model;
 pub mod output;
 pub mod pki;
 pub mod render;
+pub mod seal;
 pub mod sops;
+pub mod templates;

@@ -1,15 +1,16 @@
-//! Writes a rendered tree into the output directory: unchanged files are left alone, changed ones
-//! are replaced atomically, and only files an earlier render recorded are ever pruned.
+//! Writes a rendered tree into the output directory: decides per file whether to keep, write or
+//! seal it (by its bytes, or for a sealed file by the render record), refuses to overwrite what
+//! mesh-render did not write, prunes only files an earlier render recorded, and keeps the record.
+//! Every change to the disk goes through `disk`.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::digest::sha256_hex;
+use crate::disk::{self, IoError, Mode, Staged};
 use crate::render::{Entry, RelPath, Sealed, Tree};
 
 /// The render record, committed with the output: every file mesh-render wrote, with the digest
@@ -19,12 +20,8 @@ const RECORD_FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{} exists and is not a directory\n  fix: choose an output directory", .0.display())]
     NotADirectory(PathBuf),
     #[error("{} is not a mesh-render record: {message}\n  fix: restore it from version control, or delete it (mesh-render then refuses to overwrite files it has no record of)", .path.display())]
@@ -35,13 +32,16 @@ pub enum OutputError {
     Seal(Vec<SealFailure>),
 }
 
+/// Why a sealer could not seal a file; the sealer's own error, kept with its source.
+pub type SealerError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A sealed file that had to be (re-)encrypted and could not be.
 #[derive(Debug)]
 pub struct SealFailure {
     pub path: RelPath,
     /// Why it had to be encrypted: new, inputs changed, edited by hand.
     pub reason: &'static str,
-    pub error: SealError,
+    pub error: SealerError,
 }
 
 fn seal_list(failures: &[SealFailure]) -> String {
@@ -52,24 +52,10 @@ fn seal_list(failures: &[SealFailure]) -> String {
         .join("\n")
 }
 
-/// Why a secret could not be sealed; the sealer words it for the user.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SealError(pub String);
-
 /// Encrypts sealed files: given the descriptor, returns the bytes to write. Only called for a
 /// file whose inputs changed, that is new, or that was edited by hand.
 pub trait Sealer: Sync {
-    fn seal(&self, path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealError>;
-}
-
-/// A sealer without keys: every seal fails with the given explanation.
-pub struct NoKeys(pub String);
-
-impl Sealer for NoKeys {
-    fn seal(&self, _: &RelPath, _: &Sealed) -> Result<Vec<u8>, SealError> {
-        Err(SealError(self.0.clone()))
-    }
+    fn seal(&self, path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealerError>;
 }
 
 fn list(paths: &[PathBuf]) -> String {
@@ -88,6 +74,8 @@ pub struct Summary {
     pub removed: Vec<String>,
     /// Files a previous render wrote, no longer rendered, but edited since: left in place.
     pub kept_edited: Vec<String>,
+    /// Whether this write created the tree (there was no render record before).
+    pub created: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -138,10 +126,9 @@ enum Decision<'a> {
 }
 
 /// A file written to a temporary name beside its target, not yet renamed into place.
-struct Staged<'a> {
+struct StagedFile<'a> {
     path: &'a RelPath,
-    target: PathBuf,
-    temp: tempfile::TempPath,
+    staged: Staged,
     record: FileRecord,
 }
 
@@ -161,7 +148,10 @@ pub fn write(
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(OutputError::NotADirectory(out_dir.to_owned()));
     }
-    let old = read_record(out_dir)?;
+    let (old, created) = match read_record(out_dir)? {
+        Some(record) => (record, false),
+        None => (Record::empty(), true),
+    };
 
     // Plan: compare every rendered file with the disk and the record.
     let entries: Vec<(&RelPath, &Entry)> = tree.iter().collect();
@@ -193,10 +183,10 @@ pub fn write(
         .filter_map(|(path, _)| out_dir.join(path.as_str()).parent().map(Path::to_owned))
         .collect();
     for dir in &dirs {
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        disk::create_dir_all(dir, Mode::Public)?;
     }
     progress.begin(work.len() as u64);
-    let staged: Vec<Result<Staged<'_>, StageError>> = work
+    let staged: Vec<Result<StagedFile<'_>, StageError>> = work
         .par_iter()
         .map(|(path, decision)| {
             let staged = stage(out_dir, path, decision, sealer);
@@ -224,7 +214,10 @@ pub fn write(
     }
 
     // Record what the tree now holds.
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        created,
+        ..Summary::default()
+    };
     let mut files: Vec<(String, FileRecord)> = Vec::with_capacity(entries.len());
     for ((path, _), decision) in entries.iter().zip(decisions) {
         if let Decision::Keep(record) = decision {
@@ -244,7 +237,7 @@ pub fn write(
             continue;
         }
         let target = out_dir.join(path);
-        match read_if_file(&target).map_err(io_error(&target))? {
+        match disk::read_if_file(&target)? {
             Some(bytes) if sha256_hex(&bytes) == recorded.sha256 => {
                 to_remove.push((path.clone(), target))
             }
@@ -254,33 +247,23 @@ pub fn write(
     }
 
     // Apply: the staged bytes reach the disk before any rename makes them visible.
-    if !ok.is_empty() {
-        sync_tree(out_dir, &ok)?;
-    }
     summary.written = ok.iter().map(|s| s.path.clone()).collect();
-    ok.into_par_iter().try_for_each(|s| {
-        s.temp.persist(&s.target).map_err(|e| OutputError::Io {
-            path: s.target.clone(),
-            source: e.error,
-        })
-    })?;
+    let (staged, _): (Vec<Staged>, Vec<FileRecord>) =
+        ok.into_iter().map(|s| (s.staged, s.record)).unzip();
+    if !staged.is_empty() {
+        disk::sync_staged(out_dir, &staged)?;
+    }
+    staged.into_par_iter().try_for_each(Staged::commit)?;
     for (path, target) in to_remove {
-        fs::remove_file(&target).map_err(io_error(&target))?;
-        remove_empty_parents(out_dir, &target);
+        disk::remove_file(&target)?;
+        disk::remove_empty_parents(out_dir, &target);
         summary.removed.push(path);
     }
     if new != old {
         let record_path = out_dir.join(RECORD_FILE);
-        write_atomic(&record_path, &record_bytes(&new))?;
+        disk::write_atomic(&record_path, &record_bytes(&new), Mode::Public)?;
     }
     Ok(summary)
-}
-
-fn io_error(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io {
-        path: path.to_owned(),
-        source,
-    }
 }
 
 /// Compares one rendered file with the disk and the record.
@@ -291,10 +274,9 @@ fn decide<'a>(
     recorded: Option<&FileRecord>,
 ) -> Result<Decision<'a>, OutputError> {
     let target = out_dir.join(path.as_str());
-    with_file_bytes(&target, |existing| {
+    disk::with_file_bytes(&target, |existing| {
         decide_on(&target, entry, recorded, existing)
-    })
-    .map_err(io_error(&target))?
+    })?
 }
 
 /// `decide`, given the bytes on disk (`None`: nothing, or a directory, is there).
@@ -351,7 +333,7 @@ fn stage<'a>(
     path: &'a RelPath,
     decision: &Decision<'_>,
     sealer: &dyn Sealer,
-) -> Result<Staged<'a>, StageError> {
+) -> Result<StagedFile<'a>, StageError> {
     let (bytes, inputs): (std::borrow::Cow<'_, [u8]>, Option<String>) = match decision {
         Decision::Write(bytes) => (std::borrow::Cow::Borrowed(*bytes), None),
         Decision::Seal { sealed, reason } => match sealer.seal(path, sealed) {
@@ -367,11 +349,10 @@ fn stage<'a>(
         Decision::Keep(_) | Decision::NotOurs(_) => unreachable!("only changed files are staged"),
     };
     let target = out_dir.join(path.as_str());
-    let temp = write_temp(&target, &bytes).map_err(StageError::Io)?;
-    Ok(Staged {
+    let staged = Staged::new(&target, &bytes).map_err(|e| StageError::Io(e.into()))?;
+    Ok(StagedFile {
         path,
-        target,
-        temp,
+        staged,
         record: FileRecord {
             sha256: sha256_hex(&bytes),
             inputs,
@@ -379,58 +360,20 @@ fn stage<'a>(
     })
 }
 
-/// Writes `bytes` to a new temporary file in the target's directory (which exists), not synced.
-/// Created with mode 0644 less the umask, as any file a user's tools write.
-fn write_temp(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, OutputError> {
-    let io_err = io_error(target);
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".mesh-render-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o644));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(&io_err)?;
-    tmp.write_all(bytes).map_err(&io_err)?;
-    Ok(tmp.into_temp_path())
-}
-
-/// Makes every staged file durable: one `syncfs` of the output's file system on Linux, an
-/// `fsync` per file elsewhere.
-fn sync_tree(out_dir: &Path, staged: &[Staged<'_>]) -> Result<(), OutputError> {
-    #[cfg(target_os = "linux")]
-    {
-        let _ = staged;
-        let dir = fs::File::open(out_dir).map_err(io_error(out_dir))?;
-        rustix::fs::syncfs(&dir).map_err(|e| OutputError::Io {
-            path: out_dir.to_owned(),
-            source: e.into(),
-        })
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = out_dir;
-        for s in staged {
-            fs::File::open(&s.temp)
-                .and_then(|f| f.sync_all())
-                .map_err(io_error(&s.target))?;
-        }
-        Ok(())
-    }
-}
-
-fn read_record(out_dir: &Path) -> Result<Record, OutputError> {
-    let path = out_dir.join(RECORD_FILE);
-    let Some(bytes) = read_if_file(&path).map_err(|source| OutputError::Io {
-        path: path.clone(),
-        source,
-    })?
-    else {
-        return Ok(Record {
+impl Record {
+    fn empty() -> Self {
+        Record {
             format: RECORD_FORMAT,
             files: BTreeMap::new(),
-        });
+        }
+    }
+}
+
+/// The render record of `out_dir`, or `None` if nothing was rendered there yet.
+fn read_record(out_dir: &Path) -> Result<Option<Record>, OutputError> {
+    let path = out_dir.join(RECORD_FILE);
+    let Some(bytes) = disk::read_if_file(&path)? else {
+        return Ok(None);
     };
     let record: Record = serde_json::from_slice(&bytes).map_err(|e| OutputError::BadRecord {
         path: path.clone(),
@@ -445,7 +388,7 @@ fn read_record(out_dir: &Path) -> Result<Record, OutputError> {
             ),
         });
     }
-    Ok(record)
+    Ok(Some(record))
 }
 
 /// Pretty JSON with sorted keys and a trailing newline: stable, and one line per file in a diff.
@@ -453,94 +396,4 @@ fn record_bytes(record: &Record) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
     bytes.push(b'\n');
     bytes
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-/// Calls `f` with the file's bytes, or `None` if nothing (or a directory) is there. The bytes
-/// are read into a buffer each thread keeps: a no-op render reads every file of the tree, and
-/// neither a size query nor an allocation per file is needed to compare them.
-fn with_file_bytes<R>(path: &Path, f: impl FnOnce(Option<&[u8]>) -> R) -> io::Result<R> {
-    use std::cell::RefCell;
-    use std::io::Read;
-    thread_local! {
-        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    }
-    let mut file = match fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(f(None)),
-        Err(_) if path.is_dir() => return Ok(f(None)),
-        Err(e) => return Err(e),
-    };
-    BUFFER.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
-        let mut len = 0;
-        loop {
-            if len == buffer.len() {
-                let grown = (buffer.len() * 2).max(64 * 1024);
-                buffer.resize(grown, 0);
-            }
-            match file.read(&mut buffer[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::IsADirectory => return Ok(f(None)),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(f(Some(&buffer[..len])))
-    })
-}
-
-/// The file's bytes, or `None` if nothing (or a directory) is there.
-fn read_if_file(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(_) if path.is_dir() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes one file atomically (outside any output tree): `mesh-render init` uses it.
-pub fn write_file(target: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    write_atomic(target, bytes)
-}
-
-/// Writes through a temporary file in the same directory, then renames it over the target, so
-/// a reader sees the old bytes or the new ones, never a mix.
-fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let io_err = |source| OutputError::Io {
-        path: target.to_owned(),
-        source,
-    };
-    let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mesh-render-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err)?;
-    tmp.write_all(bytes).map_err(io_err)?;
-    tmp.as_file().sync_all().map_err(io_err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).map_err(io_err)?;
-    }
-    tmp.persist(target).map_err(|e| io_err(e.error))?;
-    Ok(())
-}
-
-/// Removes the directories a prune emptied, up to (not including) the output directory.
-fn remove_empty_parents(out_dir: &Path, file: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == out_dir || !d.starts_with(out_dir) || fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
 }

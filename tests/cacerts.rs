@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use mesh_render::check::schema::{Mode, SchemaCatalog};
-use mesh_render::sops::{self, Identities};
+use mesh_render::sops;
 
 /// A user's working directory with its own HOME, an admin identity outside it, and a mesh.yaml
 /// that lists the admin's recipient.
@@ -278,7 +278,7 @@ fn a_hand_edited_cacerts_is_not_kept_silently_without_a_key() {
     fs::write(&file, &edited).unwrap();
     let before = common::read_all(&ws.out());
     let o = ws.run_without_key(&["out"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("clusters/nhn-nks/10-istio-system/cacerts.sops.yaml")
@@ -306,7 +306,7 @@ fn a_hand_edited_cacerts_is_encrypted_again_when_the_key_is_at_hand() {
     .unwrap();
     let text = ok(&ws.run_with_key(&["out"]));
     assert!(text.contains("1 written"), "{text}");
-    let identities = Identities::from_file(&ws.admin_key).unwrap();
+    let identities = common::identities(&ws.admin_key);
     let doc = &sops::decrypt(&fs::read_to_string(&file).unwrap(), &identities)
         .unwrap()
         .to_json()[0];
@@ -505,7 +505,7 @@ fn the_built_secret_validates_without_its_sops_block_and_decrypted() {
             .unwrap()
             .is_empty()
     );
-    let identities = Identities::from_file(&ws.admin_key).unwrap();
+    let identities = common::identities(&ws.admin_key);
     let plain = sops::decrypt(
         &fs::read_to_string(cacerts(&ws.out(), "kt-k2p")).unwrap(),
         &identities,

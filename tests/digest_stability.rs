@@ -57,7 +57,10 @@ fn assert_left_alone(name: &str) {
         "{stdout}"
     );
     let after = common::read_all(&work.path().join("mesh"));
-    assert!(before == after, "a keyless re-render changed files of {name}");
+    assert!(
+        before == after,
+        "a keyless re-render changed files of {name}"
+    );
 }
 
 #[test]

@@ -198,7 +198,7 @@ fn the_template_resolves_to_the_kubeconfig_the_token_file_mode_seals() {
     render(eso_dir.path(), &eso_mesh(), None);
 
     let values = BTreeMap::from([("token", TOKEN.to_owned()), ("ca", ca_pem())]);
-    let identities = mesh_render::sops::Identities::from_file(&key).unwrap();
+    let identities = common::identities(&key);
     for holder in CLUSTERS {
         for source in CLUSTERS.iter().filter(|s| **s != holder) {
             let external = yaml(&eso_dir.path().join(format!(

@@ -119,7 +119,7 @@ fn init_from_three_kubeconfig_files_gives_the_seeds_clusters_contexts_and_networ
     let o = run(dir.path(), &args, None);
     assert!(o.status.success(), "{}", stderr(&o));
     let mesh =
-        config::load(&dir.path().join("mesh.yaml")).expect("init writes a valid mesh description");
+        read_mesh(&dir.path().join("mesh.yaml")).expect("init writes a valid mesh description");
     let got: Vec<(&str, &str, &str)> = mesh
         .clusters
         .iter()
@@ -170,7 +170,7 @@ fn init_from_kubeconfig_reads_the_kubeconfig_variable_when_no_files_are_given() 
         "a skipped entry is reported: {}",
         stderr(&o)
     );
-    let mesh = config::load(&dir.path().join("mesh.yaml")).unwrap();
+    let mesh = read_mesh(&dir.path().join("mesh.yaml")).unwrap();
     // get-contexts order (sorted context names), not KUBECONFIG order.
     let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["kt-k2p", "nhn-nks"]);
@@ -187,7 +187,7 @@ fn init_from_kubeconfig_falls_back_to_the_home_kubeconfig() {
     .unwrap();
     let o = run(dir.path(), &["init", "--from-kubeconfig"], None);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mesh = config::load(&dir.path().join("mesh.yaml")).unwrap();
+    let mesh = read_mesh(&dir.path().join("mesh.yaml")).unwrap();
     assert_eq!(mesh.clusters[0].name.as_str(), "ncloud-nks");
 }
 
@@ -250,7 +250,13 @@ fn two_contexts_of_one_cluster_import_it_once() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("kt-k2p-readonly"), "{}", stderr(&o));
-    let mesh = config::load(&dir.path().join("mesh.yaml")).unwrap();
+    let mesh = read_mesh(&dir.path().join("mesh.yaml")).unwrap();
     assert_eq!(mesh.clusters.len(), 1);
     assert_eq!(mesh.clusters[0].context.as_str(), "kt-k2p-admin@kt-k2p");
+}
+
+/// Reads and validates a mesh description file, as a render does.
+fn read_mesh(path: &Path) -> Result<config::Mesh, config::ConfigError> {
+    let bytes = fs::read(path).unwrap();
+    config::parse_bytes(&bytes, &config::Origin::File(path.to_owned()))
 }

@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use mesh_render::sops::{self, Identities};
+use mesh_render::sops;
 
 /// Five clusters with credentials, an admin, and every cluster's GitOps recipient: two
 /// recipients per file, N×(N−1) remote secrets.
@@ -67,7 +67,7 @@ impl Fleet {
     }
 
     fn decrypt(&self, text: &str) -> String {
-        let identities = Identities::from_file(&self.admin_key).unwrap();
+        let identities = common::identities(&self.admin_key);
         sops::decrypt(text, &identities).unwrap().to_yaml()
     }
 }
@@ -190,7 +190,7 @@ fn a_render_that_cannot_seal_leaves_the_tree_as_it_was_and_no_temporary_files() 
     )
     .unwrap();
     let o = fleet.render("out", "4");
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("the reader token of c3"), "{stderr}");
     assert_eq!(common::read_all(&fleet.path().join("out")), before);

@@ -7,7 +7,8 @@ use std::process::Command;
 
 use ::time::{Duration, OffsetDateTime};
 use mesh_render::config::ClusterName;
-use mesh_render::pki::{self, Algorithm, Validity};
+use mesh_render::config::{Algorithm, Validity};
+use mesh_render::pki;
 use x509_parser::prelude::*;
 
 fn now() -> OffsetDateTime {

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use mesh_render::sops::{self, Identities};
+use mesh_render::sops;
 
 const CLUSTERS: [&str; 3] = ["kt-k2p", "ncloud-nks", "nhn-nks"];
 
@@ -83,7 +83,7 @@ impl Workspace {
         let path = self.out().join(format!(
             "clusters/{holder}/40-mesh/istio-remote-secret-{source}.sops.yaml"
         ));
-        let identities = Identities::from_file(&self.admin_key).unwrap();
+        let identities = common::identities(&self.admin_key);
         sops::decrypt(&fs::read_to_string(path).unwrap(), &identities)
             .unwrap()
             .to_json()
@@ -94,7 +94,7 @@ impl Workspace {
         let path = self.out().join(format!(
             "clusters/{holder}/40-mesh/istio-remote-secret-{source}.sops.yaml"
         ));
-        let identities = Identities::from_file(&self.admin_key).unwrap();
+        let identities = common::identities(&self.admin_key);
         sops::decrypt(&fs::read_to_string(path).unwrap(), &identities)
             .unwrap()
             .to_yaml()
@@ -261,7 +261,7 @@ fn a_changed_description_without_its_input_fails_naming_the_cluster_and_the_inpu
     ws.edit_mesh("https://203.0.113.20:6443", "https://203.0.113.99:6443");
     let before = common::read_all(&ws.out());
     let o = ws.run(true, &["out"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("istio-remote-secret-kt-k2p.sops.yaml (its inputs changed)"),
@@ -317,13 +317,13 @@ fn adding_a_fourth_cluster_adds_one_remote_secret_to_each_old_cluster_and_nothin
 #[test]
 fn a_sops_encrypted_token_file_is_read_with_the_admin_key_and_its_rotation_noticed() {
     let ws = Workspace::with_token_files();
-    let admin = Identities::from_file(&ws.admin_key).unwrap().recipients();
+    let admin = common::identities(&ws.admin_key).recipients();
     let seal = |t: &str| {
         sops::encrypt(
             &format!("token: {t}\n"),
             &sops::Rule::EncryptedRegex("^token$".into()),
             &admin,
-            sops::Timestamp::now(),
+            sops::Timestamp::from(time::OffsetDateTime::now_utc()),
         )
         .unwrap()
     };
@@ -546,7 +546,7 @@ mod kubeconfig_source {
         let ws = Workspace::with_token_files();
         kubeconfig(&ws, user);
         let o = ws.run(true, &["out"]);
-        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(o.status.code(), Some(2));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(why), "{err}");
         assert!(

@@ -86,7 +86,7 @@ fn the_record_lists_every_written_file_with_its_digest() {
         .collect();
     assert_eq!(files.keys().cloned().collect::<Vec<_>>(), on_disk);
     for (path, entry) in files {
-        let digest = output::sha256_hex(&fs::read(out.join(path)).unwrap());
+        let digest = mesh_render::digest::sha256_hex(&fs::read(out.join(path)).unwrap());
         assert_eq!(entry["sha256"], digest, "{path}");
     }
 }

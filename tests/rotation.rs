@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mesh_render::sops::{self, Identities};
+use mesh_render::sops;
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -58,7 +58,7 @@ impl Workspace {
         let path = self.out().join(format!(
             "clusters/{cluster}/10-istio-system/cacerts.sops.yaml"
         ));
-        let identities = Identities::from_file(&self.admin_key).unwrap();
+        let identities = common::identities(&self.admin_key);
         let doc = &sops::decrypt(&fs::read_to_string(path).unwrap(), &identities)
             .unwrap()
             .to_json()[0];

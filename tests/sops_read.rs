@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use mesh_render::env::Env;
+use mesh_render::seal::{SealError, discover_identities as discover};
 use mesh_render::sops::{self, Identities, Rule, SopsError};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sops");
@@ -19,11 +21,11 @@ fn read(name: &str) -> String {
 }
 
 fn admin() -> Identities {
-    Identities::from_file(&path("keys/admin.agekey")).expect("admin identity")
+    identities_of(&path("keys/admin.agekey")).expect("admin identity")
 }
 
 fn second() -> Identities {
-    Identities::from_file(&path("keys/second.agekey")).expect("second identity")
+    identities_of(&path("keys/second.agekey")).expect("second identity")
 }
 
 /// Single-document fixtures that must decrypt, with the expected output's base name.
@@ -250,11 +252,10 @@ fn no_identities_at_all_is_a_clear_error() {
         .expect_err("no key in the text");
     assert!(matches!(err, SopsError::NoIdentities { .. }), "{err:?}");
     assert!(err.to_string().contains("no age identity found"), "{err}");
-    // discover() with an empty environment and no config file finds nothing.
+    // Discovery with an empty environment and no config file finds nothing.
     let empty_home = tempfile::tempdir().expect("tempdir");
     let home = empty_home.path().to_string_lossy().into_owned();
-    let found = Identities::discover_with(&|name| (name == "HOME").then(|| home.clone()))
-        .expect("discover");
+    let found = discover(&Env::with(&[("HOME", home.as_str())])).expect("discover");
     assert!(found.is_none());
 }
 
@@ -266,14 +267,11 @@ fn identities_are_discovered_where_sops_looks() {
     std::fs::copy(path("keys/second.agekey"), config.join("sops/age/keys.txt")).expect("copy");
     let admin_key = read("keys/admin.agekey");
     let config_s = config.to_string_lossy().into_owned();
-    let env = |name: &str| match name {
-        "SOPS_AGE_KEY" => Some(admin_key.clone()),
-        "XDG_CONFIG_HOME" => Some(config_s.clone()),
-        _ => None,
-    };
-    let ids = Identities::discover_with(&env)
-        .expect("discover")
-        .expect("found");
+    let env = Env::with(&[
+        ("SOPS_AGE_KEY", admin_key.as_str()),
+        ("XDG_CONFIG_HOME", config_s.as_str()),
+    ]);
+    let ids = discover(&env).expect("discover").expect("found");
     assert_eq!(ids.len(), 2);
     let found: Vec<String> = ids.recipients().iter().map(|r| r.to_string()).collect();
     assert!(found.contains(&read("keys/admin.pub").trim().to_string()));
@@ -284,9 +282,9 @@ fn identities_are_discovered_where_sops_looks() {
         .join("missing.agekey")
         .to_string_lossy()
         .into_owned();
-    let err = Identities::discover_with(&|n| (n == "SOPS_AGE_KEY_FILE").then(|| missing.clone()))
-        .expect_err("missing file");
-    assert!(matches!(err, SopsError::Io { .. }));
+    let err =
+        discover(&Env::with(&[("SOPS_AGE_KEY_FILE", missing.as_str())])).expect_err("missing file");
+    assert!(matches!(err, SealError::IdentityFile { .. }), "{err:?}");
 }
 
 #[test]
@@ -365,4 +363,10 @@ fn hostile_yaml_fails_cleanly() {
         sops::metadata("a: [unclosed\n"),
         Err(SopsError::InvalidYaml { .. })
     ));
+}
+
+/// The identities of an age key file.
+fn identities_of(path: &std::path::Path) -> Result<Identities, mesh_render::sops::SopsError> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Identities::parse_from(&text, &path.display().to_string())
 }

@@ -68,7 +68,7 @@ impl Keys {
     }
 
     fn identities(&self) -> Identities {
-        Identities::from_file(&self.key_file).expect("identities")
+        identities_of(&self.key_file).expect("identities")
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -506,7 +506,7 @@ fn age_keygen_identities_decrypt_our_files() {
         .status()
         .expect("age-keygen");
     assert!(st.success());
-    let ids = Identities::from_file(&key).expect("identities");
+    let ids = identities_of(&key).expect("identities");
     let recipient = ids.recipients().remove(0);
     let plain = fixture("reencrypt.plain.yaml");
     let ours =
@@ -776,4 +776,10 @@ fn generated_identities_are_redacted_and_round_trip_as_text() {
         Recipient::parse(recipient.as_str()).expect("recipient"),
         recipient
     );
+}
+
+/// The identities of an age key file.
+fn identities_of(path: &std::path::Path) -> Result<Identities, mesh_render::sops::SopsError> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Identities::parse_from(&text, &path.display().to_string())
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
-use mesh_render::pki::{self, Algorithm, Validity};
+use mesh_render::config::{Algorithm, Validity};
+use mesh_render::pki;
 use mesh_render::sops;
 
 pub struct Fleet {

@@ -9,7 +9,7 @@ use similar::TextDiff;
 
 use super::report::Finding;
 use super::tree::RenderedTree;
-use crate::output::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::render::{Entry, Tree};
 
 /// How a file differs from what a render would write.

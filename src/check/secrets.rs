@@ -316,7 +316,8 @@ fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::config::ClusterName;
-    use crate::pki::ca::{self, Algorithm, Validity};
+    use crate::config::{Algorithm, Validity};
+    use crate::pki::ca;
 
     fn now() -> ::time::OffsetDateTime {
         ::time::OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap()

@@ -1,95 +1,43 @@
 //! `mesh-render check` and `mesh-render diff`: read a rendered tree (and a render done in memory)
-//! and report; nothing is written, nothing is issued, no private key is needed.
+//! and report; nothing is written, nothing is issued, no private key is needed. Identities are
+//! found exactly as a render finds them (the local admin identity included), and the report says
+//! which were used.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::{Args, ValueEnum};
-
-use super::{EXIT_INPUT, TargetArg, load, secrets};
+use super::args::{CheckArgs, DiffArgs, Format, TargetArg};
+use super::edge;
+use super::exit::{Failure, Outcome};
+use super::failure::CommandError;
+use super::render::apply_target;
 use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
-use crate::config::{self, Mesh, Origin};
-use crate::model::{Model, SecretInputs};
+use crate::config::{Mesh, Origin};
+use crate::env::Env;
+use crate::model::{Model, SecretPlans, WarningKind};
+use crate::pki::store::Change;
 use crate::render::{self, Tree};
+use crate::seal::{self, Mode, Resolved};
+use crate::sops::Identities;
 
-/// Exit code of `check` when it found problems, and of `diff` when a render would change files.
-pub const EXIT_FOUND: u8 = 1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// The rendered tree to check.
-    #[arg(default_value = "out")]
-    pub out: PathBuf,
-
-    /// Where JSON Schemas are looked up, in order: a directory laid out
-    /// `{group}/{kind}_{version}.json`, or a kubeconform-style path template
-    /// (`{{ .Group }}`, `{{ .ResourceKind }}`, `{{ .ResourceAPIVersion }}`, …). Repeatable;
-    /// comma-separated in MESH_RENDER_SCHEMAS. Without any, schema validation is skipped.
-    #[arg(
-        long,
-        value_name = "DIR|TEMPLATE",
-        env = "MESH_RENDER_SCHEMAS",
-        value_delimiter = ','
-    )]
-    pub schemas: Vec<String>,
-
-    /// Re-render this mesh description in memory and report every file of the tree that differs
-    /// (drift); its description also checks sample placement and remote secret servers.
-    #[arg(long, value_name = "FILE")]
-    pub against: Option<PathBuf>,
-
-    /// The GitOps target the tree was rendered with, if it was given on the command line.
-    #[arg(long, value_enum)]
-    pub target: Option<TargetArg>,
-
-    /// Pending remote secrets are errors.
-    #[arg(long)]
-    pub strict: bool,
-
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-}
-
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// The rendered tree to compare with.
-    #[arg(default_value = "out")]
-    pub out: PathBuf,
-
-    /// Mesh description to render. Default: ./mesh.yaml, or the built-in example mesh.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
-    #[arg(long, value_enum)]
-    pub target: Option<TargetArg>,
-
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-}
-
-pub(super) fn check(args: &CheckArgs) -> Result<u8, (u8, String)> {
+pub(super) fn check(args: &CheckArgs, env: &Env) -> Result<Outcome, Failure> {
     let schemas = if args.schemas.is_empty() {
         None
     } else {
-        Some(SchemaCatalog::open_locations(&args.schemas).map_err(|e| {
-            (EXIT_INPUT, format!("--schemas: {e}\n  fix: pass a directory of JSON Schemas (layout {{group}}/{{kind}}_{{version}}.json) or a kubeconform path template"))
-        })?)
+        Some(
+            SchemaCatalog::open_locations(&args.schemas)
+                .map_err(|e| CommandError::Schemas(e.to_string()))?,
+        )
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = edge::now();
     let mut against = match &args.against {
-        Some(path) => Some(InMemory::render(Some(path), args.target)?),
+        Some(path) => Some(InMemory::render(Some(path), args.target, env)?),
         None => None,
     };
-    let identities = match &mut against {
-        Some(a) => a.inspected.identities.take(),
-        None => crate::sops::Identities::discover().map_err(|e| (EXIT_INPUT, e.to_string()))?,
+    let (identities, identity_notes) = match &mut against {
+        Some(a) => (a.resolved.identities.take(), Vec::new()),
+        None => implicit_identities(env)?,
     };
+    let used = identities.as_ref().map(|ids| ids.sources().join(", "));
     let options = check::Options {
         schemas,
         identities,
@@ -100,9 +48,25 @@ pub(super) fn check(args: &CheckArgs) -> Result<u8, (u8, String)> {
             .map_or(90, |a| a.mesh.pki.expiry_warning_days),
         now,
     };
-    let mut report = check::run(&args.out, &options).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    let mut report = check::run(&args.out, &options)?;
+    if let Some(used) = used {
+        report.note(format!(
+            "SOPS files decrypted with the identities of {used}"
+        ));
+    }
+    for note in identity_notes {
+        report.note(note);
+    }
     if let Some(against) = &against {
         against.add_drift(&args.out, &mut report)?;
+        for warning in against
+            .model
+            .warnings
+            .iter()
+            .filter(|w| w.kind == WarningKind::Shape)
+        {
+            report.note(format!("mesh shape: {warning}"));
+        }
     }
     report.sort();
     let shown = args.out.display().to_string();
@@ -110,11 +74,34 @@ pub(super) fn check(args: &CheckArgs) -> Result<u8, (u8, String)> {
         Format::Text => print!("{}", report.to_text(&shown)),
         Format::Json => print!("{}", report.to_json(&shown)),
     }
-    Ok(if report.errors() > 0 { EXIT_FOUND } else { 0 })
+    Ok(if report.errors() > 0 {
+        Outcome::Found
+    } else {
+        Outcome::Clean
+    })
 }
 
-pub(super) fn diff(args: &DiffArgs) -> Result<u8, (u8, String)> {
-    let rendered = InMemory::render(args.config.as_deref(), args.target)?;
+/// The identities a render of the description in the working directory (./mesh.yaml, else the
+/// built-in example) would find, for a `check` without `--against`. A description that does not
+/// load is no reason to fail a check: the environment's identities are used, with a note.
+fn implicit_identities(env: &Env) -> Result<(Option<Identities>, Vec<String>), Failure> {
+    match edge::load(None) {
+        Ok((mesh, origin)) => {
+            let resolved = seal::resolve(&mesh, &origin, env, Mode::Inspect)?;
+            Ok((resolved.identities, Vec::new()))
+        }
+        Err(e) => Ok((
+            seal::discover_identities(env)?,
+            vec![format!(
+                "the mesh description here does not load ({}), so its local admin identity was not looked for",
+                e.to_string().lines().next().unwrap_or("")
+            )],
+        )),
+    }
+}
+
+pub(super) fn diff(args: &DiffArgs, env: &Env) -> Result<Outcome, Failure> {
+    let rendered = InMemory::render(args.config.as_deref(), args.target, env)?;
     let disk = open_or_empty(&args.out)?;
     let diffs = drift::compare(&rendered.tree, &disk);
     match args.format {
@@ -136,19 +123,18 @@ pub(super) fn diff(args: &DiffArgs) -> Result<u8, (u8, String)> {
             );
         }
     }
-    Ok(
-        if diffs.is_empty() && rendered.inspected.would_issue.is_empty() {
-            0
-        } else {
-            EXIT_FOUND
-        },
-    )
+    let changed = !diffs.is_empty() || !rendered.would_issue.is_empty();
+    Ok(if args.exit_code && changed {
+        Outcome::Found
+    } else {
+        Outcome::Clean
+    })
 }
 
 /// The tree at `out`, or an empty one if nothing has been rendered there yet.
-fn open_or_empty(out: &Path) -> Result<RenderedTree, (u8, String)> {
+fn open_or_empty(out: &Path) -> Result<RenderedTree, Failure> {
     if out.exists() {
-        RenderedTree::open(out).map_err(|e| (EXIT_INPUT, e.to_string()))
+        Ok(RenderedTree::open(out)?)
     } else {
         Ok(RenderedTree {
             root: out.to_owned(),
@@ -163,70 +149,90 @@ fn open_or_empty(out: &Path) -> Result<RenderedTree, (u8, String)> {
 struct InMemory {
     mesh: Mesh,
     origin: Origin,
+    model: Model,
     tree: Tree,
-    inspected: secrets::Inspected,
+    resolved: Resolved,
+    /// What a render would issue first.
+    would_issue: Vec<Change>,
 }
 
 impl InMemory {
-    fn render(config: Option<&Path>, target: Option<TargetArg>) -> Result<Self, (u8, String)> {
-        let (mut mesh, origin) = load(config).map_err(|e| (EXIT_INPUT, e.to_string()))?;
-        if let Some(target) = target {
-            mesh.gitops.target = match target {
-                TargetArg::None => config::GitOpsTarget::None,
-                TargetArg::Flux => config::GitOpsTarget::Flux,
-                TargetArg::Argocd => config::GitOpsTarget::Argocd,
-            };
-        }
-        let inspected = secrets::inspect(&mesh, &origin).map_err(|e| (EXIT_INPUT, e))?;
-        let inputs = SecretInputs {
-            admins: inspected.admins.clone(),
-            pki: inspected.pki.as_ref(),
-            now: time::OffsetDateTime::now_utc(),
-            credential_digests: inspected.credential_digests.clone(),
-            refresh_credentials: false,
-        };
-        let model = Model::from_mesh(&mesh, &inputs);
-        let tree = render::render(&model).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    fn render(
+        config: Option<&Path>,
+        target: Option<TargetArg>,
+        env: &Env,
+    ) -> Result<Self, Failure> {
+        let (mut mesh, origin) = edge::load(config)?;
+        apply_target(&mut mesh, &origin, target)?;
+        let resolved = seal::resolve(&mesh, &origin, env, Mode::Inspect)?;
+        let would_issue = resolved.would_issue(&mesh);
+        let now = edge::now();
+        let plans = seal::plans(&mesh, &resolved.public_inputs(false, now));
+        let model = Model::from_mesh(&mesh, &plans);
+        let tree = render::render(&model)?;
         Ok(InMemory {
             mesh,
             origin,
+            model,
             tree,
-            inspected,
+            resolved,
+            would_issue,
         })
     }
 
+    /// What a render would issue, for the user.
+    fn issue_notes(&self) -> Vec<String> {
+        self.would_issue
+            .iter()
+            .map(|change| match change {
+                Change::IssuedRoot => format!(
+                    "no PKI in {}: a render issues a new root CA, and every cacerts with it",
+                    self.resolved.pki_dir.path().display()
+                ),
+                Change::IssuedIntermediate(cluster) => {
+                    format!("the PKI has no intermediate CA for {cluster}: a render issues one")
+                }
+                Change::Retired { cluster, .. } => {
+                    format!("a render retires the intermediate CA of {cluster}")
+                }
+            })
+            .collect()
+    }
+
     fn notes(&self) -> Vec<String> {
-        let mut notes = self.inspected.would_issue.clone();
-        if !self.inspected.admins_known {
-            notes.push("no admin recipients known (secrets.admins is empty and there is no local admin identity): encrypted files are compared with the render record only".to_owned());
-        }
+        let mut notes = self.issue_notes();
+        notes.extend(self.admin_notes());
         notes
     }
 
+    fn admin_notes(&self) -> Vec<String> {
+        if self.resolved.admins.known() {
+            Vec::new()
+        } else {
+            vec!["no admin recipients known (secrets.admins is empty and there is no local admin identity): encrypted files are compared with the render record only".to_owned()]
+        }
+    }
+
     /// Adds the drift between this render and the tree at `out` to `report`.
-    fn add_drift(&self, out: &Path, report: &mut Report) -> Result<(), (u8, String)> {
-        let disk = RenderedTree::open(out).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    fn add_drift(&self, out: &Path, report: &mut Report) -> Result<(), Failure> {
+        let disk = RenderedTree::open(out)?;
         let mut diffs = drift::compare(&self.tree, &disk);
-        if !self.inspected.admins_known {
+        if !self.resolved.admins.known() {
             // Without the admins the inputs digests cannot be computed: keep only hand edits.
             diffs.retain(|d| !(d.sealed && d.reason == Some("its inputs changed")));
         }
         for finding in drift::findings(&diffs, &self.origin.to_string()) {
             report.push(finding);
         }
-        for issue in &self.inspected.would_issue {
+        for issue in self.issue_notes() {
             report.push(Finding::error(
                 "drift",
                 "pki",
-                issue.clone(),
+                issue,
                 "run mesh-render with an admin identity and commit the result",
             ));
         }
-        for note in self
-            .notes()
-            .into_iter()
-            .skip(self.inspected.would_issue.len())
-        {
+        for note in self.admin_notes() {
             report.note(note);
         }
         Ok(())
@@ -235,7 +241,7 @@ impl InMemory {
 
 /// What the mesh description says about placement and servers.
 fn expected(mesh: &Mesh) -> Expected {
-    let model = Model::from_mesh(mesh, &SecretInputs::none());
+    let model = Model::from_mesh(mesh, &SecretPlans::none());
     let mut e = Expected::default();
     for plan in &model.clusters {
         let names = plan

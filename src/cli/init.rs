@@ -4,37 +4,29 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{EXIT_INPUT, EXIT_OUTPUT, InitArgs};
+use super::args::InitArgs;
+use super::exit::Failure;
+use super::failure::CommandError;
 use crate::config::{self, ContextName, NetworkName, Origin, Workload};
+use crate::disk::{self, Mode};
+use crate::env::Env;
 use crate::kubeconfig::Kubeconfig;
-use crate::output;
 use crate::render;
 use crate::render::init::ImportedCluster;
 
 /// `mesh-render init`: writes the example, or a description imported from kubeconfigs, after
 /// checking that it is itself a valid mesh description.
-pub(super) fn init(args: &InitArgs) -> Result<(), (u8, String)> {
+pub(super) fn init(args: &InitArgs, env: &Env) -> Result<(), Failure> {
     if args.output.exists() && !args.force {
-        return Err((
-            EXIT_INPUT,
-            format!(
-                "{} already exists\n  fix: pass --force to overwrite it, or --output FILE to write elsewhere",
-                args.output.display()
-            ),
-        ));
+        return Err(CommandError::InitExists(args.output.clone()).into());
     }
     let (text, notes) = match &args.from_kubeconfig {
         None => (config::EXAMPLE_YAML.to_owned(), Vec::new()),
-        Some(files) => import_kubeconfig(files).map_err(|e| (EXIT_INPUT, e))?,
+        Some(files) => import_kubeconfig(files, env)?,
     };
     let origin = Origin::File(args.output.clone());
-    config::parse(&text, &origin).map_err(|e| {
-        (
-            EXIT_OUTPUT,
-            format!("mesh-render generated an invalid mesh description (a bug): {e}"),
-        )
-    })?;
-    output::write_file(&args.output, text.as_bytes()).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
+    config::parse(&text, &origin).map_err(|e| CommandError::GeneratedInvalid(e.to_string()))?;
+    disk::write_atomic(&args.output, text.as_bytes(), Mode::Public)?;
     for note in notes {
         eprintln!("note: {note}");
     }
@@ -48,21 +40,18 @@ pub(super) fn init(args: &InitArgs) -> Result<(), (u8, String)> {
 
 /// The mesh description for every context of the kubeconfig files (or `KUBECONFIG`, or
 /// ~/.kube/config), with notes about what was skipped.
-fn import_kubeconfig(files: &[PathBuf]) -> Result<(String, Vec<String>), String> {
+fn import_kubeconfig(files: &[PathBuf], env: &Env) -> Result<(String, Vec<String>), Failure> {
     let kubeconfig = if !files.is_empty() {
         Kubeconfig::load(files)
     } else {
-        match std::env::var_os("KUBECONFIG") {
-            Some(value) if !value.is_empty() => Kubeconfig::load_env(&value),
-            _ => {
-                let home = std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_default();
+        match env.get("KUBECONFIG") {
+            Some(value) => Kubeconfig::load_env(value),
+            None => {
+                let home = env.home().unwrap_or_default();
                 Kubeconfig::load(&[home.join(".kube").join("config")])
             }
         }
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
 
     let mut notes: Vec<String> = kubeconfig
         .missing()
@@ -87,13 +76,11 @@ fn import_kubeconfig(files: &[PathBuf]) -> Result<(String, Vec<String>), String>
             continue;
         }
         first_context.insert(cluster, &view.context.name);
-        let name = view
-            .cluster
-            .mesh_cluster_name()
-            .map_err(|e| e.to_string())?;
-        let context = ContextName::parse(&view.context.name).map_err(|e| e.problem)?;
-        let network =
-            NetworkName::parse(&format!("network{}", imported.len() + 1)).map_err(|e| e.problem)?;
+        let name = view.cluster.mesh_cluster_name()?;
+        let context = ContextName::parse(&view.context.name)
+            .map_err(|e| CommandError::NoContexts(e.problem))?;
+        let network = NetworkName::parse(&format!("network{}", imported.len() + 1))
+            .map_err(|e| CommandError::GeneratedInvalid(e.problem))?;
         imported.push(ImportedCluster {
             name,
             network,
@@ -114,14 +101,15 @@ fn import_kubeconfig(files: &[PathBuf]) -> Result<(String, Vec<String>), String>
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        return Err(format!(
+        return Err(CommandError::NoContexts(format!(
             "no contexts found in {}\n  fix: pass the kubeconfig files of the mesh's clusters, e.g. --from-kubeconfig ~/.kube/a ~/.kube/b",
             if files.is_empty() {
                 "any kubeconfig file".to_owned()
             } else {
                 files.join(", ")
             }
-        ));
+        ))
+        .into());
     }
     let count = imported.len();
     for (i, cluster) in imported.iter_mut().enumerate() {
@@ -132,6 +120,6 @@ fn import_kubeconfig(files: &[PathBuf]) -> Result<(String, Vec<String>), String>
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let text = render::init::mesh_description(&sources, &imported).map_err(|e| e.to_string())?;
+    let text = render::init::mesh_description(&sources, &imported)?;
     Ok((text, notes))
 }

@@ -1,29 +1,33 @@
-//! `mesh-render keys` and `mesh-render pki renew`: the identities each cluster's GitOps
-//! controller decrypts with, and re-issuing a cluster's intermediate CA.
+//! `mesh-render keys` and `mesh-render pki renew|rotate-root`: the identities each cluster's
+//! GitOps controller decrypts with, re-issuing a cluster's intermediate CA, and the stages of a
+//! root rotation.
 
 use std::path::Path;
 
-use super::{EXIT_INPUT, EXIT_OUTPUT, secrets};
-use crate::config::{self, ClusterName, Origin};
+use super::args::RotateStage;
+use super::edge;
+use super::exit::Failure;
+use super::failure::CommandError;
+use super::render::{describe_change, describe_created};
+use crate::config::{self, ClusterName, Mesh, Origin};
+use crate::disk::{self, Mode};
+use crate::env::Env;
 use crate::keys::{self, StateDir};
-use crate::output;
+use crate::pki::rotation::Stage;
+use crate::seal::{self, Resolved};
 
 /// Creates (or reuses) each cluster's identity and records its recipient in the mesh description.
-pub(super) fn keys(config_path: Option<&Path>) -> Result<(), (u8, String)> {
-    let (mesh, origin) = super::load(config_path).map_err(|e| (EXIT_INPUT, e.to_string()))?;
+pub(super) fn keys(config_path: Option<&Path>, env: &Env) -> Result<(), Failure> {
+    let (mesh, origin) = edge::load(config_path)?;
     let Origin::File(path) = &origin else {
-        return Err((
-            EXIT_INPUT,
-            "there is no mesh.yaml to record the recipients in\n  fix: run `mesh-render init` first (or pass --config FILE)".to_owned(),
-        ));
+        return Err(CommandError::KeysNeedFile.into());
     };
-    let state = StateDir::for_mesh(&mesh.mesh_id).map_err(|e| (EXIT_INPUT, e.to_string()))?;
-    let mut text = std::fs::read_to_string(path)
-        .map_err(|e| (EXIT_INPUT, format!("{}: {e}", path.display())))?;
+    let state = StateDir::for_mesh(&mesh.mesh_id, env)?;
+    let mut text = disk::read_text(path)?;
     let mut lines = Vec::new();
     for cluster in &mesh.clusters {
         let file = state.cluster_identity(&cluster.name);
-        let identity = match keys::read_identity(&file).map_err(|e| (EXIT_OUTPUT, e.to_string()))? {
+        let identity = match keys::read_identity(&file)? {
             Some(identity) => identity,
             None if cluster.gitops_recipient.is_some() => {
                 lines.push(format!(
@@ -39,8 +43,7 @@ pub(super) fn keys(config_path: Option<&Path>) -> Result<(), (u8, String)> {
                     "GitOps identity of cluster {} in mesh {}",
                     cluster.name, mesh.mesh_id
                 ),
-            )
-            .map_err(|e| (EXIT_OUTPUT, e.to_string()))?,
+            )?,
         };
         let recipient = identity.recipient.to_string();
         if cluster.gitops_recipient.as_ref().map(|r| r.as_str()) == Some(recipient.as_str()) {
@@ -53,7 +56,7 @@ pub(super) fn keys(config_path: Option<&Path>) -> Result<(), (u8, String)> {
             &recipient,
             "mesh-render keys",
         )
-        .map_err(|e| (EXIT_OUTPUT, e))?;
+        .map_err(CommandError::Edit)?;
         lines.push(format!(
             "{}: {} -> recorded in {}",
             cluster.name,
@@ -61,7 +64,7 @@ pub(super) fn keys(config_path: Option<&Path>) -> Result<(), (u8, String)> {
             path.display()
         ));
     }
-    output::write_file(path, text.as_bytes()).map_err(|e| (EXIT_OUTPUT, e.to_string()))?;
+    disk::write_atomic(path, text.as_bytes(), Mode::Public)?;
     println!(
         "GitOps identities of mesh {} (each stays on this machine, mode 0600; never commit one):",
         mesh.mesh_id
@@ -76,33 +79,38 @@ pub(super) fn keys(config_path: Option<&Path>) -> Result<(), (u8, String)> {
     Ok(())
 }
 
-/// Re-issues the intermediate CA of one cluster; the old one is retired.
-pub(super) fn renew(config_path: Option<&Path>, cluster: &str) -> Result<(), (u8, String)> {
-    let (mesh, origin) = super::load(config_path).map_err(|e| (EXIT_INPUT, e.to_string()))?;
-    let cluster = ClusterName::parse(cluster)
-        .map_err(|e| (EXIT_INPUT, format!("--cluster: {}", e.problem)))?;
-    if !mesh.clusters.iter().any(|c| c.name == cluster) {
-        return Err((
-            EXIT_INPUT,
-            format!(
-                "--cluster: {cluster} is not a cluster of mesh {}",
-                mesh.mesh_id
-            ),
-        ));
+/// Resolves the mesh's secret inputs to change its PKI, first issuing what it lacks (and saying so).
+fn resolve_for_pki(
+    mesh: &Mesh,
+    origin: &Origin,
+    env: &Env,
+    now: time::OffsetDateTime,
+) -> Result<Resolved, Failure> {
+    let mut resolved = seal::resolve(mesh, origin, env, seal::Mode::Render)?;
+    for created in &resolved.created {
+        println!("note: {}", describe_created(created));
     }
-    let now = super::now();
-    let secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
-    let retired = secrets
-        .pki_dir
-        .renew(
-            &cluster,
-            &secrets.admins,
-            secrets.identities.as_ref(),
-            mesh.pki.algorithm,
-            mesh.pki.validity,
-            now,
-        )
-        .map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    for change in resolved.issue(mesh, now)? {
+        println!("note: {}", describe_change(&change, &resolved.pki_dir));
+    }
+    Ok(resolved)
+}
+
+/// Re-issues the intermediate CA of one cluster; the old one is retired.
+pub(super) fn renew(config_path: Option<&Path>, cluster: &str, env: &Env) -> Result<(), Failure> {
+    let (mesh, origin) = edge::load(config_path)?;
+    let cluster =
+        ClusterName::parse(cluster).map_err(|e| CommandError::BadCluster { problem: e.problem })?;
+    if !mesh.clusters.iter().any(|c| c.name == cluster) {
+        return Err(CommandError::UnknownCluster {
+            cluster,
+            mesh: mesh.mesh_id.clone(),
+        }
+        .into());
+    }
+    let now = edge::now();
+    let mut resolved = resolve_for_pki(&mesh, &origin, env, now)?;
+    let retired = resolved.renew(&mesh, &cluster, now)?;
     println!(
         "Issued a new intermediate CA for {cluster} (the old one is kept in {}). Render again: only {cluster}'s cacerts changes; istiod reloads it in place.",
         retired.display()
@@ -113,43 +121,30 @@ pub(super) fn renew(config_path: Option<&Path>, cluster: &str) -> Result<(), (u8
 /// Moves the root rotation to the next stage.
 pub(super) fn rotate_root(
     config_path: Option<&Path>,
-    stage: super::RotateStage,
-) -> Result<(), (u8, String)> {
-    use super::RotateStage as R;
-    use crate::pki::rotation::Stage;
-    let (mesh, origin) = super::load(config_path).map_err(|e| (EXIT_INPUT, e.to_string()))?;
-    let now = super::now();
-    let secrets = secrets::prepare(&mesh, &origin, now).map_err(|e| (EXIT_INPUT, e))?;
+    stage: RotateStage,
+    env: &Env,
+) -> Result<(), Failure> {
+    let (mesh, origin) = edge::load(config_path)?;
+    let now = edge::now();
+    let mut resolved = resolve_for_pki(&mesh, &origin, env, now)?;
     let target = match stage {
-        R::Prepare => Some(Stage::Prepare),
-        R::TrustBoth => Some(Stage::TrustBoth),
-        R::Switch => Some(Stage::Switch),
-        R::Finish => Some(Stage::Finish),
-        R::Done => None,
+        RotateStage::Prepare => Some(Stage::Prepare),
+        RotateStage::TrustBoth => Some(Stage::TrustBoth),
+        RotateStage::Switch => Some(Stage::Switch),
+        RotateStage::Finish => Some(Stage::Finish),
+        RotateStage::Done => None,
     };
-    let clusters: Vec<ClusterName> = mesh.clusters.iter().map(|c| c.name.clone()).collect();
-    secrets
-        .pki_dir
-        .rotate(
-            target,
-            &clusters,
-            &secrets.admins,
-            secrets.identities.as_ref(),
-            mesh.pki.algorithm,
-            mesh.pki.validity,
-            now,
-        )
-        .map_err(|e| (EXIT_INPUT, e.to_string()))?;
+    resolved.rotate(&mesh, target, now)?;
     match target {
         Some(stage) => println!(
             "Root rotation: stage `{}` recorded in {}. Render, review and sync it to every cluster; then check that {}.",
             stage.name(),
-            secrets.pki_dir.path().display(),
+            resolved.pki_dir.path().display(),
             stage.verify_before_next()
         ),
         None => println!(
             "Root rotation complete: the new root and intermediates replace the old ones (kept in {}). Render again: cacerts stay as they are; istiod drops ISTIO_MULTIROOT_MESH.",
-            secrets.pki_dir.path().join("retired").display()
+            resolved.pki_dir.path().join("retired").display()
         ),
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! Edits of a mesh description that keep the user's text: comments, order and layout stay as they
 //! were; only the lines that change are touched (`mesh-render keys` records recipients this way).
 
-use super::{Origin, parse};
+use super::mesh::Origin;
+use super::parse::parse;
 
 /// Sets `clusters[].gitopsRecipient` of `cluster` in the mesh description `text`: replaces the
 /// line if the cluster has one, else inserts it after the cluster's `name:` line.

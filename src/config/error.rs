@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::Origin;
+use super::mesh::Origin;
 
 /// One thing wrong with a mesh description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,4 +102,9 @@ impl fmt::Display for Problem {
         }
         write!(f, "{} (fix: {})", self.problem, self.fix)
     }
+}
+
+/// The line and column of a parser location, as errors show them.
+pub(super) fn line_col(loc: &serde_saphyr::Location) -> (u64, u64) {
+    (loc.line(), loc.column())
 }

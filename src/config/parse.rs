@@ -4,11 +4,22 @@
 use serde_saphyr::Error as YamlError;
 use serde_saphyr::budget::BudgetBreach;
 
-use super::error::{ConfigError, Problem};
+use super::error::{ConfigError, Problem, line_col};
+use super::mesh::{API_VERSION, EXAMPLE_YAML, KIND, MAX_FILE_BYTES, Mesh, Origin};
 use super::spec::{Header, MeshSpec};
-use super::{API_VERSION, KIND, MAX_FILE_BYTES, Mesh, Origin};
 
-pub(super) fn parse_bytes(bytes: &[u8], origin: &Origin) -> Result<Mesh, ConfigError> {
+/// Parses and validates a mesh description held in memory.
+pub fn parse(text: &str, origin: &Origin) -> Result<Mesh, ConfigError> {
+    parse_bytes(text.as_bytes(), origin)
+}
+
+/// The built-in example mesh.
+pub fn example() -> Result<Mesh, ConfigError> {
+    parse_bytes(EXAMPLE_YAML.as_bytes(), &Origin::BuiltinExample)
+}
+
+/// Parses and validates a mesh description read from `origin`.
+pub fn parse_bytes(bytes: &[u8], origin: &Origin) -> Result<Mesh, ConfigError> {
     let fail = |p: Problem| ConfigError::invalid(origin, vec![p]);
     if bytes.len() > MAX_FILE_BYTES {
         return Err(fail(Problem::new(
@@ -130,10 +141,6 @@ fn tidy_path(path: &str) -> String {
     } else {
         path.to_owned()
     }
-}
-
-pub(super) fn line_col(loc: &serde_saphyr::Location) -> (u64, u64) {
-    (loc.line(), loc.column())
 }
 
 /// The error itself, under any alias and snippet wrappers.

@@ -335,7 +335,7 @@ pub struct SecretsSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PkiSpec {
     #[serde(default)]
-    pub algorithm: crate::pki::Algorithm,
+    pub algorithm: Algorithm,
     #[serde(default)]
     pub root_validity_days: Option<Spanned<u32>>,
     #[serde(default)]
@@ -389,4 +389,18 @@ pub struct RepositorySpec {
     /// Where the rendered tree sits in the repository (default `out`).
     #[serde(default)]
     pub path: Option<Text>,
+}
+
+/// The key algorithm of a CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// ECDSA P-256 with SHA-256: istiod accepts it (`security/pkg/pki/util/crypto.go`) and it is
+    /// quick to issue and to verify.
+    #[default]
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// RSA 4096 with SHA-256, as Istio's Makefile issues.
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
 }

@@ -5,17 +5,16 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::error::Problem;
+use super::error::{Problem, line_col};
+use super::mesh::{
+    Cluster, Credentials, GitOps, GitOpsTarget, Istio, IstioVersion, LoadBalancer, Mesh,
+    PkiSettings, Sample, Secrets, Upstream, Validity,
+};
 use super::names::{
     self, AgeRecipient, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, Revision,
     TrustDomain,
 };
-use super::parse::line_col;
 use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
-use super::{
-    Cluster, Credentials, GitOps, GitOpsTarget, Istio, IstioVersion, LoadBalancer, Mesh,
-    PkiSettings, Sample, Secrets, Upstream,
-};
 
 /// Collects problems while building the typed mesh.
 #[derive(Default)]
@@ -164,7 +163,7 @@ fn gitops(p: &mut Problems, spec: &spec::GitOpsSpec) -> Option<GitOps> {
                     "give the rendered tree's path relative to the repository root, e.g. out",
                 );
             }
-            (url.clone(), branch, path)
+            (Some(url.clone()), branch, path)
         }
         None => {
             if spec.target != GitOpsTarget::None {
@@ -175,7 +174,7 @@ fn gitops(p: &mut Problems, spec: &spec::GitOpsSpec) -> Option<GitOps> {
                     "add `repository: {url: <git URL>, branch: main, path: out}` under gitops",
                 );
             }
-            (String::new(), "main".to_owned(), "out".to_owned())
+            (None, "main".to_owned(), "out".to_owned())
         }
     };
     let chart_repository = match &spec.chart_repository {
@@ -227,7 +226,7 @@ fn secrets(p: &mut Problems, spec: &spec::SecretsSpec) -> Option<Secrets> {
 
 fn pki_settings(p: &mut Problems, spec: &spec::PkiSpec) -> Option<PkiSettings> {
     let before = p.0.len();
-    let default = crate::pki::Validity::default();
+    let default = Validity::default();
     let mut days = |field: &str,
                     value: &Option<serde_saphyr::Spanned<u32>>,
                     default: i64,
@@ -267,7 +266,7 @@ fn pki_settings(p: &mut Problems, spec: &spec::PkiSpec) -> Option<PkiSettings> {
     );
     (p.0.len() == before).then_some(PkiSettings {
         algorithm: spec.algorithm,
-        validity: crate::pki::Validity {
+        validity: Validity {
             root_days,
             intermediate_days,
             margin_days: default.margin_days,
@@ -513,7 +512,7 @@ fn credentials(
                 None
             }
             Some(k) => Some(k.value.clone()),
-            None => Some(String::new()),
+            None => None,
         };
         if e.store.name.value.trim().is_empty() {
             p.push(
@@ -528,7 +527,7 @@ fn credentials(
             tls_server_name: e.tls_server_name.as_ref().map(|s| s.value.clone()),
             store_kind: e.store.kind,
             store_name: e.store.name.value.clone(),
-            remote_key: remote_key.unwrap_or_default(),
+            remote_key,
         });
     }
     match (&spec.token_file, &spec.kubeconfig) {

@@ -10,40 +10,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::config::ClusterName;
-
-/// The key algorithm of a CA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algorithm {
-    /// ECDSA P-256 with SHA-256: istiod accepts it (`security/pkg/pki/util/crypto.go`) and it is
-    /// quick to issue and to verify.
-    #[default]
-    #[serde(rename = "ecdsa-p256")]
-    EcdsaP256,
-    /// RSA 4096 with SHA-256, as Istio's Makefile issues.
-    #[serde(rename = "rsa-4096")]
-    Rsa4096,
-}
-
-/// Validity of new CAs, and the margin by which an intermediate ends before its root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Validity {
-    pub root_days: i64,
-    pub intermediate_days: i64,
-    pub margin_days: i64,
-}
-
-impl Default for Validity {
-    /// Istio's Makefile: 3650 days for both (`ROOTCA_DAYS`, `INTERMEDIATE_DAYS`).
-    fn default() -> Self {
-        Self {
-            root_days: 3650,
-            intermediate_days: 3650,
-            margin_days: 30,
-        }
-    }
-}
+use crate::config::{Algorithm, ClusterName, Validity};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {

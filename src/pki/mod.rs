@@ -1,8 +1,11 @@
 //! The mesh's PKI: one root CA and an intermediate per cluster, kept as reviewed, encrypted state
 //! (certificates in clear, keys sealed to the admins), and each cluster's `cacerts` bundle.
+//! `ca` issues (pure crypto), `rotation` stages a root rotation, `state` is the PKI's records and
+//! the text of its files, `store` reads and writes them in `pki/`.
 
 pub mod ca;
 pub mod rotation;
+pub mod state;
 pub mod store;
 
-pub use ca::{Algorithm, Ca, CaCerts, CaError, Validity, cacerts, issue_intermediate, issue_root};
+pub use ca::{Ca, CaCerts, CaError, cacerts, issue_intermediate, issue_root};

@@ -2,34 +2,24 @@
 //! a SOPS file with the certificate in clear and the private key encrypted to the admins.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::ca::{self, Algorithm, Ca, CaError, Validity};
-use super::rotation::{Generation, Stage};
-use crate::config::ClusterName;
-use crate::sops::{self, Identities, Recipient, Rule};
-
-/// Which CA a state file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub enum Kind {
-    RootCA,
-    IntermediateCA,
-}
+use super::ca::{self, Ca, CaError};
+use super::rotation::Stage;
+use super::state::{self, CaRecord, Kind, PkiState, RotationState};
+use crate::config::{Algorithm, ClusterName, Validity};
+use crate::disk::{self, IoError, Mode};
+use crate::sops::{self, Identities, Recipient};
+use crate::templates::TemplateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{} is not a mesh-render PKI file: {message}\n  fix: restore it from version control", .path.display())]
     BadState { path: PathBuf, message: String },
     #[error("{}: {source}", .path.display())]
@@ -46,72 +36,14 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Ca(#[from] CaError),
-    #[error("could not render {what}: {message}")]
-    Render { what: String, message: String },
+    #[error("could not render {}: {source}", .path.display())]
+    Render {
+        path: PathBuf,
+        #[source]
+        source: TemplateError,
+    },
     #[error("root rotation: {message}\n  fix: {fix}")]
     Rotation { message: String, fix: String },
-}
-
-/// A CA as the state holds it, without its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaRecord {
-    pub kind: Kind,
-    pub cert_pem: String,
-    pub not_after: OffsetDateTime,
-    pub path: PathBuf,
-    /// SHA-256 of the state file's bytes: what a rendered `cacerts` depends on.
-    pub digest: String,
-}
-
-/// The public view of the PKI: everything a render needs without a private key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PkiState {
-    pub root: CaRecord,
-    pub intermediates: BTreeMap<ClusterName, CaRecord>,
-    /// A root rotation in progress.
-    pub rotation: Option<RotationState>,
-}
-
-/// A root rotation in progress: its stage, the next root and the intermediates it signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotationState {
-    pub stage: Stage,
-    pub next_root: Option<CaRecord>,
-    pub next_intermediates: BTreeMap<ClusterName, CaRecord>,
-}
-
-impl PkiState {
-    /// The root of a generation (the next one only exists from `trust-both` on).
-    pub fn root_of(&self, generation: Generation) -> Option<&CaRecord> {
-        match generation {
-            Generation::Current => Some(&self.root),
-            Generation::Next => self.rotation.as_ref()?.next_root.as_ref(),
-        }
-    }
-
-    /// A cluster's intermediate of a generation.
-    pub fn intermediate_of(
-        &self,
-        cluster: &ClusterName,
-        generation: Generation,
-    ) -> Option<&CaRecord> {
-        match generation {
-            Generation::Current => self.intermediates.get(cluster),
-            Generation::Next => self.rotation.as_ref()?.next_intermediates.get(cluster),
-        }
-    }
-
-    /// The stage whose `cacerts` are rendered: a mesh without rotation renders as `prepare` does
-    /// for the CA material (current issuer, current root only).
-    pub fn material_stage(&self) -> Stage {
-        self.rotation.as_ref().map_or(Stage::Prepare, |r| r.stage)
-    }
-}
-
-/// pki/rotation.yaml.
-#[derive(Debug, Deserialize)]
-struct RotationFile {
-    stage: Stage,
 }
 
 /// What `ensure` did, for the summary.
@@ -122,23 +54,10 @@ pub enum Change {
     Retired { cluster: ClusterName, to: PathBuf },
 }
 
-/// The fields of a state file, as written by the template (the key stays encrypted).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StateFile {
-    kind: Kind,
-    certificate: String,
-}
-
 /// A PKI directory (`pki/` beside mesh.yaml).
 #[derive(Debug, Clone)]
 pub struct PkiDir {
     path: PathBuf,
-}
-
-/// The rule that keeps everything but the key readable.
-fn state_rule() -> Rule {
-    Rule::EncryptedRegex("^key$".to_owned())
 }
 
 impl PkiDir {
@@ -189,26 +108,20 @@ impl PkiDir {
             return Ok(None);
         };
         let intermediates = read_intermediates(&self.path.join("intermediates"))?;
-        let rotation = match fs::read_to_string(self.rotation_file()) {
-            Ok(text) => {
-                let file: RotationFile =
-                    serde_saphyr::from_str(&text).map_err(|e| StoreError::BadState {
-                        path: self.rotation_file(),
-                        message: e.to_string(),
-                    })?;
+        let rotation = match disk::read_optional(&self.rotation_file())? {
+            Some(bytes) => {
+                let path = self.rotation_file();
+                let stage = std::str::from_utf8(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| state::parse_rotation(text).map_err(|e| e.message))
+                    .map_err(|message| StoreError::BadState { path, message })?;
                 Some(RotationState {
-                    stage: file.stage,
+                    stage,
                     next_root: read_record(&self.next_root_file())?,
                     next_intermediates: read_intermediates(&self.path.join("intermediates-next"))?,
                 })
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => {
-                return Err(StoreError::Io {
-                    path: self.rotation_file(),
-                    source,
-                });
-            }
+            None => None,
         };
         Ok(Some(PkiState {
             root,
@@ -378,50 +291,44 @@ impl PkiDir {
             None => return self.promote(&state),
         }
         let stage = stage.unwrap_or(Stage::Finish);
-        let text = crate::render::state::rotation_state(stage).map_err(|e| StoreError::Render {
-            what: "pki/rotation.yaml".into(),
-            message: e.to_string(),
+        let text = state::rotation_text(stage).map_err(|source| StoreError::Render {
+            path: self.rotation_file(),
+            source,
         })?;
-        crate::output::write_file(&self.rotation_file(), text.as_bytes()).map_err(|e| {
-            StoreError::Io {
-                path: self.rotation_file(),
-                source: std::io::Error::other(e.to_string()),
-            }
-        })
+        Ok(disk::write_atomic(
+            &self.rotation_file(),
+            text.as_bytes(),
+            Mode::Public,
+        )?)
     }
 
     /// Completes a rotation: the old root and intermediates are retired, the next ones take
     /// their place (file bytes unchanged, so `cacerts` stay as the `finish` stage rendered them).
     fn promote(&self, state: &PkiState) -> Result<(), StoreError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { path, source }
-        };
         let dir = self.retired_dir();
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        disk::create_dir_all(&dir, Mode::Public)?;
         let stamp = |r: &CaRecord| r.digest.get(..12).unwrap_or(&r.digest).to_owned();
-        fs::rename(
-            self.root_file(),
-            dir.join(format!("root-{}.yaml", stamp(&state.root))),
-        )
-        .map_err(io(&self.root_file()))?;
-        fs::rename(self.next_root_file(), self.root_file()).map_err(io(&self.next_root_file()))?;
+        disk::rename(
+            &self.root_file(),
+            &dir.join(format!("root-{}.yaml", stamp(&state.root))),
+        )?;
+        disk::rename(&self.next_root_file(), &self.root_file())?;
         for (cluster, record) in &state.intermediates {
             self.retire(cluster, record)?;
         }
         let next_dir = self.path.join("intermediates-next");
         let current_dir = self.path.join("intermediates");
-        fs::create_dir_all(&current_dir).map_err(io(&current_dir))?;
+        disk::create_dir_all(&current_dir, Mode::Public)?;
         for cluster in state
             .rotation
             .iter()
             .flat_map(|r| r.next_intermediates.keys())
         {
             let from = self.next_intermediate_file(cluster);
-            fs::rename(&from, self.intermediate_file(cluster)).map_err(io(&from))?;
+            disk::rename(&from, &self.intermediate_file(cluster))?;
         }
-        let _ = fs::remove_dir(&next_dir);
-        fs::remove_file(self.rotation_file()).map_err(io(&self.rotation_file()))
+        disk::remove_dir_if_empty(&next_dir);
+        Ok(disk::remove_file(&self.rotation_file())?)
     }
 
     /// A cluster's next intermediate with its key, during a rotation.
@@ -437,6 +344,26 @@ impl PkiDir {
             why,
             &format!("the next intermediate CA of {cluster}"),
         )
+    }
+
+    /// The CA a record describes, with its key: the state file is read again, must still be the
+    /// file the record was made from (its digest), and its key is decrypted with an admin identity.
+    pub fn ca_at(
+        &self,
+        record: &CaRecord,
+        identities: Option<&Identities>,
+        why: &str,
+        subject: &str,
+    ) -> Result<Ca, StoreError> {
+        let bytes = disk::read(&record.path)?;
+        if crate::digest::sha256_hex(&bytes) != record.digest {
+            return Err(StoreError::BadState {
+                path: record.path.clone(),
+                message: "it changed while mesh-render was using it".into(),
+            });
+        }
+        let key = self.decrypt_key(&record.path, identities, why)?;
+        Ok(Ca::from_pem(&record.cert_pem, key, subject)?)
     }
 
     fn ca_from(
@@ -526,10 +453,7 @@ impl PkiDir {
         identities: Option<&Identities>,
         why: &str,
     ) -> Result<Zeroizing<String>, StoreError> {
-        let text = fs::read_to_string(path).map_err(|source| StoreError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = disk::read_text(path)?;
         let need = || {
             let recipients = sops::metadata(&text)
                 .map(|m| m.recipients().iter().map(ToString::to_string).collect())
@@ -551,16 +475,10 @@ impl PkiDir {
                 });
             }
         };
-        let docs = plain.to_json();
-        let key = docs
-            .first()
-            .and_then(|d| d.get("key"))
-            .and_then(|k| k.as_str())
-            .ok_or_else(|| StoreError::BadState {
-                path: path.to_owned(),
-                message: "no `key` field".into(),
-            })?;
-        Ok(Zeroizing::new(key.to_owned()))
+        state::key_of(&plain).map_err(|e| StoreError::BadState {
+            path: path.to_owned(),
+            message: e.message,
+        })
     }
 
     /// Issues `cluster`'s intermediate under `root` and writes it, encrypted, to `path`.
@@ -598,83 +516,57 @@ impl PkiDir {
         admins: &[Recipient],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let plain = crate::render::state::ca_state(kind, cluster, algorithm, ca).map_err(|e| {
+        let plain = state::ca_state_text(kind, cluster, algorithm, ca).map_err(|source| {
             StoreError::Render {
-                what: path.display().to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        let encrypted = sops::encrypt(&plain, &state_rule(), admins, sops::Timestamp::from(now))
-            .map_err(|source| StoreError::Sops {
                 path: path.to_owned(),
                 source,
-            })?;
-        crate::output::write_file(path, encrypted.as_bytes()).map_err(|e| StoreError::Io {
+            }
+        })?;
+        let encrypted = sops::encrypt(
+            &plain,
+            &state::state_rule(),
+            admins,
+            sops::Timestamp::from(now),
+        )
+        .map_err(|source| StoreError::Sops {
             path: path.to_owned(),
-            source: std::io::Error::other(e.to_string()),
-        })
+            source,
+        })?;
+        Ok(disk::write_atomic(
+            path,
+            encrypted.as_bytes(),
+            Mode::Public,
+        )?)
     }
 
     /// Moves a cluster's intermediate to `retired/<cluster>-<notAfter>.yaml`.
     fn retire(&self, cluster: &ClusterName, record: &CaRecord) -> Result<PathBuf, StoreError> {
         let dir = self.retired_dir();
-        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        disk::create_dir_all(&dir, Mode::Public)?;
         let stamp = record.digest.get(..12).unwrap_or(&record.digest);
         let to = dir.join(format!("{cluster}-{stamp}.yaml"));
-        fs::rename(&record.path, &to).map_err(|source| StoreError::Io {
-            path: record.path.clone(),
-            source,
-        })?;
+        disk::rename(&record.path, &to)?;
         Ok(to)
     }
 }
 
 /// Reads a state file's public part, or `None` if it does not exist.
 fn read_record(path: &Path) -> Result<Option<CaRecord>, StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(StoreError::Io {
-                path: path.to_owned(),
-                source,
-            });
-        }
+    let Some(bytes) = disk::read_optional(path)? else {
+        return Ok(None);
     };
-    let bad = |message: String| StoreError::BadState {
-        path: path.to_owned(),
-        message,
-    };
-    let text = std::str::from_utf8(&bytes).map_err(|e| bad(e.to_string()))?;
-    let docs = sops::without_metadata(text).map_err(|e| bad(e.to_string()))?;
-    let doc = docs.into_iter().next().ok_or_else(|| bad("empty".into()))?;
-    let state: StateFile = serde_json::from_value(doc).map_err(|e| bad(e.to_string()))?;
-    let not_after = ca::not_after(&state.certificate).map_err(bad)?;
-    Ok(Some(CaRecord {
-        kind: state.kind,
-        cert_pem: state.certificate,
-        not_after,
-        path: path.to_owned(),
-        digest: crate::output::sha256_hex(&bytes),
-    }))
+    state::parse_record(&bytes, path)
+        .map(Some)
+        .map_err(|e| StoreError::BadState {
+            path: path.to_owned(),
+            message: e.message,
+        })
 }
 
 /// The intermediates of a directory, by cluster.
 fn read_intermediates(dir: &Path) -> Result<BTreeMap<ClusterName, CaRecord>, StoreError> {
     let mut intermediates = BTreeMap::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(source) => {
-            return Err(StoreError::Io {
-                path: dir.to_owned(),
-                source,
-            });
-        }
-    };
+    let entries = disk::list_dir(dir)?;
     let clusters: Vec<(ClusterName, PathBuf)> = entries
         .into_iter()
         .filter_map(|path| {

@@ -5,8 +5,8 @@ use minijinja::context;
 use minijinja::value::Serde;
 use serde::Serialize;
 
-use super::{RenderError, templates};
 use crate::config::{ClusterName, ContextName, NetworkName, Workload};
+use crate::templates::{self, TemplateError};
 
 /// One cluster taken from a kubeconfig context.
 #[derive(Debug, Clone, Serialize)]
@@ -29,20 +29,13 @@ pub struct ImportedCluster {
 pub fn mesh_description(
     sources: &[String],
     clusters: &[ImportedCluster],
-) -> Result<String, RenderError> {
-    const TEMPLATE: &str = "init/mesh-from-kubeconfig.yaml";
+) -> Result<String, TemplateError> {
     let ctx = context! {
         sources => Serde(sources),
         clusters => Serde(clusters),
         mesh_id => "mesh1",
         istio_version => "1.26.0",
     };
-    let text = templates::env()
-        .get_template(TEMPLATE)
-        .and_then(|t| t.render(ctx))
-        .map_err(|source| RenderError::Template {
-            template: TEMPLATE,
-            source,
-        })?;
-    Ok(super::tree::normalize(&text))
+    let text = templates::render("init/mesh-from-kubeconfig.yaml", ctx)?;
+    Ok(templates::normalize(&text))
 }

@@ -2,8 +2,7 @@
 //! writes none; templates hold the YAML shape, this module decides which files exist where.
 
 pub mod init;
-pub mod state;
-mod templates;
+pub mod kubeconfig;
 pub mod tree;
 
 use minijinja::value::Serde;
@@ -15,6 +14,7 @@ use crate::gitops;
 use crate::model::{
     Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model, SECRET_ENCRYPTED_REGEX, SealedPlan,
 };
+use crate::templates::{self, TemplateError};
 pub use tree::{Entry, RelPath, Sealed, Secret, Tree};
 
 /// The name of every SOPS-encrypted file: sops, Flux and KSOPS find them by their metadata, and
@@ -27,12 +27,10 @@ pub const YAML_HEADER: &str =
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("template {template} failed to render: {source}")]
-    Template {
-        template: &'static str,
-        #[source]
-        source: minijinja::Error,
-    },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("a GitOps target needs the repository the tree is committed to (gitops.repository)")]
+    NoRepository,
     #[error("the renderer produced {0} twice")]
     Duplicate(RelPath),
     #[error(transparent)]
@@ -41,6 +39,9 @@ pub enum RenderError {
 
 /// Renders every file of the mesh.
 pub fn render(model: &Model) -> Result<Tree, RenderError> {
+    if model.gitops.target != GitOpsTarget::None && model.gitops.repository_url.is_none() {
+        return Err(RenderError::NoRepository);
+    }
     let mut out = Output::default();
     let globals = context! {
         mesh_id => &model.mesh_id,
@@ -203,7 +204,7 @@ fn render_cluster(
         let dir = format!("clusters/{name}/{}", layer.dir());
         let mut resources = Vec::new();
         let mut sealed_files: Vec<String> = Vec::new();
-        for (file, template, extra) in layer_files(*layer, cluster) {
+        for (file, template, extra) in layer_files(*layer, cluster)? {
             out.file(
                 &format!("{dir}/{file}"),
                 YAML_HEADER,
@@ -265,8 +266,11 @@ fn render_cluster(
 
 /// The files of one layer, in the order its kustomization lists them:
 /// (file name, template, extra context).
-fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str, Value)> {
-    match layer {
+fn layer_files(
+    layer: Layer,
+    cluster: &ClusterPlan,
+) -> Result<Vec<(String, &'static str, Value)>, TemplateError> {
+    Ok(match layer {
         Layer::Reader => {
             let mut files = vec![(
                 "reader-token.yaml".into(),
@@ -317,7 +321,7 @@ fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str
                 context! { port => CROSS_NETWORK_PORT },
             )];
             for remote in &cluster.external_remote_secrets {
-                let kubeconfig = state::external_secret_kubeconfig(remote);
+                let kubeconfig = kubeconfig::external_secret_kubeconfig(remote)?;
                 files.push((
                     format!("istio-remote-secret-{}.yaml", remote.source),
                     "layers/external-remote-secret.yaml",
@@ -350,7 +354,7 @@ fn layer_files(layer: Layer, cluster: &ClusterPlan) -> Vec<(String, &'static str
             }
             files
         }
-    }
+    })
 }
 
 /// Accumulates rendered files into the tree.
@@ -367,10 +371,7 @@ impl Output {
         template: &'static str,
         ctx: Value,
     ) -> Result<(), RenderError> {
-        let body = templates::env()
-            .get_template(template)
-            .and_then(|t| t.render(ctx))
-            .map_err(|source| RenderError::Template { template, source })?;
+        let body = templates::render(template, ctx)?;
         let path = RelPath::new(path)?;
         self.tree
             .insert(path, &format!("{header}{body}"))

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::config::{AgeRecipient, ClusterName};
+use crate::templates::normalize;
 
 /// A path relative to the output directory, '/'-separated, with no empty, `.` or `..` parts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,19 +176,6 @@ impl Tree {
     }
 }
 
-/// LF line endings, no trailing whitespace on a line, exactly one newline at the end.
-pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 1);
-    for line in text.replace("\r\n", "\n").split('\n') {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    let trimmed = out.trim_end_matches('\n').len();
-    out.truncate(trimmed);
-    out.push('\n');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,12 +213,6 @@ mod tests {
             assert!(RelPath::new(bad).is_err(), "{bad:?}");
         }
         assert!(RelPath::new("clusters/a/10-istio-system/namespace.yaml").is_ok());
-    }
-
-    #[test]
-    fn normalize_gives_lf_and_one_trailing_newline() {
-        assert_eq!(normalize("a: 1  \r\nb: 2\n\n\n"), "a: 1\nb: 2\n");
-        assert_eq!(normalize("x"), "x\n");
     }
 
     #[test]

@@ -3,15 +3,14 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::secrecy::ExposeSecret;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::SopsError;
 use super::cipher::DataKey;
+use super::error::SopsError;
 
 /// An age X25519 recipient (`age1...`).
 #[derive(Clone, PartialEq, Eq)]
@@ -174,7 +173,9 @@ impl Identities {
         Self::parse_from(text, "the given text")
     }
 
-    fn parse_from(text: &str, source: &str) -> Result<Self, SopsError> {
+    /// Parses identities from key-file text read from `source` (a path, or a variable's name),
+    /// which errors and [`Identities::sources`] name.
+    pub fn parse_from(text: &str, source: &str) -> Result<Self, SopsError> {
         let keys = parse_keys(text, source)?;
         if keys.is_empty() {
             return Err(SopsError::NoIdentities {
@@ -187,14 +188,14 @@ impl Identities {
         })
     }
 
-    /// Reads identities from a key file.
-    pub fn from_file(path: &Path) -> Result<Self, SopsError> {
-        let source = path.display().to_string();
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| SopsError::Io {
-            path: source.clone(),
-            reason: e.to_string(),
-        })?);
-        Self::parse_from(&text, &source)
+    /// [`Identities::parse_from`], but text without any identity (only comments, or nothing)
+    /// is `None`, as sops skips a key file that holds none.
+    pub fn parse_optional(text: &str, source: &str) -> Result<Option<Self>, SopsError> {
+        let keys = parse_keys(text, source)?;
+        Ok((!keys.is_empty()).then(|| Identities {
+            keys,
+            sources: vec![source.to_string()],
+        }))
     }
 
     /// Identities from one secret identity (for example a freshly generated one).
@@ -202,70 +203,6 @@ impl Identities {
         Identities {
             keys: vec![identity.key],
             sources: vec!["a generated identity".into()],
-        }
-    }
-
-    /// Finds identities where sops looks: `SOPS_AGE_KEY` (one or more keys), the file named by
-    /// `SOPS_AGE_KEY_FILE`, and the user config file `$XDG_CONFIG_HOME/sops/age/keys.txt`
-    /// (default `~/.config/sops/age/keys.txt`); all that are found are used together.
-    /// `Ok(None)` when none of them holds a key. (`SOPS_AGE_KEY_CMD` and SSH keys are not used.)
-    pub fn discover() -> Result<Option<Self>, SopsError> {
-        Self::discover_with(&|name| {
-            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-        })
-    }
-
-    /// [`Identities::discover`] with a given environment lookup (for tests and embedding).
-    pub fn discover_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, SopsError> {
-        let mut keys = Vec::new();
-        let mut sources = Vec::new();
-        if let Some(text) = env("SOPS_AGE_KEY") {
-            let text = Zeroizing::new(text);
-            let found = parse_keys(&text, "SOPS_AGE_KEY")?;
-            if !found.is_empty() {
-                sources.push("SOPS_AGE_KEY".to_string());
-                keys.extend(found);
-            }
-        }
-        let mut files: Vec<(PathBuf, bool)> = Vec::new();
-        if let Some(path) = env("SOPS_AGE_KEY_FILE").filter(|p| !p.is_empty()) {
-            files.push((PathBuf::from(path), true));
-        }
-        let config_dir = env("XDG_CONFIG_HOME")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                env("HOME")
-                    .filter(|h| !h.is_empty())
-                    .map(|h| PathBuf::from(h).join(".config"))
-            });
-        if let Some(dir) = config_dir {
-            files.push((dir.join("sops").join("age").join("keys.txt"), false));
-        }
-        for (path, required) in files {
-            let source = path.display().to_string();
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let text = Zeroizing::new(text);
-                    let found = parse_keys(&text, &source)?;
-                    if !found.is_empty() {
-                        sources.push(source);
-                        keys.extend(found);
-                    }
-                }
-                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(SopsError::Io {
-                        path: source,
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        }
-        if keys.is_empty() {
-            Ok(None)
-        } else {
-            Ok(Some(Identities { keys, sources }))
         }
     }
 

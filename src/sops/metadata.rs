@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use regex::Regex;
 
-use super::SopsError;
+use super::error::SopsError;
 use super::timestamp::{GoTime, Timestamp};
 use super::yaml::{MapItem, Node, Scalar, SeqItem};
 

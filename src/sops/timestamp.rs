@@ -205,13 +205,6 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
-    /// The current time, truncated to whole seconds.
-    pub fn now() -> Self {
-        Timestamp {
-            unix_seconds: OffsetDateTime::now_utc().unix_timestamp(),
-        }
-    }
-
     /// A time given as seconds since 1970-01-01T00:00:00Z; None outside years 0000–9999.
     pub fn from_unix_seconds(unix_seconds: i64) -> Option<Self> {
         let dt = OffsetDateTime::from_unix_timestamp(unix_seconds).ok()?;

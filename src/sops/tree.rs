@@ -4,8 +4,8 @@
 use sha2::{Digest, Sha512};
 use zeroize::Zeroize;
 
-use super::SopsError;
 use super::cipher::{self, DataKey, EncValue, ValueType};
+use super::error::SopsError;
 use super::metadata::CompiledRule;
 use super::yaml::{Document, MapItem, Node, Scalar, SeqItem};
 

@@ -113,8 +113,8 @@ pub fn five_cluster_mesh() -> String {
 pub const TEST_ADMIN: &str = "age1lemgh7y8964vxk6y0dl4vgqsnpd9armjh5gnzwg6kjart0tvte3qfg74aq";
 
 /// A stand-in PKI state for pure renders: fixed digests, so sealed descriptors are stable.
-pub fn fake_pki(mesh: &mesh_render::config::Mesh) -> mesh_render::pki::store::PkiState {
-    use mesh_render::pki::store::{CaRecord, Kind, PkiState};
+pub fn fake_pki(mesh: &mesh_render::config::Mesh) -> mesh_render::pki::state::PkiState {
+    use mesh_render::pki::state::{CaRecord, Kind, PkiState};
     let far = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(365 * 100);
     let record = |kind, name: &str| CaRecord {
         kind,
@@ -146,14 +146,17 @@ pub fn render_text(yaml: &str) -> mesh_render::render::Tree {
         mesh_render::config::parse(yaml, &mesh_render::config::Origin::File("mesh.yaml".into()))
             .unwrap_or_else(|e| panic!("test mesh is invalid: {e}"));
     let pki = fake_pki(&mesh);
-    let inputs = mesh_render::model::SecretInputs {
-        admins: vec![mesh_render::config::AgeRecipient::parse(TEST_ADMIN).unwrap()],
+    let admins = [mesh_render::config::AgeRecipient::parse(TEST_ADMIN).unwrap()];
+    let digests = Default::default();
+    let inputs = mesh_render::seal::PublicInputs {
+        admins: &admins,
         pki: Some(&pki),
-        now: time::OffsetDateTime::UNIX_EPOCH,
-        credential_digests: Default::default(),
+        credential_digests: &digests,
         refresh_credentials: false,
+        now: time::OffsetDateTime::UNIX_EPOCH,
     };
-    mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh, &inputs))
+    let plans = mesh_render::seal::plans(&mesh, &inputs);
+    mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh, &plans))
         .expect("renders")
 }
 
@@ -235,7 +238,7 @@ impl mesh_render::output::Sealer for FakeSealer {
         &self,
         _path: &mesh_render::render::RelPath,
         sealed: &mesh_render::render::Sealed,
-    ) -> Result<Vec<u8>, mesh_render::output::SealError> {
+    ) -> Result<Vec<u8>, mesh_render::output::SealerError> {
         let (name, namespace) = match &sealed.secret {
             mesh_render::render::Secret::CaCerts { namespace, .. } => {
                 ("cacerts".to_owned(), namespace)
@@ -267,6 +270,13 @@ pub fn binary(cwd: &Path, home: &Path) -> std::process::Command {
         .env_remove("MESH_RENDER_SCHEMAS")
         .env_remove("CI");
     cmd
+}
+
+/// The identities of an age key file.
+pub fn identities(path: &Path) -> mesh_render::sops::Identities {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    mesh_render::sops::Identities::parse_from(&text, &path.display().to_string())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A throwaway CA certificate from ../shared's sops fixtures, as `caData` (base64 PEM).

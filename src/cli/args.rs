@@ -1,0 +1,205 @@
+//! The command line's arguments, as clap parses them: every command, flag and default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config;
+
+/// Renders a multi-primary, multi-network Istio mesh into per-cluster kustomize directories
+/// for Argo CD or Flux, without touching any cluster.
+#[derive(Debug, Parser)]
+#[command(name = "mesh-render", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub render: RenderArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a mesh description to start from: the built-in example, or one imported from
+    /// kubeconfig files.
+    Init(InitArgs),
+    /// Create each cluster's GitOps age identity (kept on this machine) and record its recipient
+    /// in mesh.yaml, so each cluster can decrypt its own secrets and no other's.
+    Keys {
+        /// Mesh description to update. Default: ./mesh.yaml.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check a rendered tree offline: schemas, mesh invariants, secrets, structure, and with
+    /// --against the drift from a fresh render. Exit 0 clean, 1 problems found, 2 bad input.
+    Check(CheckArgs),
+    /// Show what a render would change in the tree, writing nothing; encrypted files show as
+    /// changed or unchanged only. Exit 0 (with --exit-code: 1 if a render would change files),
+    /// 2 bad input.
+    Diff(DiffArgs),
+    /// Manage the mesh CA.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Re-issue a cluster's intermediate CA under the current root (needs an admin identity).
+    Renew {
+        /// The cluster whose intermediate to re-issue.
+        #[arg(long)]
+        cluster: String,
+        /// Mesh description. Default: ./mesh.yaml, or the built-in example.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Rotate the mesh's root CA in stages (prepare, trust-both, switch, finish, done), each
+    /// rendered, synced and verified everywhere before the next; see out/README.md.
+    RotateRoot {
+        /// The stage to move to.
+        #[arg(long, value_enum)]
+        stage: RotateStage,
+        /// Mesh description. Default: ./mesh.yaml, or the built-in example.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetArg {
+    None,
+    Flux,
+    Argocd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RotateStage {
+    Prepare,
+    TrustBoth,
+    Switch,
+    Finish,
+    Done,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Output directory (created if missing). Only files mesh-render wrote are ever replaced
+    /// or removed.
+    #[arg(default_value = "out")]
+    pub out: PathBuf,
+
+    /// Mesh description to render. Default: ./mesh.yaml, or the built-in example mesh when
+    /// there is none.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Also print advice about the mesh's shape (the gateway topology, an Argo CD hub, private
+    /// API servers), which a render otherwise shows only when it creates the tree.
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
+
+    /// Fail (exit 1, nothing written) while any remote secret is pending: for CI.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Seal every remote secret again from its credentials, even if nothing recorded changed:
+    /// after rotating a reader token kept in a plain file.
+    #[arg(long)]
+    pub refresh_credentials: bool,
+
+    /// Threads that render, compare, encrypt and write files (default: one per core; or
+    /// RAYON_NUM_THREADS). The output is the same whatever the number.
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the mesh description.
+    #[arg(long, short, value_name = "FILE", default_value = config::DEFAULT_FILE)]
+    pub output: PathBuf,
+
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Import the clusters from kubeconfig files instead of writing the example: every
+    /// context, in `kubectl config get-contexts` order. Without FILEs: $KUBECONFIG, else
+    /// ~/.kube/config.
+    #[arg(long, value_name = "FILE", num_args = 0..)]
+    pub from_kubeconfig: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The rendered tree to check.
+    #[arg(default_value = "out")]
+    pub out: PathBuf,
+
+    /// Where JSON Schemas are looked up, in order: a directory laid out
+    /// `{group}/{kind}_{version}.json`, or a kubeconform-style path template
+    /// (`{{ .Group }}`, `{{ .ResourceKind }}`, `{{ .ResourceAPIVersion }}`, …). Repeatable;
+    /// comma-separated in MESH_RENDER_SCHEMAS. Without any, schema validation is skipped.
+    #[arg(
+        long,
+        value_name = "DIR|TEMPLATE",
+        env = "MESH_RENDER_SCHEMAS",
+        value_delimiter = ','
+    )]
+    pub schemas: Vec<String>,
+
+    /// Re-render this mesh description in memory and report every file of the tree that differs
+    /// (drift); its description also checks sample placement and remote secret servers.
+    #[arg(long, value_name = "FILE")]
+    pub against: Option<PathBuf>,
+
+    /// The GitOps target the tree was rendered with, if it was given on the command line.
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
+
+    /// Pending remote secrets are errors.
+    #[arg(long)]
+    pub strict: bool,
+
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The rendered tree to compare with.
+    #[arg(default_value = "out")]
+    pub out: PathBuf,
+
+    /// Mesh description to render. Default: ./mesh.yaml, or the built-in example mesh.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
+
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+
+    /// Exit 1 when a render would change files (as `git diff --exit-code` does).
+    #[arg(long)]
+    pub exit_code: bool,
+}

@@ -1,0 +1,42 @@
+//! What the command line reads from the world and hands down: the mesh description's bytes,
+//! the environment and the clock. No other module reads them itself.
+
+use std::path::Path;
+
+use crate::config::{self, ConfigError, Mesh, Origin};
+use crate::disk;
+use crate::env::Env;
+
+/// The environment, captured once.
+pub fn env() -> Env {
+    Env::from_lookup(|name| std::env::var_os(name))
+}
+
+/// Now, to the second: sops's `lastmodified` and certificate validity carry no finer time.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `--config FILE`, else ./mesh.yaml, else the built-in example.
+pub fn load(config: Option<&Path>) -> Result<(Mesh, Origin), ConfigError> {
+    if let Some(path) = config {
+        return Ok((read(path)?, Origin::File(path.to_owned())));
+    }
+    let default = Path::new(config::DEFAULT_FILE);
+    if default.exists() {
+        return Ok((read(default)?, Origin::File(default.to_owned())));
+    }
+    Ok((config::example()?, Origin::BuiltinExample))
+}
+
+/// Reads and validates the mesh description at `path`.
+pub fn read(path: &Path) -> Result<Mesh, ConfigError> {
+    let origin = Origin::File(path.to_owned());
+    let bytes = disk::read(path).map_err(|e| ConfigError::Read {
+        origin: origin.clone(),
+        source: e.source,
+    })?;
+    config::parse_bytes(&bytes, &origin)
+}

@@ -1,0 +1,65 @@
+//! The command line's own errors: arguments that do not fit the mesh, and what a command refuses.
+
+use std::path::PathBuf;
+
+use super::exit::{Classify, ExitKind};
+use crate::config::{ClusterName, MeshId, Origin};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(
+        "--target needs the Git repository the tree is committed to\n  fix: add `gitops: {{repository: {{url: <git URL>, branch: main, path: out}}}}` to {origin}"
+    )]
+    TargetNeedsRepository { origin: Origin },
+    #[error(
+        "--strict: {} remote secrets are pending ({})\n  fix: give each of those clusters a credential source (clusters[].credentials), or render without --strict",
+        .pending.len(),
+        .pending.iter().map(|(s, t)| format!("{s} for {t}")).collect::<Vec<_>>().join(", ")
+    )]
+    StrictPending {
+        pending: Vec<(ClusterName, ClusterName)>,
+    },
+    #[error(
+        "there is no mesh.yaml to record the recipients in\n  fix: run `mesh-render init` first (or pass --config FILE)"
+    )]
+    KeysNeedFile,
+    #[error("--cluster: {problem}")]
+    BadCluster { problem: String },
+    #[error("--cluster: {cluster} is not a cluster of mesh {mesh}")]
+    UnknownCluster { cluster: ClusterName, mesh: MeshId },
+    #[error(
+        "{} already exists\n  fix: pass --force to overwrite it, or --output FILE to write elsewhere",
+        .0.display()
+    )]
+    InitExists(PathBuf),
+    #[error("mesh-render generated an invalid mesh description (a bug): {0}")]
+    GeneratedInvalid(String),
+    #[error("{0}")]
+    NoContexts(String),
+    #[error("could not record the recipient in the mesh description: {0}")]
+    Edit(String),
+    #[error(
+        "--schemas: {0}\n  fix: pass a directory of JSON Schemas (layout {{group}}/{{kind}}_{{version}}.json) or a kubeconform path template"
+    )]
+    Schemas(String),
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+impl Classify for CommandError {
+    fn exit_kind(&self) -> ExitKind {
+        match self {
+            CommandError::StrictPending { .. } => ExitKind::Findings,
+            CommandError::GeneratedInvalid(_)
+            | CommandError::Edit(_)
+            | CommandError::Threads(_) => ExitKind::Output,
+            CommandError::TargetNeedsRepository { .. }
+            | CommandError::KeysNeedFile
+            | CommandError::BadCluster { .. }
+            | CommandError::UnknownCluster { .. }
+            | CommandError::InitExists(_)
+            | CommandError::NoContexts(_)
+            | CommandError::Schemas(_) => ExitKind::Input,
+        }
+    }
+}

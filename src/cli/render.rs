@@ -1,0 +1,144 @@
+//! `mesh-render [OUT]`: the pipeline wired end to end — load the description, resolve its secret
+//! inputs, issue what the PKI lacks, plan the sealed files, build the model, render, write — and
+//! the summary a user reads after it.
+
+use std::path::Path;
+
+use super::args::{RenderArgs, TargetArg};
+use super::edge;
+use super::exit::Failure;
+use super::failure::CommandError;
+use super::progress;
+use crate::config::{self, Mesh, Origin};
+use crate::env::Env;
+use crate::model::{self, Model, WarningKind};
+use crate::output::{self, Summary};
+use crate::pki::store::{Change, PkiDir};
+use crate::render;
+use crate::seal::{self, Created, MeshSealer, Mode};
+
+/// Applies `--target` to the description; a GitOps target needs the repository.
+pub(super) fn apply_target(
+    mesh: &mut Mesh,
+    origin: &Origin,
+    target: Option<TargetArg>,
+) -> Result<(), CommandError> {
+    let Some(target) = target else {
+        return Ok(());
+    };
+    mesh.gitops.target = match target {
+        TargetArg::None => config::GitOpsTarget::None,
+        TargetArg::Flux => config::GitOpsTarget::Flux,
+        TargetArg::Argocd => config::GitOpsTarget::Argocd,
+    };
+    if target != TargetArg::None && mesh.gitops.repository_url.is_none() {
+        return Err(CommandError::TargetNeedsRepository {
+            origin: origin.clone(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn render(cli: &RenderArgs, env: &Env) -> Result<(), Failure> {
+    let (mut mesh, origin) = edge::load(cli.config.as_deref())?;
+    apply_target(&mut mesh, &origin, cli.target)?;
+    let pending = model::pending_remote_secrets(&mesh);
+    if cli.strict && !pending.is_empty() {
+        return Err(CommandError::StrictPending { pending }.into());
+    }
+    let now = edge::now();
+    let mut resolved = seal::resolve(&mesh, &origin, env, Mode::Render)?;
+    let changes = resolved.issue(&mesh, now)?;
+    let plans = seal::plans(&mesh, &resolved.public_inputs(cli.refresh_credentials, now));
+    // --jobs bounds the threads of the render and of the write alike.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cli.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| CommandError::Threads(e.to_string()))?;
+    let model = Model::from_mesh(&mesh, &plans);
+    let tree = pool.install(|| render::render(&model))?;
+    let sealer = MeshSealer::new(&resolved, now);
+    let bar = progress::Bar::new(cli.quiet);
+    let summary = pool.install(|| output::write(&cli.out, &tree, &sealer, &bar))?;
+    if !cli.quiet {
+        for created in &resolved.created {
+            println!("note: {}", describe_created(created));
+        }
+        for change in &changes {
+            println!("note: {}", describe_change(change, &resolved.pki_dir));
+        }
+        for warning in &sealer.take_notes() {
+            println!("warning: {warning}");
+        }
+        let shape = cli.verbose || summary.created;
+        print!(
+            "{}",
+            report(&mesh, &model, &origin, &cli.out, &summary, shape)
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn describe_created(created: &Created) -> String {
+    match created {
+        Created::LocalAdminIdentity(path) => format!(
+            "created a local admin identity at {} (mode 0600); it decrypts this mesh's PKI: back it up, or list real admins under secrets.admins",
+            path.display()
+        ),
+    }
+}
+
+/// What a change to the PKI means, for the user.
+pub(super) fn describe_change(change: &Change, pki_dir: &PkiDir) -> String {
+    match change {
+        Change::IssuedRoot => {
+            format!("issued the mesh's root CA in {}", pki_dir.path().display())
+        }
+        Change::IssuedIntermediate(c) => format!("issued the intermediate CA of {c}"),
+        Change::Retired { cluster, to } => format!(
+            "retired the intermediate CA of removed cluster {cluster} to {}",
+            to.display()
+        ),
+    }
+}
+
+/// The short summary printed after a render. Advice about the mesh's shape is shown only when
+/// `shape` is set (the render created the tree, or `--verbose`).
+pub fn report(
+    mesh: &Mesh,
+    model: &Model,
+    origin: &Origin,
+    out: &Path,
+    s: &Summary,
+    shape: bool,
+) -> String {
+    let names: Vec<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
+    let mut text = format!(
+        "Rendered mesh {} ({} clusters: {}) from {origin} into {}\n  {} written, {} unchanged, {} removed\n",
+        mesh.mesh_id,
+        names.len(),
+        model::short_list(&names),
+        out.display(),
+        s.written.len(),
+        s.unchanged,
+        s.removed.len(),
+    );
+    for path in &s.kept_edited {
+        text.push_str(&format!(
+            "  warning: kept {path}: no longer rendered, but edited since mesh-render wrote it; delete it if it is not yours\n"
+        ));
+    }
+    for warning in &model.warnings {
+        if warning.kind == WarningKind::State || shape {
+            text.push_str(&format!("  warning: {warning}\n"));
+        }
+    }
+    if *origin == Origin::BuiltinExample {
+        text.push_str("  note: no ./mesh.yaml here, so this is the built-in example mesh; write your own mesh.yaml or pass --config FILE\n");
+    }
+    text.push_str(&format!(
+        "Next: review the change (git diff {0}), then follow {0}/README.md to install each cluster.\n",
+        out.display().to_string().trim_end_matches('/')
+    ));
+    text
+}

@@ -1,0 +1,171 @@
+//! The clusters' reader credentials: where each comes from (mesh.yaml's paths resolved against its
+//! directory and the home directory), the digests that are safe to record (of SOPS-encrypted token
+//! files), and the credential itself, read only when a remote secret must be sealed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use super::error::CredentialError;
+use crate::config::{ClusterName, Credentials, Mesh};
+use crate::digest;
+use crate::disk;
+use crate::kubeconfig::{Kubeconfig, ReaderAuth, ReaderCredential};
+use crate::sops::{self, Identities};
+
+/// Every cluster's credential source, as mesh.yaml gives it, and where its paths lead.
+#[derive(Debug, Clone)]
+pub struct CredentialSources {
+    /// The directory relative paths are resolved against (mesh.yaml's).
+    base_dir: PathBuf,
+    /// The home directory, for `~/` paths.
+    home: Option<PathBuf>,
+    by_cluster: BTreeMap<ClusterName, Credentials>,
+    /// Digests of the SOPS-encrypted token files (safe to record), for the remote secrets' inputs.
+    pub digests: BTreeMap<ClusterName, String>,
+}
+
+impl CredentialSources {
+    /// Reads what may be recorded: the digest of every token file that is a SOPS file.
+    pub fn read(mesh: &Mesh, base_dir: &Path, home: Option<PathBuf>) -> Self {
+        let by_cluster: BTreeMap<ClusterName, Credentials> = mesh
+            .clusters
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.credentials.clone()?)))
+            .collect();
+        let mut sources = CredentialSources {
+            base_dir: base_dir.to_owned(),
+            home,
+            by_cluster,
+            digests: BTreeMap::new(),
+        };
+        let mut digests = BTreeMap::new();
+        for (cluster, creds) in &sources.by_cluster {
+            if let Credentials::TokenFile { token, .. } = creds
+                && let Ok(bytes) = disk::read(&sources.resolve(token))
+                && std::str::from_utf8(&bytes).is_ok_and(|t| sops::metadata(t).is_ok())
+            {
+                digests.insert(cluster.clone(), digest::sha256_hex(&bytes));
+            }
+        }
+        sources.digests = digests;
+        sources
+    }
+
+    /// A credential path as written in mesh.yaml, resolved: `~/` is the home directory, a
+    /// relative path is relative to mesh.yaml's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if let Ok(rest) = path.strip_prefix("~")
+            && let Some(home) = &self.home
+        {
+            return home.join(rest);
+        }
+        self.base_dir.join(path)
+    }
+
+    /// `source`'s reader credential, with whether it is the reader's own token and, for a
+    /// kubeconfig credential, what is worth a warning.
+    pub fn credential(
+        &self,
+        source: &ClusterName,
+        identities: Option<&Identities>,
+    ) -> Result<(ReaderCredential, Vec<String>), CredentialError> {
+        let credentials = self
+            .by_cluster
+            .get(source)
+            .ok_or_else(|| CredentialError::NoSource {
+                cluster: source.clone(),
+            })?;
+        match credentials {
+            Credentials::TokenFile {
+                server,
+                ca_data,
+                token,
+                tls_server_name,
+            } => {
+                let path = self.resolve(token);
+                let token = read_token(&path, identities, source)?;
+                Ok((
+                    ReaderCredential {
+                        server: server.clone(),
+                        ca_data: ca_data.clone(),
+                        tls_server_name: tls_server_name.clone(),
+                        auth: ReaderAuth::Token(token.to_string()),
+                        is_reader_token: true,
+                    },
+                    Vec::new(),
+                ))
+            }
+            Credentials::ExternalSecrets { .. } => Err(CredentialError::External {
+                cluster: source.clone(),
+            }),
+            Credentials::Kubeconfig { file, context } => {
+                let path = self.resolve(file);
+                if !path.is_file() {
+                    return Err(CredentialError::KubeconfigMissing {
+                        cluster: source.clone(),
+                        path,
+                    });
+                }
+                let kube = Kubeconfig::load(&[path])?;
+                let credential = kube.reader_credential(context.as_str())?;
+                let mut warnings = Vec::new();
+                if !credential.is_reader_token {
+                    warnings.push(format!(
+                        "the credential of {source} (kubeconfig context {context}) is not istio-reader-service-account's token: every other cluster's istiod now holds it. Use the reader token (credentials.tokenFile) instead."
+                    ));
+                }
+                if let Some(why) = crate::model::unreachable_server(&credential.server) {
+                    warnings.push(format!(
+                        "the API server of {source} ({}) {why}",
+                        credential.server
+                    ));
+                }
+                Ok((credential, warnings))
+            }
+        }
+    }
+}
+
+/// The reader token of a cluster: a plain file holding the token, or a SOPS file with a `token`
+/// field (decrypted with an admin identity).
+fn read_token(
+    path: &Path,
+    identities: Option<&Identities>,
+    source: &ClusterName,
+) -> Result<Zeroizing<String>, CredentialError> {
+    let text =
+        Zeroizing::new(
+            disk::read_text(path).map_err(|e| CredentialError::TokenUnreadable {
+                cluster: source.clone(),
+                source: e,
+            })?,
+        );
+    let token = if sops::metadata(&text).is_ok() {
+        let identities = identities.ok_or_else(|| CredentialError::TokenNeedsIdentity {
+            path: path.to_owned(),
+        })?;
+        let plain =
+            sops::decrypt(&text, identities).map_err(|e| CredentialError::TokenDecrypt {
+                path: path.to_owned(),
+                source: e,
+            })?;
+        let docs = plain.to_json();
+        docs.first()
+            .and_then(|d| d.get("token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| CredentialError::NoTokenField {
+                path: path.to_owned(),
+            })?
+    } else {
+        text.trim().to_owned()
+    };
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(CredentialError::NotAToken {
+            path: path.to_owned(),
+        });
+    }
+    Ok(Zeroizing::new(token))
+}

@@ -1,0 +1,290 @@
+//! Resolving a mesh's secret inputs, the one way render, `check`, `diff` and the `pki` commands
+//! all do it: who the admins are (listed in mesh.yaml, or the local admin identity), which
+//! identities are at hand, the PKI's state and the clusters' credential sources. To render, a
+//! missing local admin identity is created; to inspect, nothing is created or written. Issuing
+//! and rotating the PKI are explicit steps that say what they changed.
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use super::credentials::CredentialSources;
+use super::error::SealError;
+use super::identities;
+use super::recipe::PublicInputs;
+use crate::config::{AgeRecipient, ClusterName, Mesh, Origin};
+use crate::env::Env;
+use crate::keys::{self, StateDir};
+use crate::pki::rotation::Stage;
+use crate::pki::state::PkiState;
+use crate::pki::store::{Change, PkiDir};
+use crate::sops::{Identities, Recipient};
+
+/// Why the secret inputs are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// To render: a missing local admin identity is created, and the PKI may be issued.
+    Render,
+    /// To compare or check: nothing is created, issued or written.
+    Inspect,
+}
+
+/// Who the mesh's secrets are encrypted to.
+#[derive(Debug, Clone)]
+pub enum Admins {
+    /// The recipients mesh.yaml lists (`secrets.admins`).
+    Listed(Vec<Recipient>),
+    /// mesh.yaml lists none: mesh-render's local admin identity, kept at `path`.
+    Local { path: PathBuf, recipient: Recipient },
+    /// mesh.yaml lists none and there is no local admin identity yet (only when inspecting: a
+    /// render creates it at `path`).
+    Unknown { path: PathBuf },
+}
+
+impl Admins {
+    pub fn recipients(&self) -> Vec<Recipient> {
+        match self {
+            Admins::Listed(list) => list.clone(),
+            Admins::Local { recipient, .. } => vec![recipient.clone()],
+            Admins::Unknown { .. } => Vec::new(),
+        }
+    }
+
+    /// Whether the recipients are known, so the inputs of encrypted files can be computed.
+    pub fn known(&self) -> bool {
+        !matches!(self, Admins::Unknown { .. })
+    }
+}
+
+/// What resolving created, for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The local admin identity, at this path (mode 0600).
+    LocalAdminIdentity(PathBuf),
+}
+
+/// A mesh's secret inputs, resolved.
+#[derive(Debug)]
+pub struct Resolved {
+    mode: Mode,
+    pub state_dir: StateDir,
+    pub pki_dir: PkiDir,
+    /// The PKI's public state, `None` if there is no root yet.
+    pub pki: Option<PkiState>,
+    pub admins: Admins,
+    /// The recipients of `admins`, in the form the model records.
+    admin_recipients: Vec<AgeRecipient>,
+    /// Every identity at hand: the environment's, and the local admin identity when it is the
+    /// mesh's admin. `None` when there is none (a CI render with public keys only).
+    pub identities: Option<Identities>,
+    pub credentials: CredentialSources,
+    pub created: Vec<Created>,
+}
+
+/// The PKI directory of a mesh: `pki/` beside its mesh.yaml; the example's lives in the state dir.
+pub fn pki_dir(origin: &Origin, state: &StateDir) -> PkiDir {
+    match origin {
+        Origin::BuiltinExample => PkiDir::new(state.example_pki()),
+        Origin::File(_) => PkiDir::new(base_dir(origin).join("pki")),
+    }
+}
+
+/// The directory relative paths of mesh.yaml are resolved against.
+pub fn base_dir(origin: &Origin) -> PathBuf {
+    match origin {
+        Origin::File(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned(),
+        Origin::BuiltinExample => PathBuf::from("."),
+    }
+}
+
+/// Resolves the secret inputs of `mesh` (read from `origin`) in `env`.
+pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Resolved, SealError> {
+    let state_dir = StateDir::for_mesh(&mesh.mesh_id, env)?;
+    let pki_dir = pki_dir(origin, &state_dir);
+    let mut identities = identities::discover(env)?;
+    let mut created = Vec::new();
+    let admins = if mesh.secrets.admins.is_empty() {
+        let path = state_dir.admin_identity();
+        let local = match keys::read_identity(&path)? {
+            Some(file) => Some(file),
+            None if mode == Mode::Inspect => None,
+            None if pki_dir.exists() => {
+                return Err(SealError::LocalAdminGone {
+                    pki_dir: pki_dir.path().to_owned(),
+                    path,
+                });
+            }
+            None => {
+                let file = keys::create_identity(
+                    &path,
+                    &format!("mesh-render local admin identity of mesh {}", mesh.mesh_id),
+                )?;
+                created.push(Created::LocalAdminIdentity(path.clone()));
+                Some(file)
+            }
+        };
+        match local {
+            Some(file) => {
+                match &mut identities {
+                    Some(found) => found.extend(file.identities),
+                    None => identities = Some(file.identities),
+                }
+                Admins::Local {
+                    path,
+                    recipient: file.recipient,
+                }
+            }
+            None => Admins::Unknown { path },
+        }
+    } else {
+        Admins::Listed(
+            mesh.secrets
+                .admins
+                .iter()
+                .enumerate()
+                .map(|(index, r)| {
+                    Recipient::parse(r.as_str())
+                        .map_err(|source| SealError::BadAdmin { index, source })
+                })
+                .collect::<Result<_, _>>()?,
+        )
+    };
+    let admin_recipients = match &admins {
+        Admins::Listed(_) => mesh.secrets.admins.clone(),
+        Admins::Local { path, recipient } => {
+            vec![AgeRecipient::parse(recipient.as_str()).map_err(|e| {
+                keys::KeysError::BadIdentity {
+                    path: path.clone(),
+                    message: e.problem,
+                }
+            })?]
+        }
+        Admins::Unknown { .. } => Vec::new(),
+    };
+    let pki = pki_dir.load()?;
+    let credentials = CredentialSources::read(mesh, &base_dir(origin), env.home());
+    Ok(Resolved {
+        mode,
+        state_dir,
+        pki_dir,
+        pki,
+        admins,
+        admin_recipients,
+        identities,
+        credentials,
+        created,
+    })
+}
+
+impl Resolved {
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// What the sealed files depend on that is not secret.
+    pub fn public_inputs(
+        &self,
+        refresh_credentials: bool,
+        now: OffsetDateTime,
+    ) -> PublicInputs<'_> {
+        PublicInputs {
+            admins: &self.admin_recipients,
+            pki: self.pki.as_ref(),
+            credential_digests: &self.credentials.digests,
+            refresh_credentials,
+            now,
+        }
+    }
+
+    /// Where the identities at hand came from, for the user (variable names and file paths).
+    pub fn identity_sources(&self) -> Vec<String> {
+        self.identities
+            .as_ref()
+            .map(|ids| ids.sources().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn must_render(&self) -> Result<(), SealError> {
+        match self.mode {
+            Mode::Render => Ok(()),
+            Mode::Inspect => Err(SealError::InspectOnly),
+        }
+    }
+
+    /// Brings the PKI to the mesh: a root if there is none, an intermediate for every cluster
+    /// without one (under the next root too, mid-rotation), and the intermediates of removed
+    /// clusters retired. Returns what it changed.
+    pub fn issue(&mut self, mesh: &Mesh, now: OffsetDateTime) -> Result<Vec<Change>, SealError> {
+        self.must_render()?;
+        let clusters: Vec<ClusterName> = mesh.clusters.iter().map(|c| c.name.clone()).collect();
+        let (state, changes) = self.pki_dir.ensure(
+            &clusters,
+            &self.admins.recipients(),
+            self.identities.as_ref(),
+            mesh.pki.algorithm,
+            mesh.pki.validity,
+            now,
+        )?;
+        self.pki = Some(state);
+        Ok(changes)
+    }
+
+    /// What [`Resolved::issue`] would issue, changing nothing.
+    pub fn would_issue(&self, mesh: &Mesh) -> Vec<Change> {
+        match &self.pki {
+            None => vec![Change::IssuedRoot],
+            Some(state) => mesh
+                .clusters
+                .iter()
+                .filter(|c| !state.intermediates.contains_key(&c.name))
+                .map(|c| Change::IssuedIntermediate(c.name.clone()))
+                .collect(),
+        }
+    }
+
+    /// Re-issues `cluster`'s intermediate under the current root; returns where the old one went.
+    pub fn renew(
+        &mut self,
+        mesh: &Mesh,
+        cluster: &ClusterName,
+        now: OffsetDateTime,
+    ) -> Result<PathBuf, SealError> {
+        self.must_render()?;
+        let retired = self.pki_dir.renew(
+            cluster,
+            &self.admins.recipients(),
+            self.identities.as_ref(),
+            mesh.pki.algorithm,
+            mesh.pki.validity,
+            now,
+        )?;
+        self.pki = self.pki_dir.load()?;
+        Ok(retired)
+    }
+
+    /// Moves the root rotation to `stage` (`None`: completes it).
+    pub fn rotate(
+        &mut self,
+        mesh: &Mesh,
+        stage: Option<Stage>,
+        now: OffsetDateTime,
+    ) -> Result<(), SealError> {
+        self.must_render()?;
+        let clusters: Vec<ClusterName> = mesh.clusters.iter().map(|c| c.name.clone()).collect();
+        self.pki_dir.rotate(
+            stage,
+            &clusters,
+            &self.admins.recipients(),
+            self.identities.as_ref(),
+            mesh.pki.algorithm,
+            mesh.pki.validity,
+            now,
+        )?;
+        self.pki = self.pki_dir.load()?;
+        Ok(())
+    }
+}

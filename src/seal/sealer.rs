@@ -1,0 +1,196 @@
+//! The sealer the output calls for each sealed file it must write: renders the plaintext in
+//! memory from its recipe (decrypting the intermediate's key, reading the reader's credential)
+//! and encrypts it to its recipients. Each source's kubeconfig is made once for all the remote
+//! secrets that hold it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::error::SealError;
+use super::plaintext;
+use super::recipe;
+use super::resolve::Resolved;
+use crate::config::ClusterName;
+use crate::kubeconfig;
+use crate::output::Sealer;
+use crate::render::kubeconfig::{ReaderAuth, RemoteKubeconfig};
+use crate::render::{RelPath, Sealed, Secret};
+use crate::sops::{self, Recipient, Rule};
+
+/// Seals descriptors with the secret inputs of a resolution.
+pub struct MeshSealer<'a> {
+    resolved: &'a Resolved,
+    now: OffsetDateTime,
+    /// Warnings found while sealing (credentials that are not the reader's, unreachable servers).
+    notes: Mutex<Vec<String>>,
+    /// Each source cluster's kubeconfig (its reader credential resolved and rendered), made on
+    /// first use: every other cluster's remote secret for that source holds the same one.
+    resolved_kubeconfigs: Mutex<BTreeMap<ClusterName, Arc<KubeconfigCell>>>,
+}
+
+type KubeconfigCell = OnceLock<Result<Arc<Zeroizing<String>>, Arc<SealError>>>;
+
+impl<'a> MeshSealer<'a> {
+    pub fn new(resolved: &'a Resolved, now: OffsetDateTime) -> Self {
+        MeshSealer {
+            resolved,
+            now,
+            notes: Mutex::new(Vec::new()),
+            resolved_kubeconfigs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The warnings found while sealing, in a stable order.
+    pub fn take_notes(&self) -> Vec<String> {
+        let mut notes =
+            std::mem::take(&mut *self.notes.lock().unwrap_or_else(PoisonError::into_inner));
+        notes.sort();
+        notes
+    }
+
+    fn warn(&self, note: String) {
+        let mut notes = self.notes.lock().unwrap_or_else(PoisonError::into_inner);
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+
+    /// The plaintext `cacerts` of `cluster`, from the recipe its inputs digest was made from.
+    fn cacerts(
+        &self,
+        cluster: &ClusterName,
+        namespace: &str,
+    ) -> Result<Zeroizing<String>, SealError> {
+        let pki = self
+            .resolved
+            .pki
+            .as_ref()
+            .ok_or_else(|| SealError::NoIntermediate {
+                cluster: cluster.clone(),
+                stage: "none",
+            })?;
+        let stage = pki.material_stage();
+        let recipe = recipe::cacerts(pki, cluster).ok_or_else(|| SealError::NoIntermediate {
+            cluster: cluster.clone(),
+            stage: stage.name(),
+        })?;
+        let intermediate = self.resolved.pki_dir.ca_at(
+            recipe.intermediate,
+            self.resolved.identities.as_ref(),
+            &format!("encrypt the cacerts of {cluster}"),
+            &format!("the intermediate CA of {cluster}"),
+        )?;
+        let certs = recipe.material(&intermediate);
+        Ok(plaintext::cacerts_secret(cluster, namespace, &certs)?)
+    }
+
+    /// The plaintext remote secret of `source` for `target`.
+    fn remote_secret(
+        &self,
+        source: &ClusterName,
+        target: &ClusterName,
+        namespace: &str,
+    ) -> Result<Zeroizing<String>, SealError> {
+        let kubeconfig = self.kubeconfig(source)?;
+        Ok(plaintext::remote_secret(
+            source,
+            target,
+            namespace,
+            &kubeconfig,
+        )?)
+    }
+
+    /// `source`'s kubeconfig, made once for all its remote secrets (a SOPS token file is
+    /// decrypted once, not once per cluster that reads it).
+    fn kubeconfig(&self, source: &ClusterName) -> Result<Arc<Zeroizing<String>>, SealError> {
+        let cell = Arc::clone(
+            self.resolved_kubeconfigs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(source.clone())
+                .or_default(),
+        );
+        cell.get_or_init(|| {
+            self.render_kubeconfig(source)
+                .map(Arc::new)
+                .map_err(Arc::new)
+        })
+        .clone()
+        .map_err(SealError::Shared)
+    }
+
+    fn render_kubeconfig(&self, source: &ClusterName) -> Result<Zeroizing<String>, SealError> {
+        let (credential, warnings) = self
+            .resolved
+            .credentials
+            .credential(source, self.resolved.identities.as_ref())?;
+        for warning in warnings {
+            self.warn(warning);
+        }
+        let auth = match &credential.auth {
+            kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
+            kubeconfig::ReaderAuth::ClientCertificate {
+                certificate_data,
+                key_data,
+            } => ReaderAuth::ClientCertificate {
+                certificate_data,
+                key_data,
+            },
+        };
+        let kubeconfig = RemoteKubeconfig {
+            server: &credential.server,
+            ca_data: &credential.ca_data,
+            tls_server_name: credential.tls_server_name.as_deref(),
+            auth,
+        };
+        Ok(crate::render::kubeconfig::kubeconfig(source, &kubeconfig)?)
+    }
+
+    fn seal_one(&self, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
+        let (what, plaintext) = match &sealed.secret {
+            Secret::CaCerts { cluster, namespace } => (
+                format!("the cacerts of {cluster}"),
+                self.cacerts(cluster, namespace)?,
+            ),
+            Secret::RemoteSecret {
+                source,
+                target,
+                namespace,
+            } => (
+                format!("the remote secret of {source} for {target}"),
+                self.remote_secret(source, target, namespace)?,
+            ),
+        };
+        let recipients: Vec<Recipient> = sealed
+            .recipients
+            .iter()
+            .map(|r| Recipient::parse(r.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|source| SealError::Encrypt {
+                what: what.clone(),
+                source,
+            })?;
+        let rule = Rule::EncryptedRegex(sealed.encrypted_regex.to_owned());
+        let text = sops::encrypt(
+            &plaintext,
+            &rule,
+            &recipients,
+            sops::Timestamp::from(self.now),
+        )
+        .map_err(|source| SealError::Encrypt { what, source })?;
+        Ok(text.into_bytes())
+    }
+}
+
+impl Sealer for MeshSealer<'_> {
+    fn seal(
+        &self,
+        _path: &RelPath,
+        sealed: &Sealed,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        self.seal_one(sealed).map_err(Into::into)
+    }
+}
