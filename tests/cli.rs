@@ -130,3 +130,63 @@ fn every_bad_input_exits_2_names_its_field_and_leaves_out_byte_identical() {
         assert_eq!(common::read_all(&out), before, "{case} changed out/");
     }
 }
+
+#[test]
+fn check_decrypts_with_the_local_admin_identity_when_that_is_all_there_is() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(mesh_render(dir.path(), &["out"]).status.success());
+    let identity = dir.path().join("data/mesh-render/usmesh/admin.agekey");
+    assert!(identity.is_file());
+    // A value changed in an encrypted file: only a check that decrypts can notice.
+    let cacerts = dir
+        .path()
+        .join("out/clusters/nhn-nks/10-istio-system/cacerts.sops.yaml");
+    let text = fs::read_to_string(&cacerts).unwrap();
+    let at = text.find("ca-cert.pem: ENC[AES256_GCM,data:").unwrap() + 33;
+    let mut tampered = text.clone();
+    let flipped = if &text[at..=at] == "A" { "B" } else { "A" };
+    tampered.replace_range(at..=at, flipped);
+    fs::write(&cacerts, tampered).unwrap();
+    let o = mesh_render(dir.path(), &["check", "out"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "note: SOPS files decrypted with the identities of {}",
+            identity.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("error[secret]: clusters/nhn-nks/10-istio-system/cacerts.sops.yaml"),
+        "{out}"
+    );
+    assert!(!out.contains("no age identity at hand"), "{out}");
+}
+
+#[test]
+fn advice_about_the_mesh_shape_is_shown_when_the_tree_is_created_and_with_verbose() {
+    let dir = tempfile::tempdir().unwrap();
+    let advice = "gateway topology `combined`";
+    let first = stdout(&mesh_render(dir.path(), &["out"]));
+    assert!(first.contains(advice), "{first}");
+    let again = stdout(&mesh_render(dir.path(), &["out"]));
+    assert!(!again.contains(advice), "{again}");
+    // Advice about the state repeats: it asks for something to be done.
+    assert!(again.contains("remote secrets pending"), "{again}");
+    let verbose = stdout(&mesh_render(dir.path(), &["--verbose", "out"]));
+    assert!(verbose.contains(advice), "{verbose}");
+    fs::write(
+        dir.path().join("mesh.yaml"),
+        mesh_render::config::EXAMPLE_YAML,
+    )
+    .unwrap();
+    let checked = stdout(&mesh_render(
+        dir.path(),
+        &["check", "out", "--against", "mesh.yaml"],
+    ));
+    assert!(
+        checked.contains(&format!("note: mesh shape: {advice}")),
+        "{checked}"
+    );
+}

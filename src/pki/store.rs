@@ -1,5 +1,8 @@
-//! The PKI as reviewed state on disk: `pki/root.yaml` and `pki/intermediates/<cluster>.yaml`, each
-//! a SOPS file with the certificate in clear and the private key encrypted to the admins.
+//! The PKI's files in `pki/` (beside mesh.yaml): `root.yaml`, `intermediates/<cluster>.yaml`, and
+//! during a root rotation `rotation.yaml`, `root-next.yaml` and `intermediates-next/`, each CA a
+//! SOPS file with the certificate in clear and the private key encrypted to the admins. Reads
+//! the state (`state` parses it), decrypts a key when a CA must sign, and writes through `disk`
+//! when a CA is issued, renewed, rotated or retired.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

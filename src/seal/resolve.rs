@@ -67,7 +67,6 @@ pub enum Created {
 #[derive(Debug)]
 pub struct Resolved {
     mode: Mode,
-    pub state_dir: StateDir,
     pub pki_dir: PkiDir,
     /// The PKI's public state, `None` if there is no root yet.
     pub pki: Option<PkiState>,
@@ -81,12 +80,16 @@ pub struct Resolved {
     pub created: Vec<Created>,
 }
 
-/// The PKI directory of a mesh: `pki/` beside its mesh.yaml; the example's lives in the state dir.
-pub fn pki_dir(origin: &Origin, state: &StateDir) -> PkiDir {
-    match origin {
-        Origin::BuiltinExample => PkiDir::new(state.example_pki()),
+/// The PKI directory of a mesh: `pki/` beside its mesh.yaml; the example's lives in the state
+/// dir (which needs `$XDG_DATA_HOME` or `$HOME`).
+pub fn pki_dir(
+    origin: &Origin,
+    state: impl FnOnce() -> Result<StateDir, SealError>,
+) -> Result<PkiDir, SealError> {
+    Ok(match origin {
+        Origin::BuiltinExample => PkiDir::new(state()?.example_pki()),
         Origin::File(_) => PkiDir::new(base_dir(origin).join("pki")),
-    }
+    })
 }
 
 /// The directory relative paths of mesh.yaml are resolved against.
@@ -103,12 +106,14 @@ pub fn base_dir(origin: &Origin) -> PathBuf {
 
 /// Resolves the secret inputs of `mesh` (read from `origin`) in `env`.
 pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Resolved, SealError> {
-    let state_dir = StateDir::for_mesh(&mesh.mesh_id, env)?;
-    let pki_dir = pki_dir(origin, &state_dir);
+    // The state directory holds the local admin identity and the example's PKI: a mesh that
+    // lists its admins and keeps pki/ beside mesh.yaml needs no home directory.
+    let state_dir = || Ok::<_, SealError>(StateDir::for_mesh(&mesh.mesh_id, env)?);
+    let pki_dir = pki_dir(origin, state_dir)?;
     let mut identities = identities::discover(env)?;
     let mut created = Vec::new();
     let admins = if mesh.secrets.admins.is_empty() {
-        let path = state_dir.admin_identity();
+        let path = state_dir()?.admin_identity();
         let local = match keys::read_identity(&path)? {
             Some(file) => Some(file),
             None if mode == Mode::Inspect => None,
@@ -169,7 +174,6 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
     let credentials = CredentialSources::read(mesh, &base_dir(origin), env.home());
     Ok(Resolved {
         mode,
-        state_dir,
         pki_dir,
         pki,
         admins,
