@@ -195,25 +195,34 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Writes one file atomically: a reader sees the old bytes or the new ones, never a mix, and
 /// after a crash the file holds one or the other. Parent directories are made as needed.
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: Mode) -> Result<(), IoError> {
-    let err = IoError::write;
-    let dir = parent_of(target);
-    create_dir_all(dir, mode)?;
-    let tmp = temp_in(dir, bytes, mode).map_err(err(target))?;
-    tmp.as_file().sync_all().map_err(err(target))?;
-    tmp.persist(target).map_err(|e| err(target)(e.error))?;
-    sync_dir(dir).map_err(err(dir))
+    place(target, bytes, mode, Replace::Yes)
 }
 
 /// Writes a new file atomically, failing with `AlreadyExists` if one is there: the file appears
 /// whole or not at all, and of two writers exactly one succeeds.
 pub fn create_new(target: &Path, bytes: &[u8], mode: Mode) -> Result<(), IoError> {
+    place(target, bytes, mode, Replace::No)
+}
+
+/// Whether a file already at the target is replaced.
+#[derive(PartialEq, Eq)]
+enum Replace {
+    Yes,
+    No,
+}
+
+/// A temporary file beside `target`, made durable, then renamed (or linked) into place.
+fn place(target: &Path, bytes: &[u8], mode: Mode, replace: Replace) -> Result<(), IoError> {
     let err = IoError::write;
     let dir = parent_of(target);
     create_dir_all(dir, mode)?;
     let tmp = temp_in(dir, bytes, mode).map_err(err(target))?;
     tmp.as_file().sync_all().map_err(err(target))?;
-    tmp.persist_noclobber(target)
-        .map_err(|e| err(target)(e.error))?;
+    let placed = match replace {
+        Replace::Yes => tmp.persist(target),
+        Replace::No => tmp.persist_noclobber(target),
+    };
+    placed.map_err(|e| err(target)(e.error))?;
     sync_dir(dir).map_err(err(dir))
 }
 

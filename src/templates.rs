@@ -187,6 +187,16 @@ pub fn render(name: &'static str, ctx: Value) -> Result<String, TemplateError> {
         })
 }
 
+/// Renders template `name` into text that holds a secret: normalized, and zeroized when dropped
+/// (the plaintext of a sealed file, never written to disk).
+pub fn render_secret(
+    name: &'static str,
+    ctx: Value,
+) -> Result<zeroize::Zeroizing<String>, TemplateError> {
+    let text = zeroize::Zeroizing::new(render(name, ctx)?);
+    Ok(zeroize::Zeroizing::new(normalize(&text)))
+}
+
 /// The source text of template `name`: what an inputs digest hashes, so that a change to the
 /// template re-seals what it renders.
 pub fn source(name: &str) -> Option<&'static str> {

@@ -9,15 +9,6 @@ use zeroize::Zeroizing;
 use crate::config::ClusterName;
 use crate::templates::{self, TemplateError};
 
-/// Renders a template whose output may hold a secret: normalized, zeroized when dropped.
-fn render_secret(
-    template: &'static str,
-    ctx: minijinja::Value,
-) -> Result<Zeroizing<String>, TemplateError> {
-    let text = Zeroizing::new(templates::render(template, ctx)?);
-    Ok(Zeroizing::new(templates::normalize(&text)))
-}
-
 /// A reader credential: a bearer token, or a client certificate and key (base64, as in a
 /// kubeconfig). istiod accepts no other kind.
 pub enum ReaderAuth<'a> {
@@ -74,7 +65,7 @@ pub fn kubeconfig(
             key_data,
         } => (None, Some(certificate_data), Some(key_data)),
     };
-    render_secret(
+    templates::render_secret(
         "secrets/remote-kubeconfig.yaml",
         context! {
             name => source.as_str(),

@@ -16,14 +16,6 @@ pub const REMOTE_SECRET_TEMPLATES: [&str; 2] = [
     "secrets/remote-kubeconfig.yaml",
 ];
 
-fn render(
-    template: &'static str,
-    ctx: minijinja::Value,
-) -> Result<Zeroizing<String>, TemplateError> {
-    let text = Zeroizing::new(templates::render(template, ctx)?);
-    Ok(Zeroizing::new(templates::normalize(&text)))
-}
-
 /// The remote secret of `source` for `target`, in plaintext, around `source`'s kubeconfig
 /// (rendered by `kubeconfig`).
 pub fn remote_secret(
@@ -32,7 +24,7 @@ pub fn remote_secret(
     namespace: &str,
     inner: &str,
 ) -> Result<Zeroizing<String>, TemplateError> {
-    render(
+    templates::render_secret(
         REMOTE_SECRET_TEMPLATES[0],
         context! {
             source => source.as_str(),
@@ -49,7 +41,7 @@ pub fn cacerts_secret(
     namespace: &str,
     certs: &CaCerts,
 ) -> Result<Zeroizing<String>, TemplateError> {
-    render(
+    templates::render_secret(
         CACERTS_TEMPLATE,
         context! {
             cluster => cluster.as_str(),

@@ -184,6 +184,10 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
     })
 }
 
+fn cluster_names(mesh: &Mesh) -> Vec<ClusterName> {
+    mesh.clusters.iter().map(|c| c.name.clone()).collect()
+}
+
 impl Resolved {
     pub fn mode(&self) -> Mode {
         self.mode
@@ -224,9 +228,8 @@ impl Resolved {
     /// clusters retired. Returns what it changed.
     pub fn issue(&mut self, mesh: &Mesh, now: OffsetDateTime) -> Result<Vec<Change>, SealError> {
         self.must_render()?;
-        let clusters: Vec<ClusterName> = mesh.clusters.iter().map(|c| c.name.clone()).collect();
         let (state, changes) = self.pki_dir.ensure(
-            &clusters,
+            &cluster_names(mesh),
             &self.admins.recipients(),
             self.identities.as_ref(),
             mesh.pki.algorithm,
@@ -278,10 +281,9 @@ impl Resolved {
         now: OffsetDateTime,
     ) -> Result<(), SealError> {
         self.must_render()?;
-        let clusters: Vec<ClusterName> = mesh.clusters.iter().map(|c| c.name.clone()).collect();
         self.pki_dir.rotate(
             stage,
-            &clusters,
+            &cluster_names(mesh),
             &self.admins.recipients(),
             self.identities.as_ref(),
             mesh.pki.algorithm,
