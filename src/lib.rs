@@ -9,7 +9,10 @@
 //!   `pki::rotation` and `pki::state` beneath them;
 //! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
 //!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
-//! - `output`: the tree written (keep, write, seal, prune) and its render record;
+//! - `plan`: per path of the tree and the record, keep / write / seal / remove / refuse, with a
+//!   typed reason (pure; it reads the disk only through the view it is given); `record`: the
+//!   render record, read and validated in one place;
+//! - `output`: the plan carried out, the record kept;
 //! - `disk`: the one module that changes the file system (atomic writes, modes);
 //! - `check`: a rendered tree read back and proved; `kubeconfig`: kubeconfig files read;
 //! - `cli`: arguments, the environment and the clock read once, wiring, the exit-code table.
@@ -26,6 +29,8 @@ pub mod kubeconfig;
 pub mod model;
 pub mod output;
 pub mod pki;
+pub mod plan;
+pub mod record;
 pub mod render;
 pub mod seal;
 pub mod sops;

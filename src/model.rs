@@ -264,7 +264,8 @@ fn store_ref<'c>(
 pub struct SealedPlan {
     /// Shared by every secret of one cluster (a fleet's cluster holds hundreds).
     pub recipients: Arc<[AgeRecipient]>,
-    pub inputs: String,
+    /// `None`: not known yet, its intermediate CA is to be issued (planned while inspecting).
+    pub inputs: Option<String>,
     /// Seal it again even if its inputs are unchanged.
     pub force: bool,
 }

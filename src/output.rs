@@ -3,20 +3,15 @@
 //! mesh-render did not write, prunes only files an earlier render recorded, and keeps the record.
 //! Every change to the disk goes through `disk`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::digest::sha256_hex;
 use crate::disk::{self, IoError, Mode, Staged};
-use crate::render::{Entry, RelPath, Sealed, Tree};
-
-/// The render record, committed with the output: every file mesh-render wrote, with the digest
-/// of its bytes. It is how a later render knows what it may prune.
-pub const RECORD_FILE: &str = ".render-record.json";
-const RECORD_FORMAT: u32 = 1;
+use crate::plan::{self, Decision, OnDisk, SealReason, Seen};
+use crate::record::{FileRecord, RECORD_FILE, Record};
+use crate::render::{RelPath, Sealed, Tree};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -40,7 +35,7 @@ pub type SealerError = Box<dyn std::error::Error + Send + Sync>;
 pub struct SealFailure {
     pub path: RelPath,
     /// Why it had to be encrypted: new, inputs changed, edited by hand.
-    pub reason: &'static str,
+    pub reason: SealReason,
     pub error: SealerError,
 }
 
@@ -78,22 +73,6 @@ pub struct Summary {
     pub created: bool,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-struct Record {
-    format: u32,
-    files: BTreeMap<String, FileRecord>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-struct FileRecord {
-    sha256: String,
-    /// For an encrypted file: the digest of the inputs its plaintext came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    inputs: Option<String>,
-}
-
 /// Reports the progress of a long write (a terminal progress bar; nothing otherwise).
 pub trait Progress: Sync {
     /// `total` files are to be written.
@@ -112,19 +91,6 @@ impl Progress for Silent {
     fn end(&self) {}
 }
 
-/// What the plan decided for one rendered file.
-enum Decision<'a> {
-    /// Byte-identical on disk (or, for a sealed file, recorded inputs and bytes match).
-    Keep(FileRecord),
-    Write(&'a [u8]),
-    Seal {
-        sealed: &'a Sealed,
-        reason: &'static str,
-    },
-    /// In the way and not ours: a file mesh-render has no record of, or a directory.
-    NotOurs(PathBuf),
-}
-
 /// A file written to a temporary name beside its target, not yet renamed into place.
 struct StagedFile<'a> {
     path: &'a RelPath,
@@ -132,9 +98,24 @@ struct StagedFile<'a> {
     record: FileRecord,
 }
 
-/// Brings `out_dir` to `tree`: writes what differs, prunes recorded files no longer rendered,
-/// and updates the record. Nothing is replaced if a file in the way was not written by us, or if
-/// a secret that must be encrypted cannot be.
+/// The output directory, read where the plan looks (into a buffer each thread keeps).
+struct Dir<'a>(&'a Path);
+
+impl OnDisk for Dir<'_> {
+    fn look<R>(&self, path: &str, f: impl FnOnce(Seen<'_>) -> R) -> Result<R, IoError> {
+        let target = self.0.join(path);
+        disk::with_file_bytes(&target, |bytes| match bytes {
+            Some(bytes) => f(Seen::File(bytes)),
+            None if target.is_dir() => f(Seen::Directory),
+            None => f(Seen::Absent),
+        })
+    }
+}
+
+/// Brings `out_dir` to `tree`: carries out the plan — writes what differs, seals what must be
+/// sealed, prunes recorded files no longer rendered — and updates the record. Nothing is
+/// replaced if the plan refuses a path (a file in the way was not written by us), or if a
+/// secret that must be encrypted cannot be.
 ///
 /// Runs on the current rayon pool: files are compared, sealed and written to temporary files in
 /// parallel, one at a time per thread (never the whole tree's ciphertext in memory); then every
@@ -150,32 +131,22 @@ pub fn write(
     }
     let (old, created) = match read_record(out_dir)? {
         Some(record) => (record, false),
-        None => (Record::empty(), true),
+        None => (Record::default(), true),
     };
-
-    // Plan: compare every rendered file with the disk and the record.
-    let entries: Vec<(&RelPath, &Entry)> = tree.iter().collect();
-    let decisions: Vec<Decision<'_>> = entries
-        .par_iter()
-        .map(|(path, entry)| decide(out_dir, path, entry, old.files.get(path.as_str())))
-        .collect::<Result<_, _>>()?;
-    let not_ours: Vec<PathBuf> = decisions
+    let planned = plan::plan(tree, &old, &Dir(out_dir))?;
+    let refused: Vec<PathBuf> = planned
         .iter()
-        .filter_map(|d| match d {
-            Decision::NotOurs(p) => Some(p.clone()),
-            _ => None,
-        })
+        .filter(|(_, d)| matches!(d, Decision::Refuse(_)))
+        .map(|(path, _)| out_dir.join(path.as_str()))
         .collect();
-    if !not_ours.is_empty() {
-        return Err(OutputError::NotOurs(not_ours));
+    if !refused.is_empty() {
+        return Err(OutputError::NotOurs(refused));
     }
 
     // Stage: produce and write every changed file under a temporary name, in parallel.
-    let work: Vec<(&RelPath, &Decision<'_>)> = entries
+    let work: Vec<&(RelPath, Decision<'_>)> = planned
         .iter()
-        .zip(&decisions)
-        .filter(|(_, d)| matches!(d, Decision::Write(_) | Decision::Seal { .. }))
-        .map(|((path, _), d)| (*path, d))
+        .filter(|(_, d)| matches!(d, Decision::Write { .. } | Decision::Seal { .. }))
         .collect();
     // Every directory a staged file goes into, made once here rather than checked per file.
     let dirs: std::collections::BTreeSet<PathBuf> = work
@@ -218,107 +189,40 @@ pub fn write(
         created,
         ..Summary::default()
     };
-    let mut files: Vec<(String, FileRecord)> = Vec::with_capacity(entries.len());
-    for ((path, _), decision) in entries.iter().zip(decisions) {
-        if let Decision::Keep(record) = decision {
-            files.push((path.to_string(), record));
-            summary.unchanged += 1;
+    let mut files: Vec<(String, FileRecord)> = Vec::with_capacity(planned.len());
+    let mut to_remove = Vec::new();
+    for (path, decision) in &planned {
+        match decision {
+            Decision::Keep(record) => {
+                files.push((path.to_string(), record.clone()));
+                summary.unchanged += 1;
+            }
+            Decision::Remove => to_remove.push(path),
+            Decision::KeepEdited => summary.kept_edited.push(path.to_string()),
+            _ => {}
         }
     }
     files.extend(ok.iter().map(|s| (s.path.to_string(), s.record.clone())));
-    // Built in bulk from entries in path order (the staged ones sorted in among them).
-    let new = Record {
-        format: RECORD_FORMAT,
-        files: files.into_iter().collect(),
-    };
-    let mut to_remove = Vec::new();
-    for (path, recorded) in &old.files {
-        if new.files.contains_key(path) || RelPath::new(path.as_str()).is_err() {
-            continue;
-        }
-        let target = out_dir.join(path);
-        match disk::read_if_file(&target)? {
-            Some(bytes) if sha256_hex(&bytes) == recorded.sha256 => {
-                to_remove.push((path.clone(), target))
-            }
-            Some(_) => summary.kept_edited.push(path.clone()),
-            None => {}
-        }
-    }
+    let new = Record::new(files.into_iter().collect());
 
     // Apply: the staged bytes reach the disk before any rename makes them visible.
     summary.written = ok.iter().map(|s| s.path.clone()).collect();
-    let (staged, _): (Vec<Staged>, Vec<FileRecord>) =
-        ok.into_iter().map(|s| (s.staged, s.record)).unzip();
+    let staged: Vec<Staged> = ok.into_iter().map(|s| s.staged).collect();
     if !staged.is_empty() {
         disk::sync_staged(out_dir, &staged)?;
     }
     staged.into_par_iter().try_for_each(Staged::commit)?;
-    for (path, target) in to_remove {
+    for path in to_remove {
+        let target = out_dir.join(path.as_str());
         disk::remove_file(&target)?;
         disk::remove_empty_parents(out_dir, &target);
-        summary.removed.push(path);
+        summary.removed.push(path.to_string());
     }
     if new != old {
         let record_path = out_dir.join(RECORD_FILE);
-        disk::write_atomic(&record_path, &record_bytes(&new), Mode::Public)?;
+        disk::write_atomic(&record_path, &new.to_bytes(), Mode::Public)?;
     }
     Ok(summary)
-}
-
-/// Compares one rendered file with the disk and the record.
-fn decide<'a>(
-    out_dir: &Path,
-    path: &RelPath,
-    entry: &'a Entry,
-    recorded: Option<&FileRecord>,
-) -> Result<Decision<'a>, OutputError> {
-    let target = out_dir.join(path.as_str());
-    disk::with_file_bytes(&target, |existing| {
-        decide_on(&target, entry, recorded, existing)
-    })?
-}
-
-/// `decide`, given the bytes on disk (`None`: nothing, or a directory, is there).
-fn decide_on<'a>(
-    target: &Path,
-    entry: &'a Entry,
-    recorded: Option<&FileRecord>,
-    existing: Option<&[u8]>,
-) -> Result<Decision<'a>, OutputError> {
-    if existing.is_none() && target.is_dir() {
-        return Ok(Decision::NotOurs(target.to_owned()));
-    }
-    Ok(match entry {
-        Entry::Text(text) => match existing {
-            Some(bytes) if bytes == text.as_bytes() => Decision::Keep(FileRecord {
-                sha256: sha256_hex(text.as_bytes()),
-                inputs: None,
-            }),
-            Some(_) if recorded.is_none() => Decision::NotOurs(target.to_owned()),
-            _ => Decision::Write(text.as_bytes()),
-        },
-        Entry::Sealed(sealed) => {
-            let on_disk = existing.map(sha256_hex);
-            let reason = match (on_disk.as_deref(), recorded) {
-                (Some(_), None) => return Ok(Decision::NotOurs(target.to_owned())),
-                (Some(digest), Some(r))
-                    if !sealed.force
-                        && r.sha256 == digest
-                        && r.inputs.as_deref() == Some(&sealed.inputs) =>
-                {
-                    // Unchanged inputs, and the file is the one we wrote: keep it byte for byte.
-                    return Ok(Decision::Keep(r.clone()));
-                }
-                (Some(digest), Some(r)) if r.sha256 != digest => {
-                    "edited by hand since mesh-render wrote it"
-                }
-                (Some(_), Some(_)) => "its inputs changed",
-                (None, _) => "it is new",
-            };
-            Decision::Seal { sealed, reason }
-        }
-    })
 }
 
 enum StageError {
@@ -335,18 +239,18 @@ fn stage<'a>(
     sealer: &dyn Sealer,
 ) -> Result<StagedFile<'a>, StageError> {
     let (bytes, inputs): (std::borrow::Cow<'_, [u8]>, Option<String>) = match decision {
-        Decision::Write(bytes) => (std::borrow::Cow::Borrowed(*bytes), None),
-        Decision::Seal { sealed, reason } => match sealer.seal(path, sealed) {
-            Ok(bytes) => (std::borrow::Cow::Owned(bytes), Some(sealed.inputs.clone())),
+        Decision::Write { text, .. } => (std::borrow::Cow::Borrowed(text.as_bytes()), None),
+        Decision::Seal { sealed, reason } => match seal(path, sealed, sealer) {
+            Ok((bytes, inputs)) => (std::borrow::Cow::Owned(bytes), Some(inputs)),
             Err(error) => {
                 return Err(StageError::Seal(SealFailure {
                     path: path.clone(),
-                    reason,
+                    reason: *reason,
                     error,
                 }));
             }
         },
-        Decision::Keep(_) | Decision::NotOurs(_) => unreachable!("only changed files are staged"),
+        _ => unreachable!("only files to write or seal are staged"),
     };
     let target = out_dir.join(path.as_str());
     let staged = Staged::new(&target, &bytes).map_err(|e| StageError::Io(e.into()))?;
@@ -360,13 +264,17 @@ fn stage<'a>(
     })
 }
 
-impl Record {
-    fn empty() -> Self {
-        Record {
-            format: RECORD_FORMAT,
-            files: BTreeMap::new(),
-        }
-    }
+/// A sealed file's bytes and the inputs digest to record with them.
+fn seal(
+    path: &RelPath,
+    sealed: &Sealed,
+    sealer: &dyn Sealer,
+) -> Result<(Vec<u8>, String), SealerError> {
+    let inputs = sealed
+        .inputs
+        .clone()
+        .ok_or("its inputs are not known yet: the PKI must issue its intermediate CA first")?;
+    Ok((sealer.seal(path, sealed)?, inputs))
 }
 
 /// The render record of `out_dir`, or `None` if nothing was rendered there yet.
@@ -375,25 +283,7 @@ fn read_record(out_dir: &Path) -> Result<Option<Record>, OutputError> {
     let Some(bytes) = disk::read_if_file(&path)? else {
         return Ok(None);
     };
-    let record: Record = serde_json::from_slice(&bytes).map_err(|e| OutputError::BadRecord {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    if record.format != RECORD_FORMAT {
-        return Err(OutputError::BadRecord {
-            path,
-            message: format!(
-                "format {} is not the format {RECORD_FORMAT} this mesh-render writes",
-                record.format
-            ),
-        });
-    }
-    Ok(Some(record))
-}
-
-/// Pretty JSON with sorted keys and a trailing newline: stable, and one line per file in a diff.
-fn record_bytes(record: &Record) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+    Record::parse(&bytes)
+        .map(Some)
+        .map_err(|e| OutputError::BadRecord { path, message: e.0 })
 }

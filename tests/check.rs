@@ -1007,3 +1007,59 @@ fn remote_secrets_through_external_secrets_check_clean() {
     assert_no_errors(&checked, "external secrets");
     assert_eq!(checked.json()["warnings"], 0, "{}", checked.stdout);
 }
+
+#[test]
+fn diff_after_adding_a_cluster_lists_its_cacerts_and_its_sops_rule() {
+    let ws = Workspace::new();
+    ws.edit_mesh(
+        "\nsample:\n",
+        "  - name: fourth\n    network: network4\n    cni: calico\n\nsample:\n",
+    );
+    ws.edit_mesh(
+        "    nhn-nks: [reviews-v3, sleep]\n",
+        "    nhn-nks: [reviews-v3, sleep]\n    fourth: []\n",
+    );
+    let diff = ws.run(false, &["diff", "--exit-code", "out"]);
+    assert_eq!(diff.code, 1, "{}", diff.stderr);
+    assert!(
+        diff.stdout.contains(
+            "encrypted file clusters/fourth/10-istio-system/cacerts.sops.yaml: added (it is new: its intermediate CA will be issued)\n"
+        ),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout
+            .contains("+  - path_regex: \"^clusters/fourth/.*\\\\.sops\\\\.yaml$\"\n"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout
+            .contains("+  - namespace.yaml\n+  - cacerts.sops.yaml\n"),
+        "{}",
+        diff.stdout
+    );
+    // What diff showed is what a render writes.
+    ws.run(true, &["out"]);
+    let after = ws.run(false, &["diff", "--exit-code", "out"]);
+    assert_eq!(
+        (after.code, after.stdout.as_str()),
+        (0, ""),
+        "{}",
+        after.stderr
+    );
+}
+
+#[test]
+fn diff_with_a_gitops_target_and_no_repository_fails_like_render() {
+    let ws = Workspace::new();
+    let render = ws.run(false, &["--target", "flux", "out"]);
+    let diff = ws.run(false, &["diff", "--target", "flux", "out"]);
+    assert_eq!((render.code, diff.code), (2, 2), "{}", diff.stderr);
+    assert!(
+        diff.stderr.contains("--target needs the Git repository"),
+        "{}",
+        diff.stderr
+    );
+}

@@ -78,11 +78,12 @@ fn the_record_lists_every_written_file_with_its_digest() {
     let out = dir.path().join("out");
     write(&out, mesh_render::config::EXAMPLE_YAML);
     let record: serde_json::Value =
-        serde_json::from_slice(&fs::read(out.join(output::RECORD_FILE)).unwrap()).unwrap();
+        serde_json::from_slice(&fs::read(out.join(mesh_render::record::RECORD_FILE)).unwrap())
+            .unwrap();
     let files = record["files"].as_object().unwrap();
     let on_disk: Vec<String> = common::files_under(&out)
         .into_iter()
-        .filter(|p| p != output::RECORD_FILE)
+        .filter(|p| p != mesh_render::record::RECORD_FILE)
         .collect();
     assert_eq!(files.keys().cloned().collect::<Vec<_>>(), on_disk);
     for (path, entry) in files {
@@ -120,7 +121,7 @@ fn removing_a_cluster_removes_exactly_its_files() {
     assert!(!out.join("istioctl/nhn-nks").exists());
     // Everything else is byte-identical, except the sops rules (one per cluster) and the record.
     for (path, bytes) in &after {
-        if path == ".sops.yaml" || path == output::RECORD_FILE {
+        if path == ".sops.yaml" || path == mesh_render::record::RECORD_FILE {
             continue;
         }
         let old = before.iter().find(|(p, _)| p == path).map(|(_, b)| b);
@@ -199,7 +200,7 @@ fn a_corrupt_record_is_an_error_naming_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
-    fs::write(out.join(output::RECORD_FILE), "{not json").unwrap();
+    fs::write(out.join(mesh_render::record::RECORD_FILE), "{not json").unwrap();
     let err = output::write(
         &out,
         &common::render_example(),
@@ -207,8 +208,14 @@ fn a_corrupt_record_is_an_error_naming_the_record() {
         &mesh_render::output::Silent,
     )
     .unwrap_err();
-    assert!(err.to_string().contains(output::RECORD_FILE), "{err}");
-    assert_eq!(common::files_under(&out), [output::RECORD_FILE]);
+    assert!(
+        err.to_string().contains(mesh_render::record::RECORD_FILE),
+        "{err}"
+    );
+    assert_eq!(
+        common::files_under(&out),
+        [mesh_render::record::RECORD_FILE]
+    );
 }
 
 #[test]

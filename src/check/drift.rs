@@ -2,15 +2,14 @@
 //! compare byte for byte; encrypted files by the render record (their inputs and digests), so
 //! no private key is needed and no plaintext is ever shown.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 use similar::TextDiff;
 
 use super::report::Finding;
 use super::tree::RenderedTree;
-use crate::digest::sha256_hex;
-use crate::render::{Entry, Tree};
+use crate::disk::IoError;
+use crate::plan::{self, Decision, Refusal, SealReason, WriteReason};
+use crate::render::Tree;
 
 /// How a file differs from what a render would write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,10 +19,40 @@ pub enum Change {
     Modified,
     /// The render writes a file that is not on disk.
     Missing,
-    /// On disk, written by an earlier render, no longer rendered: a render removes it.
+    /// On disk, written by an earlier render, no longer rendered: a render removes it (or, edited
+    /// since, leaves it).
     Stale,
     /// On disk, not rendered and never written by mesh-render.
     Extra,
+}
+
+/// Why a file changes, as the write plan decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    Write(WriteReason),
+    Seal(SealReason),
+    Refuse(Refusal),
+    /// No longer rendered, and edited since the render that wrote it: a render leaves it.
+    EditedSince,
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Write(r) => r.fmt(f),
+            Why::Seal(r) => r.fmt(f),
+            Why::Refuse(r) => r.fmt(f),
+            Why::EditedSince => {
+                f.write_str("edited since mesh-render wrote it, so a render leaves it")
+            }
+        }
+    }
+}
+
+impl Serialize for Why {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// One file that differs.
@@ -34,85 +63,77 @@ pub struct FileDiff {
     /// An encrypted file: only whether it changes is shown, never its content.
     pub sealed: bool,
     /// Why an encrypted file changes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
+    #[serde(rename = "reason", skip_serializing_if = "Option::is_none")]
+    pub why: Option<Why>,
     #[serde(skip)]
     pub old: Option<String>,
     #[serde(skip)]
     pub new: Option<String>,
 }
 
-/// Every file of `disk` that a render of `expected` would change, in path order.
-pub fn compare(expected: &Tree, disk: &RenderedTree) -> Vec<FileDiff> {
+/// Every file of `disk` that a render of `expected` would change, in path order: the write
+/// plan, shown.
+pub fn compare(expected: &Tree, disk: &RenderedTree) -> Result<Vec<FileDiff>, IoError> {
+    let planned = plan::plan(expected, &disk.record, disk)?;
+    let text = |path: &str| {
+        disk.files
+            .get(path)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
     let mut diffs = Vec::new();
-    let mut rendered = BTreeSet::new();
-    for (path, entry) in expected.iter() {
-        let path = path.as_str();
-        rendered.insert(path);
-        let on_disk = disk.files.get(path);
-        match entry {
-            Entry::Text(text) => {
-                let change = match on_disk {
-                    None => Change::Missing,
-                    Some(bytes) if bytes.as_slice() == text.as_bytes() => continue,
-                    Some(_) => Change::Modified,
+    for (path, decision) in planned {
+        let path = path.to_string();
+        let on_disk = disk.files.contains_key(&path);
+        let was_sealed = || {
+            disk.record.get(&path).is_some_and(|r| r.inputs.is_some())
+                || super::secrets::is_sops_name(&path)
+        };
+        let (change, sealed, why, new) = match decision {
+            Decision::Keep(_) => continue,
+            Decision::Write { text: new, reason } => {
+                let change = if on_disk {
+                    Change::Modified
+                } else {
+                    Change::Missing
                 };
-                diffs.push(FileDiff {
-                    path: path.to_owned(),
+                (
                     change,
-                    sealed: false,
-                    reason: None,
-                    old: on_disk.map(|b| String::from_utf8_lossy(b).into_owned()),
-                    new: Some(text.clone()),
-                });
+                    false,
+                    Some(Why::Write(reason)),
+                    Some(new.to_owned()),
+                )
             }
-            Entry::Sealed(sealed) => {
-                let recorded = disk.record.get(path);
-                let (change, reason) = match (on_disk, recorded) {
-                    (None, _) => (Change::Missing, "it is new"),
-                    (Some(_), None) => (Change::Modified, "it was not written by mesh-render"),
-                    (Some(bytes), Some(r)) if sha256_hex(bytes) != r.sha256 => (
-                        Change::Modified,
-                        "edited by hand since mesh-render wrote it",
-                    ),
-                    (Some(_), Some(r)) if r.inputs.as_deref() != Some(sealed.inputs.as_str()) => {
-                        (Change::Modified, "its inputs changed")
-                    }
-                    (Some(_), Some(_)) => continue,
+            Decision::Seal { reason, .. } => {
+                let change = if on_disk {
+                    Change::Modified
+                } else {
+                    Change::Missing
                 };
-                diffs.push(FileDiff {
-                    path: path.to_owned(),
-                    change,
-                    sealed: true,
-                    reason: Some(reason),
-                    old: None,
-                    new: None,
-                });
+                (change, true, Some(Why::Seal(reason)), None)
             }
-        }
-    }
-    for (path, bytes) in &disk.files {
-        if rendered.contains(path.as_str()) {
-            continue;
-        }
-        let recorded = disk.record.get(path);
-        let sealed =
-            recorded.is_some_and(|r| r.inputs.is_some()) || super::secrets::is_sops_name(path);
+            Decision::Refuse(refusal) => {
+                let entry = expected.entry(&path);
+                let sealed = matches!(entry, Some(crate::render::Entry::Sealed(_)));
+                let new = expected.get(&path).map(str::to_owned);
+                (Change::Modified, sealed, Some(Why::Refuse(refusal)), new)
+            }
+            Decision::Remove => (Change::Stale, was_sealed(), None, None),
+            Decision::KeepEdited => (Change::Stale, was_sealed(), Some(Why::EditedSince), None),
+            Decision::Foreign => (Change::Extra, was_sealed(), None, None),
+        };
+        let old = if sealed { None } else { text(&path) };
+        // A text file's diff shows its content; the reason is for encrypted ones.
+        let why = if sealed { why } else { None };
         diffs.push(FileDiff {
-            path: path.clone(),
-            change: if recorded.is_some() {
-                Change::Stale
-            } else {
-                Change::Extra
-            },
+            path,
+            change,
             sealed,
-            reason: None,
-            old: (!sealed).then(|| String::from_utf8_lossy(bytes).into_owned()),
-            new: None,
+            why,
+            old,
+            new,
         });
     }
-    diffs.sort_by(|a, b| a.path.cmp(&b.path));
-    diffs
+    Ok(diffs)
 }
 
 /// The drift as `check` findings.
@@ -120,7 +141,7 @@ pub fn findings(diffs: &[FileDiff], against: &str) -> Vec<Finding> {
     diffs
         .iter()
         .map(|d| {
-            let problem = match (d.change, d.reason) {
+            let problem = match (d.change, d.why) {
                 (Change::Modified, Some(reason)) => format!("differs from a render of {against}: {reason}"),
                 (Change::Modified, None) => format!("differs from a render of {against}"),
                 (Change::Missing, _) => format!("missing: a render of {against} writes it"),
@@ -143,8 +164,16 @@ pub fn unified(diffs: &[FileDiff]) -> String {
     for d in diffs {
         if d.sealed {
             let what = match d.change {
-                Change::Modified => format!("changed ({})", d.reason.unwrap_or("")),
-                Change::Missing => "added".to_owned(),
+                Change::Modified => format!(
+                    "changed ({})",
+                    d.why.map(|w| w.to_string()).unwrap_or_default()
+                ),
+                Change::Missing => match d.why {
+                    Some(why @ Why::Seal(SealReason::IntermediatePending)) => {
+                        format!("added ({why})")
+                    }
+                    _ => "added".to_owned(),
+                },
                 Change::Stale => "removed".to_owned(),
                 Change::Extra => "not rendered by mesh-render".to_owned(),
             };

@@ -10,7 +10,9 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::report::{Finding, Report};
-use crate::output::RECORD_FILE;
+use crate::disk::IoError;
+use crate::plan::{OnDisk, Seen};
+use crate::record::{RECORD_FILE, Record};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
@@ -26,20 +28,14 @@ pub enum TreeError {
     BadRecord { path: PathBuf, message: String },
 }
 
-/// One file's entry in the render record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub sha256: String,
-    pub inputs: Option<String>,
-}
-
 /// A rendered tree on disk.
 #[derive(Debug)]
 pub struct RenderedTree {
     pub root: PathBuf,
     /// Every file (but the record), by path relative to the root.
     pub files: BTreeMap<String, Vec<u8>>,
-    pub record: BTreeMap<String, Recorded>,
+    /// Its render record, read as the writer reads it.
+    pub record: Record,
     /// The files that are SOPS files (valid `sops` metadata), found once for every check.
     pub sops_files: BTreeSet<String>,
 }
@@ -58,6 +54,20 @@ pub struct BuiltObject {
     pub encrypted: bool,
 }
 
+/// A tree read back is a disk the write plan can look at, files and all.
+impl OnDisk for RenderedTree {
+    fn look<R>(&self, path: &str, f: impl FnOnce(Seen<'_>) -> R) -> Result<R, IoError> {
+        Ok(f(match self.files.get(path) {
+            Some(bytes) => Seen::File(bytes),
+            None => Seen::Absent,
+        }))
+    }
+
+    fn files(&self) -> Vec<&str> {
+        self.files.keys().map(String::as_str).collect()
+    }
+}
+
 impl RenderedTree {
     pub fn open(root: &Path) -> Result<Self, TreeError> {
         let record_path = root.join(RECORD_FILE);
@@ -73,33 +83,10 @@ impl RenderedTree {
                 });
             }
         };
-        let bad = |message: String| TreeError::BadRecord {
+        let record = Record::parse(&bytes).map_err(|e| TreeError::BadRecord {
             path: record_path.clone(),
-            message,
-        };
-        let json: Value = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-        let entries = json
-            .get("files")
-            .and_then(Value::as_object)
-            .ok_or_else(|| bad("no `files`".to_owned()))?;
-        let mut record = BTreeMap::new();
-        for (path, entry) in entries {
-            let sha256 = entry
-                .get("sha256")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad(format!("{path} has no sha256")))?;
-            let inputs = entry
-                .get("inputs")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            record.insert(
-                path.clone(),
-                Recorded {
-                    sha256: sha256.to_owned(),
-                    inputs,
-                },
-            );
-        }
+            message: e.0,
+        })?;
         let mut files = BTreeMap::new();
         walk(root, root, &mut files)?;
         files.remove(RECORD_FILE);

@@ -10,11 +10,13 @@ use super::edge;
 use super::exit::{Failure, Outcome};
 use super::failure::CommandError;
 use super::render::apply_target;
+use crate::check::drift::Why;
 use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
 use crate::config::{Mesh, Origin};
 use crate::env::Env;
 use crate::model::{Model, SecretPlans, WarningKind};
 use crate::pki::store::Change;
+use crate::plan::SealReason;
 use crate::render::{self, Tree};
 use crate::seal::{self, Mode, Resolved};
 use crate::sops::Identities;
@@ -103,7 +105,7 @@ fn implicit_identities(env: &Env) -> Result<(Option<Identities>, Vec<String>), F
 pub(super) fn diff(args: &DiffArgs, env: &Env) -> Result<Outcome, Failure> {
     let rendered = InMemory::render(args.config.as_deref(), args.target, env)?;
     let disk = open_or_empty(&args.out)?;
-    let diffs = drift::compare(&rendered.tree, &disk);
+    let diffs = drift::compare(&rendered.tree, &disk)?;
     match args.format {
         Format::Text => {
             print!("{}", drift::unified(&diffs));
@@ -216,10 +218,10 @@ impl InMemory {
     /// Adds the drift between this render and the tree at `out` to `report`.
     fn add_drift(&self, out: &Path, report: &mut Report) -> Result<(), Failure> {
         let disk = RenderedTree::open(out)?;
-        let mut diffs = drift::compare(&self.tree, &disk);
+        let mut diffs = drift::compare(&self.tree, &disk)?;
         if !self.resolved.admins.known() {
             // Without the admins the inputs digests cannot be computed: keep only hand edits.
-            diffs.retain(|d| !(d.sealed && d.reason == Some("its inputs changed")));
+            diffs.retain(|d| d.why != Some(Why::Seal(SealReason::InputsChanged)));
         }
         for finding in drift::findings(&diffs, &self.origin.to_string()) {
             report.push(finding);

@@ -71,8 +71,9 @@ pub struct Sealed {
     pub recipients: std::sync::Arc<[AgeRecipient]>,
     /// sops `encrypted_regex`.
     pub encrypted_regex: &'static str,
-    /// `sha256:<hex>` over the inputs: PKI state files, recipients, rule, template.
-    pub inputs: String,
+    /// `sha256:<hex>` over the inputs: PKI state files, recipients, rule, template. `None` while
+    /// they are not known yet: its intermediate CA is to be issued (planned while inspecting).
+    pub inputs: Option<String>,
     /// Seal it again even if its inputs and the file are unchanged (`--refresh-credentials`).
     pub force: bool,
 }

@@ -39,6 +39,10 @@ pub struct PublicInputs<'a> {
     pub refresh_credentials: bool,
     /// Now, for expiry warnings.
     pub now: time::OffsetDateTime,
+    /// Inspecting: a render would first issue what the PKI lacks, so a cluster without its
+    /// intermediate CA (or a mesh without a PKI) gets its `cacerts` planned with inputs not yet
+    /// known, as a render would write it.
+    pub issue_pending: bool,
 }
 
 /// A cluster's `cacerts` at the PKI's rotation stage: the intermediate that signs (its key and
@@ -138,9 +142,9 @@ pub fn plans<'a>(mesh: &Mesh, inputs: &PublicInputs<'a>) -> SecretPlans<'a> {
         cacerts: BTreeMap::new(),
         remote_secrets: BTreeMap::new(),
     };
-    let Some(pki) = inputs.pki else {
+    if inputs.pki.is_none() && !inputs.issue_pending {
         return plans;
-    };
+    }
     let sources: Vec<(&ClusterName, Inputs)> = mesh
         .clusters
         .iter()
@@ -154,11 +158,12 @@ pub fn plans<'a>(mesh: &Mesh, inputs: &PublicInputs<'a>) -> SecretPlans<'a> {
         .collect();
     for cluster in &mesh.clusters {
         let recipients: Arc<[AgeRecipient]> = recipients_for(cluster, inputs.admins).into();
-        if let Some(recipe) = cacerts(pki, &cluster.name) {
+        let recipe = inputs.pki.and_then(|pki| cacerts(pki, &cluster.name));
+        if recipe.is_some() || inputs.issue_pending {
             plans.cacerts.insert(
                 cluster.name.clone(),
                 SealedPlan {
-                    inputs: recipe.inputs(&recipients),
+                    inputs: recipe.map(|r| r.inputs(&recipients)),
                     recipients: Arc::clone(&recipients),
                     force: false,
                 },
@@ -169,9 +174,11 @@ pub fn plans<'a>(mesh: &Mesh, inputs: &PublicInputs<'a>) -> SecretPlans<'a> {
             .filter(|(source, _)| **source != cluster.name)
             .map(|(source, hashed)| {
                 let plan = SealedPlan {
-                    inputs: hashed
-                        .clone()
-                        .finish(recipients.iter().map(AgeRecipient::as_str)),
+                    inputs: Some(
+                        hashed
+                            .clone()
+                            .finish(recipients.iter().map(AgeRecipient::as_str)),
+                    ),
                     recipients: Arc::clone(&recipients),
                     force: inputs.refresh_credentials,
                 };

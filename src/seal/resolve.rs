@@ -205,6 +205,7 @@ impl Resolved {
             credential_digests: &self.credentials.digests,
             refresh_credentials,
             now,
+            issue_pending: self.mode == Mode::Inspect,
         }
     }
 

@@ -154,6 +154,7 @@ pub fn render_text(yaml: &str) -> mesh_render::render::Tree {
         credential_digests: &digests,
         refresh_credentials: false,
         now: time::OffsetDateTime::UNIX_EPOCH,
+        issue_pending: false,
     };
     let plans = mesh_render::seal::plans(&mesh, &inputs);
     mesh_render::render::render(&mesh_render::model::Model::from_mesh(&mesh, &plans))
@@ -191,7 +192,7 @@ pub fn dump(tree: &mesh_render::render::Tree) -> String {
                     "=== {path} (sealed)\n{what}, encrypted_regex {}, to {}\ninputs {}\n",
                     s.encrypted_regex,
                     to.join(","),
-                    s.inputs
+                    s.inputs.as_deref().unwrap_or("pending")
                 ));
             }
         }
@@ -249,7 +250,7 @@ impl mesh_render::output::Sealer for FakeSealer {
         };
         Ok(format!(
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  stand-in: \"{}\"\n",
-            sealed.inputs,
+            sealed.inputs.as_deref().unwrap_or("pending"),
         )
         .into_bytes())
     }
