@@ -35,3 +35,4 @@ pub mod render;
 pub mod seal;
 pub mod sops;
 pub mod templates;
+pub mod vocabulary;

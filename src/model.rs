@@ -14,6 +14,9 @@ use crate::config::{
 use crate::digest;
 use crate::pki::rotation::Stage;
 use crate::pki::state::PkiState;
+use crate::vocabulary::{
+    CROSS_NETWORK_PORT, ISTIO_NAMESPACE, ISTIOD_PORT, STATUS_PORT, WEBHOOK_PORT,
+};
 
 /// One layer of a cluster: a kustomize directory applied on its own, in this order; the Helm
 /// releases and bases go between layers (see the cluster's README).
@@ -181,10 +184,6 @@ pub struct Autoscaling {
     pub target_cpu_percent: u32,
 }
 
-/// The port every multi-network gateway listens on for AUTO_PASSTHROUGH (istiod's
-/// `DefaultNetworkGatewayPort`).
-pub const CROSS_NETWORK_PORT: u16 = 15443;
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterPlan {
     pub name: ClusterName,
@@ -210,6 +209,10 @@ pub struct ClusterPlan {
     pub external_remote_secrets: Vec<ExternalRemoteSecret>,
     /// Where this cluster's PushSecret publishes its reader token, if ESO carries it.
     pub push_secret: Option<StoreRef>,
+    /// Whether the description gives its reader credentials (its remote secrets are then not
+    /// pending), and the API server it names, if it names one.
+    pub has_credentials: bool,
+    pub api_server: Option<String>,
 }
 
 /// An External Secrets store and the key this cluster's reader token lives under.
@@ -338,9 +341,6 @@ impl std::fmt::Display for Warning {
     }
 }
 
-/// The encryption rule of every Kubernetes Secret we seal: kind and metadata stay readable.
-pub const SECRET_ENCRYPTED_REGEX: &str = "^(data|stringData)$";
-
 impl ClusterPlan {
     /// The gateway the cross-network Gateway selects.
     pub fn cross_network_gateway(&self) -> &GatewayPlan {
@@ -461,7 +461,7 @@ impl Model {
                 profile: profile_value(mesh.istio.profile),
                 dns_capture: mesh.istio.dns_capture,
                 rewrite_app_http_probe: mesh.istio.rewrite_app_http_probe,
-                namespace: "istio-system",
+                namespace: ISTIO_NAMESPACE,
                 revision,
                 injection_label,
                 multiroot: secrets.pki.is_some_and(|p| p.rotation.is_some()),
@@ -564,6 +564,12 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
         remote_secrets: Vec::new(),
         external_remote_secrets: Vec::new(),
         push_secret: None,
+        has_credentials: c.credentials.is_some(),
+        api_server: c
+            .credentials
+            .as_ref()
+            .and_then(|cr| cr.server())
+            .map(str::to_owned),
     }
 }
 
@@ -731,13 +737,13 @@ fn gateway_plans(topology: Topology, ingress: bool) -> Vec<GatewayPlan> {
             role: GatewayRole::CrossNetwork,
             network_gateway: false,
             ports: vec![
-                port("status-port", 15021, 15021),
+                port("status-port", STATUS_PORT, STATUS_PORT),
                 port("http2", 80, 8080),
                 port("https", 443, 8443),
                 port("tcp", 31400, 31400),
                 port("mtls", CROSS_NETWORK_PORT, CROSS_NETWORK_PORT),
-                port("tcp-istiod", 15012, 15012),
-                port("tcp-webhook", 15017, 15017),
+                port("tcp-istiod", ISTIOD_PORT, ISTIOD_PORT),
+                port("tcp-webhook", WEBHOOK_PORT, WEBHOOK_PORT),
             ],
             autoscaling: autoscaling(),
             values_file: "gateway",
@@ -751,10 +757,10 @@ fn gateway_plans(topology: Topology, ingress: bool) -> Vec<GatewayPlan> {
                 role: GatewayRole::CrossNetwork,
                 network_gateway: true,
                 ports: vec![
-                    port("status-port", 15021, 15021),
+                    port("status-port", STATUS_PORT, STATUS_PORT),
                     port("tls", CROSS_NETWORK_PORT, CROSS_NETWORK_PORT),
-                    port("tls-istiod", 15012, 15012),
-                    port("tls-webhook", 15017, 15017),
+                    port("tls-istiod", ISTIOD_PORT, ISTIOD_PORT),
+                    port("tls-webhook", WEBHOOK_PORT, WEBHOOK_PORT),
                 ],
                 autoscaling: autoscaling(),
                 values_file: "gateway",
@@ -767,7 +773,7 @@ fn gateway_plans(topology: Topology, ingress: bool) -> Vec<GatewayPlan> {
                     role: GatewayRole::Ingress,
                     network_gateway: false,
                     ports: vec![
-                        port("status-port", 15021, 15021),
+                        port("status-port", STATUS_PORT, STATUS_PORT),
                         port("http2", 80, 8080),
                         port("https", 443, 8443),
                     ],

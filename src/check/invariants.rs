@@ -9,15 +9,17 @@ use serde_json::Value;
 use super::report::{Finding, Report};
 use super::tree::{BuiltObject, describe};
 
-const NETWORK_LABEL: &str = "topology.istio.io/network";
-const NETWORK_VIEW: &str = "ISTIO_META_REQUESTED_NETWORK_VIEW";
-const CLUSTER_ANNOTATION: &str = "networking.istio.io/cluster";
-const REMOTE_PREFIX: &str = "istio-remote-secret-";
-const CROSS_NETWORK_PORT: u64 = 15443;
-const SAMPLE_WORKLOADS: [&str; 4] = ["reviews-v1", "reviews-v2", "reviews-v3", "sleep"];
+use crate::config::Workload;
+use crate::vocabulary::{
+    CLUSTER_ANNOTATION, NETWORK_GATEWAY_PORTS, NETWORK_LABEL, NETWORK_VIEW_ENV as NETWORK_VIEW,
+    REMOTE_SECRET_PREFIX as REMOTE_PREFIX, REVIEWS_SERVICE,
+};
 
-/// What the mesh description says, when `check` has one (`--against`): the invariants that need
-/// more than the tree are checked against it.
+/// The cross-network port, as JSON numbers read back are.
+const CROSS_NETWORK_PORT: u64 = crate::vocabulary::CROSS_NETWORK_PORT as u64;
+
+/// What the mesh description says, when `check` has one (`--against`), taken from its model:
+/// the invariants that need more than the tree are checked against it.
 #[derive(Debug, Clone, Default)]
 pub struct Expected {
     /// The sample workloads of each cluster (none when the sample is disabled).
@@ -26,6 +28,33 @@ pub struct Expected {
     pub servers: BTreeMap<String, String>,
     /// The clusters that declare credentials: their remote secrets cannot be pending.
     pub with_credentials: BTreeSet<String>,
+    /// The tree's path in its Git repository, when it is wired for GitOps: what every Flux
+    /// Kustomization's and Argo CD Application's path starts with.
+    pub repository_path: Option<String>,
+}
+
+impl Expected {
+    /// What the model of the description says.
+    pub fn from_model(model: &crate::model::Model) -> Self {
+        let mut e = Expected::default();
+        for plan in &model.clusters {
+            let name = plan.name.to_string();
+            e.placement.insert(
+                name.clone(),
+                plan.workloads.iter().map(|w| w.name().to_owned()).collect(),
+            );
+            if plan.has_credentials {
+                e.with_credentials.insert(name.clone());
+            }
+            if let Some(server) = &plan.api_server {
+                e.servers.insert(name, server.clone());
+            }
+        }
+        if model.gitops.target != crate::config::GitOpsTarget::None {
+            e.repository_path = Some(model.gitops.path.clone());
+        }
+        e
+    }
 }
 
 /// One document of a file outside the kustomize layers (values, istioctl, GitOps objects).
@@ -55,10 +84,6 @@ struct GatewayDecl {
     network: Option<String>,
     ports: BTreeSet<u64>,
 }
-
-/// The ports the gateway chart gives a network gateway (`networkGateway` replaces the service
-/// ports with exactly these: `manifests/charts/gateway/templates/service.yaml`, Istio 1.26.0).
-const NETWORK_GATEWAY_PORTS: [u64; 4] = [15021, 15443, 15012, 15017];
 
 /// Checks every invariant; `strict` turns pending remote secrets into errors.
 pub fn check(view: &MeshView, expected: Option<&Expected>, strict: bool, report: &mut Report) {
@@ -323,7 +348,7 @@ fn check_config(
                     );
                 }
                 let ports: BTreeSet<u64> = match network_gateway {
-                    Some(_) => NETWORK_GATEWAY_PORTS.into_iter().collect(),
+                    Some(_) => NETWORK_GATEWAY_PORTS.into_iter().map(u64::from).collect(),
                     None => root
                         .pointer("/service/ports")
                         .and_then(Value::as_array)
@@ -544,7 +569,7 @@ fn check_cross_network_gateway(
                         "selects {}, whose Service does not expose port {CROSS_NETWORK_PORT}",
                         shown.join(",")
                     ),
-                    "render again: the gateway that carries cross-network traffic exposes 15443",
+                    format!("render again: the gateway that carries cross-network traffic exposes {CROSS_NETWORK_PORT}"),
                 )
                 .object(object)
                 .field("spec.selector"),
@@ -798,10 +823,10 @@ fn check_sample(view: &MeshView, expected: Option<&Expected>, report: &mut Repor
         let entry = placed.entry(cluster).or_default();
         for o in objects {
             let name = o.value["metadata"]["name"].as_str().unwrap_or("");
-            if o.value["kind"] == "Deployment" && SAMPLE_WORKLOADS.contains(&name) {
+            if o.value["kind"] == "Deployment" && Workload::ALL.iter().any(|w| w.name() == name) {
                 entry.insert(name.to_owned());
             }
-            if o.value["kind"] == "Service" && name == "reviews" {
+            if o.value["kind"] == "Service" && name == REVIEWS_SERVICE {
                 with_service.insert(cluster.as_str());
             }
         }
@@ -836,9 +861,10 @@ fn check_sample(view: &MeshView, expected: Option<&Expected>, report: &mut Repor
             if all.is_empty() {
                 return;
             }
-            for workload in SAMPLE_WORKLOADS
+            for workload in Workload::ALL
                 .iter()
-                .filter(|w| !all.iter().any(|a| a == *w))
+                .map(|w| w.name())
+                .filter(|w| !all.iter().any(|a| a == w))
             {
                 report.push(Finding::error(
                     "invariant",

@@ -93,7 +93,11 @@ pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
     }
 
     // GitOps roots.
-    let roots = structure::roots(&tree, &docs, &mut report);
+    let repository_path = options
+        .expected
+        .as_ref()
+        .and_then(|e| e.repository_path.as_deref());
+    let roots = structure::roots(&tree, &docs, repository_path, &mut report);
     structure::check_roots(&roots, &built, &mut report);
 
     // Mesh invariants.

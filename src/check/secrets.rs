@@ -2,6 +2,7 @@
 //! anywhere, and with an identity at hand every SOPS file decrypts, its MAC verifies, and each
 //! `cacerts` chain verifies against the shared root and is not about to expire.
 
+use crate::vocabulary::{CACERTS_SECRET, SEALED_SUFFIX};
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
@@ -137,7 +138,7 @@ pub fn must_be_encrypted(tree: &RenderedTree, path: &str) -> bool {
 /// `<name>.sops.yaml` (but not sops's own `.sops.yaml` configuration).
 pub fn is_sops_name(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    name.len() > ".sops.yaml".len() && name.ends_with(".sops.yaml")
+    name.len() > SEALED_SUFFIX.len() && name.ends_with(SEALED_SUFFIX)
 }
 
 /// Files that must be encrypted and are not SOPS files at all (checked without any identity).
@@ -179,7 +180,7 @@ pub fn check_cacerts(
     let mut bundles: BTreeMap<String, String> = BTreeMap::new();
     for (path, docs) in plain {
         for doc in docs {
-            if doc["kind"] != "Secret" || doc["metadata"]["name"] != "cacerts" {
+            if doc["kind"] != "Secret" || doc["metadata"]["name"] != CACERTS_SECRET {
                 continue;
             }
             let data = &doc["stringData"];

@@ -37,7 +37,12 @@ pub struct Step {
 /// The GitOps roots of the tree, by cluster: the Flux Kustomizations under `flux/<cluster>/` and
 /// the Argo CD Applications under `argocd/<cluster>/`, each with the directory it applies.
 /// Without GitOps wiring, each cluster's layers are its steps (applied with `kubectl apply -k`).
-pub fn roots(tree: &RenderedTree, docs: &Docs, report: &mut Report) -> BTreeMap<String, Vec<Step>> {
+pub fn roots(
+    tree: &RenderedTree,
+    docs: &Docs,
+    repository_path: Option<&str>,
+    report: &mut Report,
+) -> BTreeMap<String, Vec<Step>> {
     let mut roots: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     let dirs: BTreeSet<&str> = tree
         .files
@@ -69,7 +74,7 @@ pub fn roots(tree: &RenderedTree, docs: &Docs, report: &mut Report) -> BTreeMap<
                 continue;
             };
             let name = object["metadata"]["name"].as_str().unwrap_or("").to_owned();
-            match in_tree(path, &dirs) {
+            match in_tree(path, repository_path, &dirs) {
                 Some(dir) => roots.entry(cluster.to_owned()).or_default().push(Step { file: file.clone(), name, dir }),
                 None => report.push(
                     Finding::error(
@@ -102,16 +107,29 @@ pub fn roots(tree: &RenderedTree, docs: &Docs, report: &mut Report) -> BTreeMap<
     roots
 }
 
-/// The tree-relative directory a GitOps path names: the path with its repository prefix
-/// (gitops.repository.path) stripped, found by the longest suffix that is a directory here.
-fn in_tree(path: &str, dirs: &BTreeSet<&str>) -> Option<String> {
+/// The tree-relative directory a GitOps path names: the path with the tree's repository path
+/// (gitops.repository.path, from the description) stripped; without a description, found by the
+/// longest suffix that is a directory here.
+fn in_tree(path: &str, repository_path: Option<&str>, dirs: &BTreeSet<&str>) -> Option<String> {
     let parts: Vec<&str> = path
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    (0..parts.len())
-        .map(|i| parts[i..].join("/"))
-        .find(|candidate| dirs.contains(candidate.as_str()))
+    let found = match repository_path {
+        Some(prefix) => {
+            let prefix: Vec<&str> = prefix
+                .split('/')
+                .filter(|p| !p.is_empty() && *p != ".")
+                .collect();
+            parts
+                .strip_prefix(prefix.as_slice())
+                .map(|rest| rest.join("/"))
+        }
+        None => (0..parts.len())
+            .map(|i| parts[i..].join("/"))
+            .find(|candidate| dirs.contains(candidate.as_str())),
+    };
+    found.filter(|dir| dirs.contains(dir.as_str()))
 }
 
 /// In each root, each directory is applied once and each object by one step only: two owners of
@@ -173,19 +191,39 @@ fn identity(object: &Value) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn gitops_paths_resolve_with_their_repository_prefix() {
-        let dirs: BTreeSet<&str> = ["clusters/a/10-istio-system", "base/metallb"]
+    fn dirs() -> BTreeSet<&'static str> {
+        ["clusters/a/10-istio-system", "base/metallb"]
             .into_iter()
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn without_a_description_a_gitops_path_resolves_by_its_longest_suffix_in_the_tree() {
+        let dirs = dirs();
         assert_eq!(
-            in_tree("./out/clusters/a/10-istio-system", &dirs).as_deref(),
+            in_tree("./out/clusters/a/10-istio-system", None, &dirs).as_deref(),
             Some("clusters/a/10-istio-system")
         );
         assert_eq!(
-            in_tree("deploy/mesh/base/metallb", &dirs).as_deref(),
+            in_tree("deploy/mesh/base/metallb", None, &dirs).as_deref(),
             Some("base/metallb")
         );
-        assert_eq!(in_tree("./out/clusters/b/10-istio-system", &dirs), None);
+        assert_eq!(
+            in_tree("./out/clusters/b/10-istio-system", None, &dirs),
+            None
+        );
+    }
+
+    #[test]
+    fn with_a_description_a_gitops_path_must_start_with_the_repository_path() {
+        let dirs = dirs();
+        let at = |path, prefix| in_tree(path, Some(prefix), &dirs);
+        assert_eq!(
+            at("./deploy/mesh/base/metallb", "deploy/mesh").as_deref(),
+            Some("base/metallb")
+        );
+        // The right directory under the wrong prefix is not this tree's.
+        assert_eq!(at("elsewhere/base/metallb", "deploy/mesh"), None);
+        assert_eq!(at("deploy/mesh/base/nothing", "deploy/mesh"), None);
     }
 }

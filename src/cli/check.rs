@@ -14,7 +14,7 @@ use crate::check::drift::Why;
 use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
 use crate::config::{Mesh, Origin};
 use crate::env::Env;
-use crate::model::{Model, SecretPlans, WarningKind};
+use crate::model::{Model, WarningKind};
 use crate::pki::store::Change;
 use crate::plan::SealReason;
 use crate::render::{self, Tree};
@@ -44,7 +44,7 @@ pub(super) fn check(args: &CheckArgs, env: &Env) -> Result<Outcome, Failure> {
         schemas,
         identities,
         strict: args.strict,
-        expected: against.as_ref().map(|a| expected(&a.mesh)),
+        expected: against.as_ref().map(|a| Expected::from_model(&a.model)),
         expiry_warning_days: against
             .as_ref()
             .map_or(90, |a| a.mesh.pki.expiry_warning_days),
@@ -239,28 +239,4 @@ impl InMemory {
         }
         Ok(())
     }
-}
-
-/// What the mesh description says about placement and servers.
-fn expected(mesh: &Mesh) -> Expected {
-    let model = Model::from_mesh(mesh, &SecretPlans::none());
-    let mut e = Expected::default();
-    for plan in &model.clusters {
-        let names = plan
-            .workloads
-            .iter()
-            .filter_map(|w| serde_json::to_value(w).ok())
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect();
-        e.placement.insert(plan.name.to_string(), names);
-    }
-    for c in &mesh.clusters {
-        if let Some(creds) = &c.credentials {
-            e.with_credentials.insert(c.name.to_string());
-            if let Some(server) = creds.server() {
-                e.servers.insert(c.name.to_string(), server.to_owned());
-            }
-        }
-    }
-    e
 }

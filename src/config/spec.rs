@@ -280,6 +280,14 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// Every workload of the sample.
+    pub const ALL: [Workload; 4] = [
+        Workload::ReviewsV1,
+        Workload::ReviewsV2,
+        Workload::ReviewsV3,
+        Workload::Sleep,
+    ];
+
     /// The reviews versions, in the order the default placement cycles through them.
     pub const REVIEWS: [Workload; 3] = [
         Workload::ReviewsV1,

@@ -11,15 +11,13 @@ use rayon::prelude::*;
 
 use crate::config::{GitOpsTarget, Workload};
 use crate::gitops;
-use crate::model::{
-    Base, CROSS_NETWORK_PORT, ClusterPlan, Layer, Model, SECRET_ENCRYPTED_REGEX, SealedPlan,
-};
+use crate::model::{Base, ClusterPlan, Layer, Model, SealedPlan};
 use crate::templates::{self, TemplateError};
+use crate::vocabulary::{
+    CACERTS_SECRET, CROSS_NETWORK_PORT, ISTIO_NAMESPACE, SEALED_SUFFIX, SECRET_ENCRYPTED_REGEX,
+    remote_secret_name,
+};
 pub use tree::{Entry, RelPath, Sealed, Secret, Tree};
-
-/// The name of every SOPS-encrypted file: sops, Flux and KSOPS find them by their metadata, and
-/// out/.sops.yaml's rules by this suffix.
-pub const SEALED_SUFFIX: &str = ".sops.yaml";
 
 /// The first line of every rendered YAML file.
 pub const YAML_HEADER: &str =
@@ -215,11 +213,11 @@ fn render_cluster(
         }
         if *layer == Layer::Mesh {
             for (source, plan) in &cluster.remote_secrets {
-                let file = format!("istio-remote-secret-{source}{SEALED_SUFFIX}");
+                let file = format!("{}{SEALED_SUFFIX}", remote_secret_name(source));
                 let secret = Secret::RemoteSecret {
                     source: source.clone(),
                     target: cluster.name.clone(),
-                    namespace: "istio-system".to_owned(),
+                    namespace: ISTIO_NAMESPACE.to_owned(),
                 };
                 let sealed = sealed(secret, plan);
                 out.tree
@@ -229,10 +227,10 @@ fn render_cluster(
             }
         }
         if let (Layer::IstioSystem, Some(plan)) = (layer, &cluster.cacerts) {
-            let file = format!("cacerts{SEALED_SUFFIX}");
+            let file = format!("{CACERTS_SECRET}{SEALED_SUFFIX}");
             let secret = Secret::CaCerts {
                 cluster: cluster.name.clone(),
-                namespace: "istio-system".to_owned(),
+                namespace: ISTIO_NAMESPACE.to_owned(),
             };
             let sealed = sealed(secret, plan);
             out.tree
@@ -323,7 +321,7 @@ fn layer_files(
             for remote in &cluster.external_remote_secrets {
                 let kubeconfig = kubeconfig::external_secret_kubeconfig(remote)?;
                 files.push((
-                    format!("istio-remote-secret-{}.yaml", remote.source),
+                    format!("{}.yaml", remote_secret_name(&remote.source)),
                     "layers/external-remote-secret.yaml",
                     context! { remote => Serde(remote), kubeconfig },
                 ));

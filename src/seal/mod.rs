@@ -18,6 +18,6 @@ pub use credentials::CredentialSources;
 pub use error::{CredentialError, SealError};
 pub use identities::discover as discover_identities;
 pub use plaintext::{cacerts_secret, remote_secret};
-pub use recipe::{CaCertsRecipe, PublicInputs, SECRET_NAMESPACE, cacerts, plans, recipients_for};
+pub use recipe::{CaCertsRecipe, PublicInputs, cacerts, plans, recipients_for};
 pub use resolve::{Admins, Created, Mode, Resolved, base_dir, pki_dir, resolve};
 pub use sealer::MeshSealer;

@@ -9,20 +9,18 @@ use std::sync::Arc;
 
 use crate::config::{AgeRecipient, ClusterName, Mesh};
 use crate::digest::Inputs;
-use crate::model::{SECRET_ENCRYPTED_REGEX, SealedPlan, SecretPlans};
+use crate::model::{SealedPlan, SecretPlans};
 use crate::pki::rotation::Stage;
 use crate::pki::state::{CaRecord, PkiState};
 use crate::pki::{self, Ca, CaCerts};
 use crate::templates;
+use crate::vocabulary::{ISTIO_NAMESPACE, SECRET_ENCRYPTED_REGEX};
 
 use super::plaintext::{CACERTS_TEMPLATE, REMOTE_SECRET_TEMPLATES};
 
 /// The recipe tags: a new tag re-seals every file of its kind on the next keyed render.
 const CACERTS_RECIPE: &str = "mesh-render sealed cacerts v2";
 const REMOTE_SECRET_RECIPE: &str = "mesh-render sealed remote secret v1";
-
-/// The namespace of every Secret mesh-render seals.
-pub const SECRET_NAMESPACE: &str = "istio-system";
 
 /// What the sealed files depend on that is not secret: enough to plan them (and to know which
 /// may be kept) without any private key.
@@ -79,7 +77,7 @@ impl CaCertsRecipe<'_> {
             .parts([
                 template,
                 SECRET_ENCRYPTED_REGEX,
-                SECRET_NAMESPACE,
+                ISTIO_NAMESPACE,
                 &self.intermediate.digest,
                 &self.issuing_root.digest,
                 "trust bundle:",
