@@ -35,4 +35,6 @@ pub mod render;
 pub mod seal;
 pub mod sops;
 pub mod templates;
+pub mod values;
 pub mod vocabulary;
+pub mod yaml;

@@ -14,6 +14,7 @@ use crate::config::{
 use crate::digest;
 use crate::pki::rotation::Stage;
 use crate::pki::state::PkiState;
+use crate::values::{BaseValues, GatewayValues, IstiodValues, Port};
 use crate::vocabulary::{
     CROSS_NETWORK_PORT, ISTIO_NAMESPACE, ISTIOD_PORT, STATUS_PORT, WEBHOOK_PORT,
 };
@@ -213,6 +214,83 @@ pub struct ClusterPlan {
     /// pending), and the API server it names, if it names one.
     pub has_credentials: bool,
     pub api_server: Option<String>,
+    /// The values of Istio's charts for this cluster, as data (every form that installs them
+    /// serializes these).
+    #[serde(skip)]
+    pub values: ClusterValues,
+}
+
+/// The chart values of one cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterValues {
+    pub base: BaseValues,
+    pub istiod: IstiodValues,
+    /// One per gateway, in the order of `ClusterPlan::gateways`.
+    pub gateways: Vec<GatewayValues>,
+}
+
+/// The chart values of cluster `plan` with its `gateways`, from the mesh and its Istio plan.
+fn chart_values(
+    mesh: &Mesh,
+    istio: &IstioPlan,
+    plan: &config::Cluster,
+    gateways: &[GatewayPlan],
+) -> ClusterValues {
+    let base = BaseValues {
+        istio_namespace: istio.namespace.to_owned(),
+        default_revision: istio.revision.clone(),
+    };
+    let istiod = IstiodValues {
+        profile: istio.profile,
+        revision: istio.revision.clone(),
+        hub: istio.hub.clone(),
+        mesh_id: mesh.mesh_id.to_string(),
+        cluster: plan.name.clone(),
+        network: plan.network.clone(),
+        trust_domain: mesh.trust_domain.to_string(),
+        dns_capture: istio.dns_capture,
+        rewrite_app_http_probe: istio.rewrite_app_http_probe,
+        rotation_stage: if istio.multiroot {
+            istio.rotation_stage
+        } else {
+            None
+        },
+    };
+    let gateways = gateways
+        .iter()
+        .map(|gw| GatewayValues {
+            name: gw.name.to_owned(),
+            istio_label: gw.istio_label.to_owned(),
+            revision: istio.revision.clone(),
+            network: (gw.role == GatewayRole::CrossNetwork).then(|| plan.network.clone()),
+            network_gateway: gw.network_gateway,
+            ports: gw
+                .ports
+                .iter()
+                .map(|p| Port {
+                    name: p.name,
+                    port: p.port,
+                    target_port: p.target_port,
+                })
+                .collect(),
+            service_annotations: gw
+                .service_annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            min_replicas: gw.autoscaling.min_replicas,
+            max_replicas: gw.autoscaling.max_replicas,
+            target_cpu_percent: gw.autoscaling.target_cpu_percent,
+            mesh_id: mesh.mesh_id.to_string(),
+            cluster: plan.name.clone(),
+            cluster_network: plan.network.clone(),
+        })
+        .collect();
+    ClusterValues {
+        base,
+        istiod,
+        gateways,
+    }
 }
 
 /// An External Secrets store and the key this cluster's reader token lives under.
@@ -342,6 +420,21 @@ impl std::fmt::Display for Warning {
 }
 
 impl ClusterPlan {
+    /// The chart values kept in `values/<cluster>/<stem>.yaml`: `base`, `istiod`, or a gateway's
+    /// values file.
+    pub fn chart_values(&self, stem: &str) -> Option<crate::yaml::Yaml> {
+        match stem {
+            "base" => Some(self.values.base.chart()),
+            "istiod" => Some(self.values.istiod.chart()),
+            _ => self
+                .gateways
+                .iter()
+                .zip(&self.values.gateways)
+                .find(|(gw, _)| gw.values_file == stem)
+                .map(|(_, values)| values.chart()),
+        }
+    }
+
     /// The gateway the cross-network Gateway selects.
     pub fn cross_network_gateway(&self) -> &GatewayPlan {
         &self.gateways[0]
@@ -401,11 +494,31 @@ const METALLB_POOL: &str = "istio-ingressgateway";
 impl Model {
     pub fn from_mesh(mesh: &Mesh, secrets: &SecretPlans<'_>) -> Self {
         let sample_enabled = mesh.sample.enabled;
+        let revision = mesh.istio.revision.as_ref().map(ToString::to_string);
+        let injection_label = match &revision {
+            Some(rev) => ("istio.io/rev", rev.clone()),
+            None => ("istio-injection", "enabled".to_owned()),
+        };
+        let istio = IstioPlan {
+            version: mesh.istio.version.to_string(),
+            profile: profile_value(mesh.istio.profile),
+            dns_capture: mesh.istio.dns_capture,
+            rewrite_app_http_probe: mesh.istio.rewrite_app_http_probe,
+            namespace: ISTIO_NAMESPACE,
+            revision,
+            injection_label,
+            multiroot: secrets.pki.is_some_and(|p| p.rotation.is_some()),
+            rotation_stage: secrets
+                .pki
+                .and_then(|p| p.rotation.as_ref())
+                .map(|r| r.stage.name()),
+            hub: mesh.istio.hub.as_ref().map(ToString::to_string),
+        };
         let clusters: Vec<ClusterPlan> = mesh
             .clusters
             .iter()
             .map(|c| {
-                let mut plan = cluster_plan(mesh, c, sample_enabled);
+                let mut plan = cluster_plan(mesh, &istio, c, sample_enabled);
                 plan.cacerts = secrets.cacerts.get(&c.name).cloned();
                 plan.remote_secrets = secrets
                     .remote_secrets
@@ -448,29 +561,10 @@ impl Model {
                 },
             })
             .collect();
-        let revision = mesh.istio.revision.as_ref().map(ToString::to_string);
-        let injection_label = match &revision {
-            Some(rev) => ("istio.io/rev", rev.clone()),
-            None => ("istio-injection", "enabled".to_owned()),
-        };
         Model {
             mesh_id: mesh.mesh_id.to_string(),
             trust_domain: mesh.trust_domain.to_string(),
-            istio: IstioPlan {
-                version: mesh.istio.version.to_string(),
-                profile: profile_value(mesh.istio.profile),
-                dns_capture: mesh.istio.dns_capture,
-                rewrite_app_http_probe: mesh.istio.rewrite_app_http_probe,
-                namespace: ISTIO_NAMESPACE,
-                revision,
-                injection_label,
-                multiroot: secrets.pki.is_some_and(|p| p.rotation.is_some()),
-                rotation_stage: secrets
-                    .pki
-                    .and_then(|p| p.rotation.as_ref())
-                    .map(|r| r.stage.name()),
-                hub: mesh.istio.hub.as_ref().map(ToString::to_string),
-            },
+            istio,
             topology: mesh.topology,
             clusters,
             bases,
@@ -504,7 +598,12 @@ pub fn pending_remote_secrets(mesh: &Mesh) -> Vec<(ClusterName, ClusterName)> {
     pending
 }
 
-fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> ClusterPlan {
+fn cluster_plan(
+    mesh: &Mesh,
+    istio: &IstioPlan,
+    c: &config::Cluster,
+    sample_enabled: bool,
+) -> ClusterPlan {
     let mut gateways = gateway_plans(mesh.topology, mesh.ingress_gateway);
     let mut fixes = ProviderFixes::default();
     if c.cni == Cni::Cilium {
@@ -546,6 +645,7 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
     if sample_enabled {
         layers.push(Layer::Sample);
     }
+    let values = chart_values(mesh, istio, c, &gateways);
     ClusterPlan {
         name: c.name.clone(),
         network: c.network.clone(),
@@ -564,6 +664,7 @@ fn cluster_plan(mesh: &Mesh, c: &config::Cluster, sample_enabled: bool) -> Clust
         remote_secrets: Vec::new(),
         external_remote_secrets: Vec::new(),
         push_secret: None,
+        values,
         has_credentials: c.credentials.is_some(),
         api_server: c
             .credentials

@@ -235,6 +235,7 @@ pub fn env() -> &'static Environment<'static> {
             Err(err) => panic!("template syntax configuration is invalid: {err}"),
         }
         env.add_filter("yaml", yaml_scalar);
+        env.add_filter("yaml_block", yaml_block);
         env.add_filter("shell", shell_word);
         for (name, source) in TEMPLATES {
             // A template that does not parse is a build defect; the test suite renders every one.
@@ -246,42 +247,31 @@ pub fn env() -> &'static Environment<'static> {
     })
 }
 
-/// A scalar as YAML: plain when it reads back as the same string under YAML 1.1 and 1.2,
-/// double-quoted (JSON syntax, valid YAML) otherwise.
+/// A scalar as YAML (the `yaml` filter): booleans and numbers as they are, a string plain or
+/// quoted by the one rule of `yaml::scalar`.
 pub fn yaml_scalar(value: Value) -> String {
     if value.kind() == minijinja::value::ValueKind::Bool {
         return if value.is_true() { "true" } else { "false" }.to_owned();
     }
-    let s = match value.as_str() {
-        Some(s) => s.to_owned(),
-        None => return value.to_string(),
-    };
-    if plain_is_safe(&s) {
-        s
-    } else {
-        serde_json::Value::String(s).to_string()
+    match value.as_str() {
+        Some(s) => crate::yaml::scalar(s),
+        None => value.to_string(),
     }
 }
 
-fn plain_is_safe(s: &str) -> bool {
-    const RESERVED: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
-    ];
-    let mut chars = s.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/');
-    let rest_ok = s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_./:@-+=".contains(c));
-    // Numbers (1.26, 0x1F, 1e3) and YAML 1.1 sexagesimal numbers (1:20) must stay strings.
-    let numeric = s.parse::<f64>().is_ok()
-        || s.starts_with("0x")
-        || s.starts_with("0o")
-        || s.chars()
-            .all(|c| c.is_ascii_digit() || c == ':' || c == '_' || c == '.');
-    first_ok && rest_ok && !numeric && !RESERVED.contains(&s)
+/// A YAML document handed over as data (the `yaml_block` filter), written in block style at
+/// `indent` spaces, without its final newline (the template's line ends it).
+fn yaml_block(value: Value, indent: usize) -> Result<String, minijinja::Error> {
+    let doc = value
+        .downcast_object_ref::<crate::yaml::Yaml>()
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "yaml_block takes a YAML document built by the model",
+            )
+        })?;
+    let text = doc.emit(indent);
+    Ok(text.strip_suffix('\n').unwrap_or(&text).to_owned())
 }
 
 /// A word for a POSIX shell command line: bare when safe, single-quoted otherwise.
@@ -314,15 +304,6 @@ mod tests {
             y("docker.io/istio/examples-bookinfo-reviews-v1:1.20.3"),
             "docker.io/istio/examples-bookinfo-reviews-v1:1.20.3"
         );
-    }
-
-    #[test]
-    fn yaml_quotes_what_would_change_type() {
-        for s in [
-            "yes", "on", "1.26", "1", "12:30", "0x1F", "", "a b", "#x", "-x", "null", "1e3",
-        ] {
-            assert!(y(s).starts_with('"'), "{s:?} -> {}", y(s));
-        }
     }
 
     #[test]

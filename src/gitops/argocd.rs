@@ -5,18 +5,14 @@ use minijinja::context;
 use minijinja::value::{Serde, Value};
 
 use super::flux::FileSpec;
-use super::{StepSource, gateway_schema_validation_breaks, steps};
+use super::{NoValues, StepSource, gateway_schema_validation_breaks, release_values, steps};
 use crate::model::{ClusterPlan, Model};
 
 /// The namespace Argo CD runs in.
 pub const NAMESPACE: &str = "argocd";
 
-/// The Argo CD files of one cluster. `values` returns a rendered values file's YAML by stem.
-pub fn cluster_files(
-    model: &Model,
-    cluster: &ClusterPlan,
-    values: &dyn Fn(&str) -> Option<String>,
-) -> Vec<FileSpec> {
+/// The Argo CD files of one cluster; each chart's Application holds its values inline.
+pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpec>, NoValues> {
     let gitops = &model.gitops;
     let root = format!("argocd/{}", cluster.name);
     let steps = steps(model, cluster);
@@ -45,7 +41,7 @@ pub fn cluster_files(
             StepSource::Release(release) => context! {
                 release => Serde(release),
                 skip_schema => release.chart == "gateway" && gateway_schema_validation_breaks(&model.istio.version),
-                values => values(&release.values).unwrap_or_default(),
+                values => release_values(cluster, release)?,
             },
         };
         files.push(FileSpec {
@@ -71,7 +67,7 @@ pub fn cluster_files(
         template: "layers/kustomization.yaml",
         ctx: context! { resources => apps },
     });
-    files
+    Ok(files)
 }
 
 /// The files shared by every cluster: the argocd-cm settings the tree needs, and in hub mode

@@ -4,7 +4,7 @@
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 
-use super::{Step, StepSource, gateway_schema_validation_breaks, steps};
+use super::{NoValues, Step, StepSource, gateway_schema_validation_breaks, release_values, steps};
 use crate::model::{ClusterPlan, Model};
 
 /// A file the renderer writes: path, template and context.
@@ -17,12 +17,8 @@ pub struct FileSpec {
 /// The Secret in `flux-system` holding the cluster's age identity (a key ending in `.agekey`).
 pub const DECRYPTION_SECRET: &str = "sops-age";
 
-/// The Flux files of one cluster. `values` returns a rendered values file's YAML by stem.
-pub fn cluster_files(
-    model: &Model,
-    cluster: &ClusterPlan,
-    values: &dyn Fn(&str) -> Option<String>,
-) -> Vec<FileSpec> {
+/// The Flux files of one cluster; each HelmRelease holds its chart values inline.
+pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpec>, NoValues> {
     let gitops = &model.gitops;
     let root = format!("flux/{}", cluster.name);
     let steps = steps(model, cluster);
@@ -79,11 +75,11 @@ pub fn cluster_files(
                 protect => step.protect,
                 skip_schema,
                 istio_version => &model.istio.version,
-                values => values(&release.values).unwrap_or_default(),
+                values => release_values(cluster, release)?,
             },
         });
     }
-    files
+    Ok(files)
 }
 
 /// The files shared by every cluster: the GitRepository they sync from.

@@ -8,6 +8,29 @@ use serde::Serialize;
 
 use crate::model::{Base, ClusterPlan, Layer, Model};
 
+/// A release whose chart values the cluster does not have (a renderer defect).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cluster {cluster} has no values for the release {release} (values/{cluster}/{values}.yaml)"
+)]
+pub struct NoValues {
+    pub cluster: String,
+    pub release: String,
+    pub values: String,
+}
+
+/// The values document of `release` for `cluster`, for a template's `yaml_block`.
+fn release_values(cluster: &ClusterPlan, release: &Release) -> Result<minijinja::Value, NoValues> {
+    cluster
+        .chart_values(&release.values)
+        .map(minijinja::Value::from_object)
+        .ok_or_else(|| NoValues {
+            cluster: cluster.name.to_string(),
+            release: release.name.clone(),
+            values: release.values.clone(),
+        })
+}
+
 /// One step of a cluster's rollout: a directory a GitOps tool applies as a unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {

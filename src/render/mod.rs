@@ -29,6 +29,8 @@ pub enum RenderError {
     Template(#[from] TemplateError),
     #[error("a GitOps target needs the repository the tree is committed to (gitops.repository)")]
     NoRepository,
+    #[error(transparent)]
+    NoValues(#[from] gitops::NoValues),
     #[error("the renderer produced {0} twice")]
     Duplicate(RelPath),
     #[error(transparent)]
@@ -110,7 +112,7 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
     Ok(out.tree)
 }
 
-/// The GitOps wiring of one cluster, with its chart values (rendered into `out` before) inline.
+/// The GitOps wiring of one cluster, with its chart values inline.
 fn gitops_cluster_files(
     out: &mut Output,
     globals: &Value,
@@ -120,20 +122,9 @@ fn gitops_cluster_files(
     if model.gitops.target == GitOpsTarget::None {
         return Ok(());
     }
-    let values = |stem: &str| {
-        let text = out
-            .tree
-            .get(&format!("values/{}/{stem}.yaml", cluster.name))?;
-        Some(
-            text.lines()
-                .skip_while(|l| l.starts_with('#'))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    };
     let specs = match model.gitops.target {
-        GitOpsTarget::Argocd => gitops::argocd::cluster_files(model, cluster, &values),
-        _ => gitops::flux::cluster_files(model, cluster, &values),
+        GitOpsTarget::Argocd => gitops::argocd::cluster_files(model, cluster)?,
+        _ => gitops::flux::cluster_files(model, cluster)?,
     };
     for spec in specs {
         out.file(
@@ -154,23 +145,28 @@ fn render_cluster(
 ) -> Result<(), RenderError> {
     let ctx = context! { cluster => Serde(cluster), ..globals.clone() };
     let name = &cluster.name;
+    let values = &cluster.values;
     out.file(
         &format!("values/{name}/base.yaml"),
         YAML_HEADER,
         "values/base.yaml",
-        ctx.clone(),
+        context! { values => doc(values.base.chart()), ..ctx.clone() },
     )?;
     out.file(
         &format!("values/{name}/istiod.yaml"),
         YAML_HEADER,
         "values/istiod.yaml",
-        ctx.clone(),
+        context! { values => doc(values.istiod.chart()), ..ctx.clone() },
     )?;
     out.file(
         &format!("istioctl/{name}/controlplane.yaml"),
         YAML_HEADER,
         "istioctl/controlplane.yaml",
-        ctx.clone(),
+        context! {
+            mesh_config => doc(values.istiod.mesh_config()),
+            operator_values => doc(values.istiod.operator_values()),
+            ..ctx.clone()
+        },
     )?;
     let readme = context! {
         cluster => context! { cacerts => cluster.cacerts.is_some(), ..Serde(cluster) },
@@ -182,20 +178,25 @@ fn render_cluster(
         "cluster-README.md",
         readme,
     )?;
-    for gw in &cluster.gateways {
+    for (gw, gw_values) in cluster.gateways.iter().zip(&values.gateways) {
         let gw_ctx = context! { gw => Serde(gw), ..ctx.clone() };
         let file = gw.values_file;
         out.file(
             &format!("values/{name}/{file}.yaml"),
             YAML_HEADER,
             "values/gateway.yaml",
-            gw_ctx.clone(),
+            context! { values => doc(gw_values.chart()), ..gw_ctx.clone() },
         )?;
         out.file(
             &format!("istioctl/{name}/{file}.yaml"),
             YAML_HEADER,
             "istioctl/gateway.yaml",
-            gw_ctx,
+            context! {
+                label => doc(gw_values.operator_label()),
+                k8s => doc(gw_values.operator_k8s()),
+                operator_values => doc(gw_values.operator_values()),
+                ..gw_ctx
+            },
         )?;
     }
     for layer in &cluster.layers {
@@ -353,6 +354,11 @@ fn layer_files(
             files
         }
     })
+}
+
+/// A YAML document for a template's `yaml_block` filter.
+pub fn doc(yaml: crate::yaml::Yaml) -> Value {
+    Value::from_object(yaml)
 }
 
 /// Accumulates rendered files into the tree.
