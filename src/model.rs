@@ -810,13 +810,9 @@ fn placed_workloads(sample: &config::Sample, cluster: &ClusterName) -> Vec<Workl
         .unwrap_or_default()
 }
 
+/// The istiod chart's `profile`: none for the chart's default.
 fn profile_value(profile: config::Profile) -> Option<&'static str> {
-    match profile {
-        config::Profile::Default => None,
-        config::Profile::Demo => Some("demo"),
-        config::Profile::Preview => Some("preview"),
-        config::Profile::Stable => Some("stable"),
-    }
+    (profile != config::Profile::Default).then(|| profile.name())
 }
 
 /// The gateway chart's default autoscaling, which the seed's gateways show (1-5 at 80% CPU).

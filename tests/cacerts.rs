@@ -7,60 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::Workspace;
 use mesh_render::check::schema::{Mode, SchemaCatalog};
 use mesh_render::sops;
-
-/// A user's working directory with its own HOME, an admin identity outside it, and a mesh.yaml
-/// that lists the admin's recipient.
-struct Workspace {
-    dir: tempfile::TempDir,
-    admin_key: PathBuf,
-}
-
-impl Workspace {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (secret, recipient) = sops::generate_identity();
-        let admin_key = dir.path().join("admin.agekey");
-        fs::write(&admin_key, format!("{}\n", secret.expose())).unwrap();
-        let mesh =
-            common::example_with("  admins: []\n", &format!("  admins:\n    - {recipient}\n"));
-        fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
-        Workspace { dir, admin_key }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn out(&self) -> PathBuf {
-        self.path().join("out")
-    }
-
-    /// Runs mesh-render with the admin identity at hand.
-    fn run_with_key(&self, args: &[&str]) -> Output {
-        common::binary(self.path(), &self.path().join("home"))
-            .env("SOPS_AGE_KEY_FILE", &self.admin_key)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Runs mesh-render with public keys only, as CI does.
-    fn run_without_key(&self, args: &[&str]) -> Output {
-        common::binary(self.path(), &self.path().join("home"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn edit_mesh(&self, from: &str, to: &str) {
-        let path = self.path().join("mesh.yaml");
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches(from).count(), 1, "{from:?}");
-        fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-}
 
 fn ok(o: &Output) -> String {
     assert!(
@@ -177,8 +126,8 @@ fn the_real_sops_decrypts_each_cacerts_to_the_four_files_and_openssl_verifies_th
     if !judges(&["sops", "openssl"]) {
         return;
     }
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let mut roots = Vec::new();
     for c in CLUSTERS {
         let o = sops_decrypt(&ws.out(), &cacerts(&ws.out(), c), &ws.admin_key);
@@ -238,8 +187,8 @@ fn the_real_sops_decrypts_each_cacerts_to_the_four_files_and_openssl_verifies_th
 
 #[test]
 fn no_plaintext_private_key_or_identity_is_written_under_out_or_into_the_pki() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     for dir in [ws.out(), ws.path().join("pki")] {
         for (path, bytes) in common::read_all(&dir) {
             let text = String::from_utf8_lossy(&bytes);
@@ -259,25 +208,25 @@ fn no_plaintext_private_key_or_identity_is_written_under_out_or_into_the_pki() {
 
 #[test]
 fn a_re_render_with_public_keys_only_keeps_every_file_byte_identical() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let before = common::read_all(&ws.out());
-    let text = ok(&ws.run_without_key(&["out"]));
+    let text = ok(&ws.run(false, &["out"]));
     assert!(text.contains("0 written"), "{text}");
     assert_eq!(common::read_all(&ws.out()), before);
 }
 
 #[test]
 fn a_hand_edited_cacerts_is_not_kept_silently_without_a_key() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let file = cacerts(&ws.out(), "nhn-nks");
     let edited = fs::read_to_string(&file)
         .unwrap()
         .replace("name: cacerts", "name: cacerts-renamed");
     fs::write(&file, &edited).unwrap();
     let before = common::read_all(&ws.out());
-    let o = ws.run_without_key(&["out"]);
+    let o = ws.run(false, &["out"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -294,8 +243,8 @@ fn a_hand_edited_cacerts_is_not_kept_silently_without_a_key() {
 
 #[test]
 fn a_hand_edited_cacerts_is_encrypted_again_when_the_key_is_at_hand() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let file = cacerts(&ws.out(), "nhn-nks");
     fs::write(
         &file,
@@ -304,7 +253,7 @@ fn a_hand_edited_cacerts_is_encrypted_again_when_the_key_is_at_hand() {
             .replace("name: cacerts", "name: x"),
     )
     .unwrap();
-    let text = ok(&ws.run_with_key(&["out"]));
+    let text = ok(&ws.run(true, &["out"]));
     assert!(text.contains("1 written"), "{text}");
     let identities = common::identities(&ws.admin_key);
     let doc = &sops::decrypt(&fs::read_to_string(&file).unwrap(), &identities)
@@ -315,14 +264,14 @@ fn a_hand_edited_cacerts_is_encrypted_again_when_the_key_is_at_hand() {
 
 #[test]
 fn adding_a_cluster_changes_only_its_files_the_record_and_the_sops_rules() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let before = common::read_all(&ws.out());
     ws.edit_mesh(
         "\nsample:\n",
         "  - name: fourth\n    network: network4\n    cni: calico\n\nsample:\n",
     );
-    ok(&ws.run_with_key(&["out"]));
+    ok(&ws.run(true, &["out"]));
     let after = common::read_all(&ws.out());
     let changed: Vec<&str> = after
         .iter()
@@ -347,13 +296,13 @@ fn adding_a_cluster_changes_only_its_files_the_record_and_the_sops_rules() {
 
 #[test]
 fn issuing_for_a_new_cluster_without_an_admin_identity_fails_naming_the_key() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     ws.edit_mesh(
         "\nsample:\n",
         "  - name: fourth\n    network: network4\n\nsample:\n",
     );
-    let o = ws.run_without_key(&["out"]);
+    let o = ws.run(false, &["out"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -368,15 +317,15 @@ fn issuing_for_a_new_cluster_without_an_admin_identity_fails_naming_the_key() {
 
 #[test]
 fn removing_a_cluster_retires_its_intermediate() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let example = fs::read_to_string(ws.path().join("mesh.yaml")).unwrap();
     let start = example.find("  - name: nhn-nks\n").unwrap();
     let end = example.find("\nsample:\n").unwrap();
     let without = format!("{}{}", &example[..start], &example[end..])
         .replace("    nhn-nks: [reviews-v3, sleep]\n", "");
     fs::write(ws.path().join("mesh.yaml"), without).unwrap();
-    let text = ok(&ws.run_without_key(&["out"]));
+    let text = ok(&ws.run(false, &["out"]));
     assert!(
         text.contains("retired the intermediate CA of removed cluster nhn-nks"),
         "{text}"
@@ -392,15 +341,15 @@ fn each_cluster_decrypts_its_own_cacerts_and_no_other() {
     if !judges(&["sops"]) {
         return;
     }
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["keys"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["keys"]));
     let mesh = fs::read_to_string(ws.path().join("mesh.yaml")).unwrap();
     assert_eq!(
         mesh.matches("gitopsRecipient: age1").count(),
         3,
         "keys records a recipient per cluster"
     );
-    ok(&ws.run_with_key(&["out"]));
+    ok(&ws.run(true, &["out"]));
     let identity = |c: &str| {
         ws.path()
             .join(format!("home/data/mesh-render/usmesh/clusters/{c}.agekey"))
@@ -419,11 +368,11 @@ fn each_cluster_decrypts_its_own_cacerts_and_no_other() {
 
 #[test]
 fn pki_renew_changes_only_that_clusters_cacerts() {
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let before = common::read_all(&ws.out());
-    ok(&ws.run_with_key(&["pki", "renew", "--cluster", "ncloud-nks"]));
-    let text = ok(&ws.run_with_key(&["out"]));
+    ok(&ws.run(true, &["pki", "renew", "--cluster", "ncloud-nks"]));
+    let text = ok(&ws.run(true, &["out"]));
     assert!(text.contains("1 written"), "{text}");
     let after = common::read_all(&ws.out());
     let changed: Vec<&str> = after
@@ -445,9 +394,9 @@ fn the_sops_rules_encrypt_a_new_file_with_the_clusters_recipients() {
     if !judges(&["sops"]) {
         return;
     }
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["keys"]));
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["keys"]));
+    ok(&ws.run(true, &["out"]));
     let plain = ws
         .out()
         .join("clusters/kt-k2p/10-istio-system/extra.sops.yaml");
@@ -481,8 +430,8 @@ fn the_built_secret_validates_without_its_sops_block_and_decrypted() {
     if !common::judge_available("kubectl", "it builds the layer") {
         return;
     }
-    let ws = Workspace::new();
-    ok(&ws.run_with_key(&["out"]));
+    let ws = Workspace::example();
+    ok(&ws.run(true, &["out"]));
     let layer = ws.out().join("clusters/kt-k2p/10-istio-system");
     let o = Command::new("kubectl")
         .arg("kustomize")
@@ -517,16 +466,16 @@ fn the_built_secret_validates_without_its_sops_block_and_decrypted() {
 
 #[test]
 fn the_summary_warns_about_cas_expiring_within_the_window() {
-    let ws = Workspace::new();
+    let ws = Workspace::example();
     ws.edit_mesh("expiryWarningDays: 90", "expiryWarningDays: 4000");
-    let text = ok(&ws.run_with_key(&["out"]));
+    let text = ok(&ws.run(true, &["out"]));
     assert!(
         text.contains("warning: the mesh's root CA expires on"),
         "{text}"
     );
     assert!(text.contains("warning: the intermediate CA of kt-k2p (renew: mesh-render pki renew --cluster kt-k2p) expires on"), "{text}");
     ws.edit_mesh("expiryWarningDays: 4000", "expiryWarningDays: 90");
-    assert!(!ok(&ws.run_with_key(&["out"])).contains("expires on"));
+    assert!(!ok(&ws.run(true, &["out"])).contains("expires on"));
 }
 
 #[test]
@@ -534,9 +483,9 @@ fn rsa_4096_is_selectable_in_the_mesh_description() {
     if !judges(&["openssl"]) {
         return;
     }
-    let ws = Workspace::new();
+    let ws = Workspace::example();
     ws.edit_mesh("algorithm: ecdsa-p256", "algorithm: rsa-4096");
-    ok(&ws.run_with_key(&["out"]));
+    ok(&ws.run(true, &["out"]));
     let root = fs::read_to_string(ws.path().join("pki/root.yaml")).unwrap();
     assert!(root.contains("algorithm: rsa-4096"));
     let doc = &sops::without_metadata(&root).unwrap()[0];

@@ -4,17 +4,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use common::Workspace;
+use common::workspace::{CLUSTERS, example_with_admin, with_token_files};
 use serde_json::Value;
-
-const CLUSTERS: [&str; 3] = ["kt-k2p", "ncloud-nks", "nhn-nks"];
-
-/// The example mesh with an admin and every cluster's credentials, rendered into `out/`.
-struct Workspace {
-    dir: tempfile::TempDir,
-    admin_key: PathBuf,
-}
 
 struct Checked {
     code: i32,
@@ -55,68 +49,39 @@ impl Checked {
 /// In a clean rendered tree with `from` replaced by `to` in `file`, the error `check` reports in
 /// that file whose problem contains `problem`.
 fn error_after_edit(file: &str, from: &str, to: &str, problem: &str) -> Value {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(file, from, to);
     ws.check(&[]).named("error", file, problem)
 }
 
+/// The example with an admin and every cluster's credentials, rendered into `out/`.
+fn workspace() -> Workspace {
+    workspace_with(|mesh| mesh)
+}
+
+/// The same with the description edited before the first render.
+fn workspace_with(edit: impl FnOnce(String) -> String) -> Workspace {
+    let ws = Workspace::build(|admin, dir| {
+        edit(with_token_files(
+            &example_with_admin(admin),
+            dir,
+            &CLUSTERS,
+            20,
+        ))
+    });
+    ws.ok(true, &["out"]);
+    ws
+}
+
 impl Workspace {
-    fn new() -> Self {
-        Self::with_mesh(|mesh| mesh)
+    /// A file under out/.
+    fn out_file(&self, file: &str) -> PathBuf {
+        self.out().join(file)
     }
 
-    fn with_mesh(edit: impl FnOnce(String) -> String) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (secret, recipient) = mesh_render::sops::generate_identity();
-        let admin_key = dir.path().join("admin.agekey");
-        fs::write(&admin_key, format!("{}\n", secret.expose())).unwrap();
-        let mut mesh =
-            common::example_with("  admins: []\n", &format!("  admins:\n    - {recipient}\n"));
-        for (i, c) in CLUSTERS.iter().enumerate() {
-            fs::write(
-                dir.path().join(format!("{c}.token")),
-                format!("{}\n", common::token("istio-reader-service-account", c)),
-            )
-            .unwrap();
-            mesh = mesh.replacen(
-                &format!("  - name: {c}\n"),
-                &format!(
-                    "  - name: {c}\n    credentials:\n      tokenFile:\n        server: https://203.0.113.{}:6443\n        caData: {}\n        token: {c}.token\n",
-                    20 + i,
-                    common::ca_data()
-                ),
-                1,
-            );
-        }
-        fs::write(dir.path().join("mesh.yaml"), edit(mesh)).unwrap();
-        let ws = Workspace { dir, admin_key };
-        ws.render(&["out"]);
-        ws
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn out(&self, file: &str) -> PathBuf {
-        self.path().join("out").join(file)
-    }
-
-    fn command(&self, with_key: bool) -> std::process::Command {
-        let mut cmd = common::binary(self.path(), &self.path().join("home"));
-        if with_key {
-            cmd.env("SOPS_AGE_KEY_FILE", &self.admin_key);
-        }
-        cmd
-    }
-
-    fn render(&self, args: &[&str]) {
-        let o = self.command(true).args(args).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
-    fn run(&self, with_key: bool, args: &[&str]) -> Checked {
-        let o = self.command(with_key).args(args).output().unwrap();
+    /// Runs mesh-render, for its exit code and output.
+    fn checked(&self, with_key: bool, args: &[&str]) -> Checked {
+        let o = self.run(with_key, args);
         Checked {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -129,21 +94,11 @@ impl Workspace {
         let schemas = schemas();
         let mut args = vec!["check", "out", "--format", "json", "--schemas", &schemas];
         args.extend_from_slice(extra);
-        self.run(true, &args)
+        self.checked(true, &args)
     }
 
     fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.out(file);
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches(from).count(), 1, "{from:?} in {file}");
-        fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn edit_mesh(&self, from: &str, to: &str) {
-        let path = self.path().join("mesh.yaml");
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches(from).count(), 1, "{from:?}");
-        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        self.edit_out(file, from, to);
     }
 }
 
@@ -153,7 +108,7 @@ fn schemas() -> String {
 
 #[test]
 fn a_clean_render_checks_clean() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let checked = ws.check(&["--against", "mesh.yaml", "--strict"]);
     assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
     let report = checked.json();
@@ -166,8 +121,8 @@ fn a_clean_render_checks_clean() {
 
 #[test]
 fn a_clean_render_checks_clean_in_text() {
-    let ws = Workspace::new();
-    let checked = ws.run(true, &["check", "out", "--schemas", &schemas()]);
+    let ws = workspace();
+    let checked = ws.checked(true, &["check", "out", "--schemas", &schemas()]);
     assert_eq!(checked.code, 0, "{}", checked.stdout);
     assert!(
         checked
@@ -180,8 +135,8 @@ fn a_clean_render_checks_clean_in_text() {
 
 #[test]
 fn without_schemas_check_says_schema_validation_was_skipped_and_how_to_get_it() {
-    let ws = Workspace::new();
-    let checked = ws.run(true, &["check", "out"]);
+    let ws = workspace();
+    let checked = ws.checked(true, &["check", "out"]);
     assert_eq!(checked.code, 0, "{}", checked.stdout);
     assert!(
         checked
@@ -194,7 +149,7 @@ fn without_schemas_check_says_schema_validation_was_skipped_and_how_to_get_it() 
 
 #[test]
 fn schemas_come_from_the_environment_and_from_kubeconform_templates() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let root = schemas();
     // The CRDs-catalog layout for groups, a core catalogue for the core group.
     let templates = format!(
@@ -218,7 +173,7 @@ fn schemas_come_from_the_environment_and_from_kubeconform_templates() {
 
 #[test]
 fn a_schema_violation_is_named_with_object_and_field() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/kt-k2p/40-mesh/cross-network-gateway.yaml",
         "        number: 15443\n",
@@ -241,7 +196,7 @@ fn a_schema_violation_is_named_with_object_and_field() {
 
 #[test]
 fn two_clusters_on_one_network_are_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/ncloud-nks/10-istio-system/namespace.yaml",
         "topology.istio.io/network: network2",
@@ -326,7 +281,7 @@ fn a_cross_network_gateway_selecting_no_gateway_is_named() {
 
 #[test]
 fn a_cross_network_gateway_selecting_a_gateway_without_15443_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let port =
         "    - name: mtls\n      port: 15443\n      targetPort: 15443\n      protocol: TCP\n";
     ws.edit("values/kt-k2p/gateway.yaml", port, "");
@@ -341,7 +296,7 @@ fn a_cross_network_gateway_selecting_a_gateway_without_15443_is_named() {
 
 #[test]
 fn a_cross_network_gateway_selecting_a_gateway_that_is_not_a_network_gateway_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "values/kt-k2p/gateway.yaml",
         "  topology.istio.io/network: network1\n",
@@ -361,7 +316,7 @@ fn a_cross_network_gateway_selecting_a_gateway_that_is_not_a_network_gateway_is_
 
 #[test]
 fn a_cluster_without_a_cross_network_gateway_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/ncloud-nks/40-mesh/kustomization.yaml",
         "  - cross-network-gateway.yaml\n",
@@ -376,13 +331,13 @@ fn a_cluster_without_a_cross_network_gateway_is_named() {
 
 #[test]
 fn a_missing_remote_secret_of_a_cluster_with_credentials_is_an_error() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/nhn-nks/40-mesh/kustomization.yaml",
         "  - istio-remote-secret-kt-k2p.sops.yaml\n",
         "",
     );
-    fs::remove_file(ws.out("clusters/nhn-nks/40-mesh/istio-remote-secret-kt-k2p.sops.yaml"))
+    fs::remove_file(ws.out_file("clusters/nhn-nks/40-mesh/istio-remote-secret-kt-k2p.sops.yaml"))
         .unwrap();
     ws.check(&["--against", "mesh.yaml"]).named(
         "error",
@@ -393,7 +348,7 @@ fn a_missing_remote_secret_of_a_cluster_with_credentials_is_an_error() {
 
 #[test]
 fn pending_remote_secrets_are_warnings_and_errors_under_strict() {
-    let ws = Workspace::with_mesh(|mesh| {
+    let ws = workspace_with(|mesh| {
         let start = mesh.find("    credentials:\n").unwrap();
         let end = mesh[start..].find("token: kt-k2p.token\n").unwrap() + start + 20;
         format!("{}{}", &mesh[..start], &mesh[end..])
@@ -412,10 +367,10 @@ fn pending_remote_secrets_are_warnings_and_errors_under_strict() {
 
 #[test]
 fn a_remote_secret_for_the_cluster_itself_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     fs::copy(
-        ws.out("clusters/kt-k2p/40-mesh/istio-remote-secret-ncloud-nks.sops.yaml"),
-        ws.out("clusters/ncloud-nks/40-mesh/istio-remote-secret-ncloud-nks.sops.yaml"),
+        ws.out_file("clusters/kt-k2p/40-mesh/istio-remote-secret-ncloud-nks.sops.yaml"),
+        ws.out_file("clusters/ncloud-nks/40-mesh/istio-remote-secret-ncloud-nks.sops.yaml"),
     )
     .unwrap();
     ws.edit(
@@ -432,7 +387,7 @@ fn a_remote_secret_for_the_cluster_itself_is_named() {
 
 #[test]
 fn a_remote_secret_whose_server_is_not_the_described_one_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh(
         "server: https://203.0.113.21:6443",
         "server: https://203.0.113.99:6443",
@@ -450,7 +405,7 @@ fn a_remote_secret_whose_server_is_not_the_described_one_is_named() {
 
 #[test]
 fn sample_placement_other_than_described_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh(
         "    kt-k2p: [reviews-v1]\n    ncloud-nks: [reviews-v2]\n",
         "    kt-k2p: [reviews-v2]\n    ncloud-nks: [reviews-v1]\n",
@@ -464,21 +419,21 @@ fn sample_placement_other_than_described_is_named() {
 
 #[test]
 fn a_reviews_version_running_nowhere_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/ncloud-nks/50-sample/kustomization.yaml",
         "  - reviews-v2.yaml\n",
         "",
     );
-    fs::remove_file(ws.out("clusters/ncloud-nks/50-sample/reviews-v2.yaml")).unwrap();
+    fs::remove_file(ws.out_file("clusters/ncloud-nks/50-sample/reviews-v2.yaml")).unwrap();
     ws.check(&[])
         .named("error", "clusters", "no cluster runs reviews-v2");
 }
 
 #[test]
 fn a_listed_file_that_is_missing_is_named() {
-    let ws = Workspace::new();
-    fs::remove_file(ws.out("clusters/kt-k2p/50-sample/reviews-v1.yaml")).unwrap();
+    let ws = workspace();
+    fs::remove_file(ws.out_file("clusters/kt-k2p/50-sample/reviews-v1.yaml")).unwrap();
     let f = ws.check(&[]).named(
         "error",
         "clusters/kt-k2p/50-sample/kustomization.yaml",
@@ -489,9 +444,9 @@ fn a_listed_file_that_is_missing_is_named() {
 
 #[test]
 fn a_file_no_kustomization_lists_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     fs::write(
-        ws.out("clusters/kt-k2p/50-sample/extra.yaml"),
+        ws.out_file("clusters/kt-k2p/50-sample/extra.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: sample\n",
     )
     .unwrap();
@@ -504,7 +459,7 @@ fn a_file_no_kustomization_lists_is_named() {
 
 #[test]
 fn an_object_applied_by_two_steps_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/kt-k2p/50-sample/kustomization.yaml",
         "  - namespace.yaml\n",
@@ -521,7 +476,7 @@ fn an_object_applied_by_two_steps_is_named() {
 
 #[test]
 fn a_directory_applied_twice_by_a_flux_root_is_named() {
-    let ws = Workspace::with_mesh(|mesh| {
+    let ws = workspace_with(|mesh| {
         format!(
             "{mesh}\ngitops:\n  target: flux\n  repository:\n    url: https://git.example.com/mesh.git\n    branch: main\n    path: out\n"
         )
@@ -541,9 +496,9 @@ fn a_directory_applied_twice_by_a_flux_root_is_named() {
 
 #[test]
 fn a_plaintext_secret_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     fs::write(
-        ws.out("clusters/kt-k2p/50-sample/token.yaml"),
+        ws.out_file("clusters/kt-k2p/50-sample/token.yaml"),
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n  namespace: sample\nstringData:\n  token: hunter2\n",
     )
     .unwrap();
@@ -561,11 +516,11 @@ fn a_plaintext_secret_is_named() {
 
 #[test]
 fn a_plaintext_private_key_or_age_identity_anywhere_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let key = fs::read_to_string(&ws.admin_key).unwrap();
-    fs::write(ws.out("notes.txt"), format!("backup: {key}")).unwrap();
+    fs::write(ws.out_file("notes.txt"), format!("backup: {key}")).unwrap();
     fs::write(
-        ws.out("values/kt-k2p/key.pem"),
+        ws.out_file("values/kt-k2p/key.pem"),
         "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n",
     )
     .unwrap();
@@ -580,8 +535,8 @@ fn a_plaintext_private_key_or_age_identity_anywhere_is_named() {
 
 #[test]
 fn a_decrypted_cacerts_is_named() {
-    let ws = Workspace::new();
-    let path = ws.out("clusters/kt-k2p/10-istio-system/cacerts.sops.yaml");
+    let ws = workspace();
+    let path = ws.out_file("clusters/kt-k2p/10-istio-system/cacerts.sops.yaml");
     let identities = common::identities(&ws.admin_key);
     let plain = mesh_render::sops::decrypt(&fs::read_to_string(&path).unwrap(), &identities)
         .unwrap()
@@ -602,10 +557,10 @@ fn a_decrypted_cacerts_is_named() {
 
 #[test]
 fn cacerts_under_another_root_is_named() {
-    let ws = Workspace::new();
-    let other = Workspace::new();
+    let ws = workspace();
+    let other = workspace();
     let file = "clusters/ncloud-nks/10-istio-system/cacerts.sops.yaml";
-    fs::copy(other.out(file), ws.out(file)).unwrap();
+    fs::copy(other.out_file(file), ws.out_file(file)).unwrap();
     // Both admin identities at hand, so both files decrypt.
     let keys = format!(
         "{}{}",
@@ -622,7 +577,7 @@ fn cacerts_under_another_root_is_named() {
 
 #[test]
 fn a_ca_expiring_within_the_warning_window_is_a_warning() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh("  expiryWarningDays: 90\n", "  expiryWarningDays: 4000\n");
     let checked = ws.check(&["--against", "mesh.yaml"]);
     assert_eq!(checked.code, 0, "{}", checked.stdout);
@@ -635,9 +590,9 @@ fn a_ca_expiring_within_the_warning_window_is_a_warning() {
 
 #[test]
 fn without_an_identity_check_says_what_it_did_not_verify() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let schemas = schemas();
-    let checked = ws.run(false, &["check", "out", "--schemas", &schemas]);
+    let checked = ws.checked(false, &["check", "out", "--schemas", &schemas]);
     assert_eq!(checked.code, 0, "{}", checked.stdout);
     assert!(
         checked
@@ -665,9 +620,9 @@ fn negative_fixtures() -> Vec<(String, i32)> {
 fn every_negative_sops_fixture_is_reported_in_the_class_sops_reports_it() {
     let fixtures = negative_fixtures();
     assert!(fixtures.len() >= 8, "{fixtures:?}");
-    let ws = Workspace::new();
+    let ws = workspace();
     let file = "clusters/kt-k2p/10-istio-system/cacerts.sops.yaml";
-    let original = fs::read(ws.out(file)).unwrap();
+    let original = fs::read(ws.out_file(file)).unwrap();
     // The fixtures' identity and ours.
     let keys = format!(
         "{}{}",
@@ -678,7 +633,7 @@ fn every_negative_sops_fixture_is_reported_in_the_class_sops_reports_it() {
     for (fixture, code) in fixtures {
         fs::copy(
             common::shared().join("fixtures/sops").join(&fixture),
-            ws.out(file),
+            ws.out_file(file),
         )
         .unwrap();
         let o = ws
@@ -698,13 +653,13 @@ fn every_negative_sops_fixture_is_reported_in_the_class_sops_reports_it() {
             &format!("(sops exit {code}:"),
         );
         assert_eq!(f["class"], "secret", "{fixture}");
-        fs::write(ws.out(file), &original).unwrap();
+        fs::write(ws.out_file(file), &original).unwrap();
     }
 }
 
 #[test]
 fn check_against_passes_on_a_fresh_render() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let checked = ws.check(&["--against", "mesh.yaml"]);
     assert_eq!(checked.code, 0, "{}", checked.stdout);
     assert!(
@@ -716,7 +671,7 @@ fn check_against_passes_on_a_fresh_render() {
 
 #[test]
 fn check_against_flags_an_edited_file() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "values/kt-k2p/istiod.yaml",
         "profile: demo",
@@ -732,7 +687,7 @@ fn check_against_flags_an_edited_file() {
 
 #[test]
 fn check_against_flags_a_stale_render() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh("profile: demo", "profile: default");
     let checked = ws.check(&["--against", "mesh.yaml"]);
     assert_eq!(checked.code, 1);
@@ -747,14 +702,14 @@ fn check_against_flags_a_stale_render() {
 
 #[test]
 fn check_against_flags_a_hand_edited_encrypted_file_without_a_private_key() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/kt-k2p/10-istio-system/cacerts.sops.yaml",
         "type: Opaque\n",
         "type: Opaque\n# reviewed\n",
     );
     let schemas = schemas();
-    let checked = ws.run(
+    let checked = ws.checked(
         false,
         &[
             "check",
@@ -785,8 +740,8 @@ fn check_against_flags_a_hand_edited_encrypted_file_without_a_private_key() {
 
 #[test]
 fn check_against_flags_a_missing_file() {
-    let ws = Workspace::new();
-    fs::remove_file(ws.out("istioctl/nhn-nks/gateway.yaml")).unwrap();
+    let ws = workspace();
+    fs::remove_file(ws.out_file("istioctl/nhn-nks/gateway.yaml")).unwrap();
     ws.check(&["--against", "mesh.yaml"]).named(
         "error",
         "istioctl/nhn-nks/gateway.yaml",
@@ -796,8 +751,8 @@ fn check_against_flags_a_missing_file() {
 
 #[test]
 fn check_against_flags_an_extra_file() {
-    let ws = Workspace::new();
-    fs::write(ws.out("values/kt-k2p/extra.yaml"), "replicas: 3\n").unwrap();
+    let ws = workspace();
+    fs::write(ws.out_file("values/kt-k2p/extra.yaml"), "replicas: 3\n").unwrap();
     ws.check(&["--against", "mesh.yaml"]).named(
         "error",
         "values/kt-k2p/extra.yaml",
@@ -807,7 +762,7 @@ fn check_against_flags_an_extra_file() {
 
 #[test]
 fn check_against_never_creates_identities_or_issues_certificates() {
-    let ws = Workspace::new();
+    let ws = workspace();
     fs::remove_dir_all(ws.path().join("pki")).unwrap();
     let before = common::files_under(ws.path());
     let checked = ws.check(&["--against", "mesh.yaml"]);
@@ -817,10 +772,10 @@ fn check_against_never_creates_identities_or_issues_certificates() {
 
 #[test]
 fn diff_prints_a_unified_diff_and_writes_nothing() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh("profile: demo", "profile: default");
     let before = common::read_all(&ws.path().join("out"));
-    let diff = ws.run(false, &["diff", "out"]);
+    let diff = ws.checked(false, &["diff", "out"]);
     assert_eq!(diff.code, 0, "{}", diff.stderr);
     assert!(
         diff.stdout.contains(
@@ -840,13 +795,13 @@ fn diff_prints_a_unified_diff_and_writes_nothing() {
 
 #[test]
 fn diff_shows_encrypted_files_as_changed_never_their_content() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit(
         "clusters/kt-k2p/10-istio-system/cacerts.sops.yaml",
         "type: Opaque\n",
         "type: Opaque\n# reviewed\n",
     );
-    let diff = ws.run(true, &["diff", "--exit-code", "out"]);
+    let diff = ws.checked(true, &["diff", "--exit-code", "out"]);
     assert_eq!(diff.code, 1);
     assert_eq!(
         diff.stdout,
@@ -856,24 +811,24 @@ fn diff_shows_encrypted_files_as_changed_never_their_content() {
 
 #[test]
 fn diff_of_a_current_tree_is_empty() {
-    let ws = Workspace::new();
-    let diff = ws.run(false, &["diff", "out"]);
+    let ws = workspace();
+    let diff = ws.checked(false, &["diff", "out"]);
     assert_eq!(
         (diff.code, diff.stdout.as_str()),
         (0, ""),
         "{}",
         diff.stderr
     );
-    let json = ws.run(false, &["diff", "out", "--format", "json"]);
+    let json = ws.checked(false, &["diff", "out", "--format", "json"]);
     let value: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["changes"], serde_json::json!([]));
 }
 
 #[test]
 fn a_directory_that_is_not_a_rendered_tree_is_an_input_error() {
-    let ws = Workspace::new();
+    let ws = workspace();
     fs::create_dir(ws.path().join("elsewhere")).unwrap();
-    let checked = ws.run(false, &["check", "elsewhere"]);
+    let checked = ws.checked(false, &["check", "elsewhere"]);
     assert_eq!(checked.code, 2);
     assert!(
         checked
@@ -886,9 +841,9 @@ fn a_directory_that_is_not_a_rendered_tree_is_an_input_error() {
 
 #[test]
 fn a_truncated_yaml_file_is_named() {
-    let ws = Workspace::new();
+    let ws = workspace();
     fs::write(
-        ws.out("clusters/kt-k2p/40-mesh/cross-network-gateway.yaml"),
+        ws.out_file("clusters/kt-k2p/40-mesh/cross-network-gateway.yaml"),
         "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: [cross",
     )
     .unwrap();
@@ -903,9 +858,9 @@ fn a_truncated_yaml_file_is_named() {
 
 #[test]
 fn a_mesh_description_with_wrong_types_is_an_input_error() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh("  expiryWarningDays: 90\n", "  expiryWarningDays: soon\n");
-    let checked = ws.run(false, &["check", "out", "--against", "mesh.yaml"]);
+    let checked = ws.checked(false, &["check", "out", "--against", "mesh.yaml"]);
     assert_eq!(checked.code, 2, "{}", checked.stdout);
     assert!(checked.stderr.contains("mesh.yaml"), "{}", checked.stderr);
     assert!(
@@ -917,8 +872,8 @@ fn a_mesh_description_with_wrong_types_is_an_input_error() {
 
 #[test]
 fn a_schema_location_that_does_not_exist_is_an_input_error() {
-    let ws = Workspace::new();
-    let checked = ws.run(false, &["check", "out", "--schemas", "no-such-dir"]);
+    let ws = workspace();
+    let checked = ws.checked(false, &["check", "out", "--schemas", "no-such-dir"]);
     assert_eq!(checked.code, 2);
     assert!(checked.stderr.contains("no-such-dir"), "{}", checked.stderr);
 }
@@ -1010,7 +965,7 @@ fn remote_secrets_through_external_secrets_check_clean() {
 
 #[test]
 fn diff_after_adding_a_cluster_lists_its_cacerts_and_its_sops_rule() {
-    let ws = Workspace::new();
+    let ws = workspace();
     ws.edit_mesh(
         "\nsample:\n",
         "  - name: fourth\n    network: network4\n    cni: calico\n\nsample:\n",
@@ -1019,7 +974,7 @@ fn diff_after_adding_a_cluster_lists_its_cacerts_and_its_sops_rule() {
         "    nhn-nks: [reviews-v3, sleep]\n",
         "    nhn-nks: [reviews-v3, sleep]\n    fourth: []\n",
     );
-    let diff = ws.run(false, &["diff", "--exit-code", "out"]);
+    let diff = ws.checked(false, &["diff", "--exit-code", "out"]);
     assert_eq!(diff.code, 1, "{}", diff.stderr);
     assert!(
         diff.stdout.contains(
@@ -1041,8 +996,8 @@ fn diff_after_adding_a_cluster_lists_its_cacerts_and_its_sops_rule() {
         diff.stdout
     );
     // What diff showed is what a render writes.
-    ws.run(true, &["out"]);
-    let after = ws.run(false, &["diff", "--exit-code", "out"]);
+    ws.checked(true, &["out"]);
+    let after = ws.checked(false, &["diff", "--exit-code", "out"]);
     assert_eq!(
         (after.code, after.stdout.as_str()),
         (0, ""),
@@ -1053,9 +1008,9 @@ fn diff_after_adding_a_cluster_lists_its_cacerts_and_its_sops_rule() {
 
 #[test]
 fn diff_with_a_gitops_target_and_no_repository_fails_like_render() {
-    let ws = Workspace::new();
-    let render = ws.run(false, &["--target", "flux", "out"]);
-    let diff = ws.run(false, &["diff", "--target", "flux", "out"]);
+    let ws = workspace();
+    let render = ws.checked(false, &["--target", "flux", "out"]);
+    let diff = ws.checked(false, &["diff", "--target", "flux", "out"]);
     assert_eq!((render.code, diff.code), (2, 2), "{}", diff.stderr);
     assert!(
         diff.stderr.contains("--target needs the Git repository"),

@@ -4,23 +4,16 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::Workspace;
 use mesh_render::sops;
 
 /// Five clusters with credentials, an admin, and every cluster's GitOps recipient: two
 /// recipients per file, N×(N−1) remote secrets.
-struct Fleet {
-    dir: tempfile::TempDir,
-    admin_key: PathBuf,
-}
-
-impl Fleet {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (secret, admin) = sops::generate_identity();
-        let admin_key = dir.path().join("admin.agekey");
-        fs::write(&admin_key, format!("{}\n", secret.expose())).unwrap();
+/// Five clusters with an admin, each with its own GitOps recipient and a reader token file.
+fn fleet() -> Workspace {
+    Workspace::build(|admin, dir| {
         let mut mesh = common::five_cluster_mesh().replacen(
             "clusters:\n",
             &format!("secrets:\n  admins:\n    - {admin}\nclusters:\n"),
@@ -30,7 +23,7 @@ impl Fleet {
             let line = format!("  - name: {c}\n");
             assert_eq!(mesh.matches(&line).count(), 1, "{mesh}");
             fs::write(
-                dir.path().join(format!("{c}.token")),
+                dir.join(format!("{c}.token")),
                 common::token("istio-reader-service-account", c),
             )
             .unwrap();
@@ -45,20 +38,14 @@ impl Fleet {
                 1,
             );
         }
-        fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
-        Fleet { dir, admin_key }
-    }
+        mesh
+    })
+}
 
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
+/// Rendering with a thread count.
+impl Workspace {
     fn render(&self, out: &str, jobs: &str) -> std::process::Output {
-        common::binary(self.path(), &self.path().join("home"))
-            .env("SOPS_AGE_KEY_FILE", &self.admin_key)
-            .args(["--jobs", jobs, out])
-            .output()
-            .unwrap()
+        self.run(true, &["--jobs", jobs, out])
     }
 
     fn render_ok(&self, out: &str, jobs: &str) {
@@ -66,9 +53,8 @@ impl Fleet {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
-    fn decrypt(&self, text: &str) -> String {
-        let identities = common::identities(&self.admin_key);
-        sops::decrypt(text, &identities).unwrap().to_yaml()
+    fn decrypt_text(&self, text: &str) -> String {
+        sops::decrypt(text, &self.identities()).unwrap().to_yaml()
     }
 }
 
@@ -85,7 +71,7 @@ fn outside_ciphertext(text: &str) -> String {
 
 #[test]
 fn fresh_renders_with_one_and_many_threads_agree_outside_and_inside_the_ciphertext() {
-    let fleet = Fleet::new();
+    let fleet = fleet();
     fleet.render_ok("one", "1");
     fleet.render_ok("many", "8");
     let one = common::read_all(&fleet.path().join("one"));
@@ -100,7 +86,7 @@ fn fresh_renders_with_one_and_many_threads_agree_outside_and_inside_the_cipherte
             sealed += 1;
             assert_ne!(a, b, "{path}: two fresh encryptions are never identical");
             assert_eq!(outside_ciphertext(&a), outside_ciphertext(&b), "{path}");
-            assert_eq!(fleet.decrypt(&a), fleet.decrypt(&b), "{path}");
+            assert_eq!(fleet.decrypt_text(&a), fleet.decrypt_text(&b), "{path}");
         } else if path == ".render-record.json" {
             // The digests of the encrypted files differ; their inputs do not.
             let inputs = |t: &str| {
@@ -126,7 +112,7 @@ fn fresh_renders_with_one_and_many_threads_agree_outside_and_inside_the_cipherte
 
 #[test]
 fn a_re_render_with_one_thread_and_with_many_over_the_same_tree_is_byte_identical() {
-    let fleet = Fleet::new();
+    let fleet = fleet();
     fleet.render_ok("out", "1");
     let before = common::read_all(&fleet.path().join("out"));
     fleet.render_ok("out", "8");
@@ -137,7 +123,7 @@ fn a_re_render_with_one_thread_and_with_many_over_the_same_tree_is_byte_identica
 
 #[test]
 fn a_change_rendered_with_one_thread_or_many_touches_the_same_files() {
-    let fleet = Fleet::new();
+    let fleet = fleet();
     fleet.render_ok("a", "1");
     copy_dir(&fleet.path().join("a"), &fleet.path().join("b"));
     // A new server for c3: every remote secret for c3 changes, nothing else.
@@ -177,7 +163,7 @@ fn a_change_rendered_with_one_thread_or_many_touches_the_same_files() {
 
 #[test]
 fn a_render_that_cannot_seal_leaves_the_tree_as_it_was_and_no_temporary_files() {
-    let fleet = Fleet::new();
+    let fleet = fleet();
     fleet.render_ok("out", "4");
     let before = common::read_all(&fleet.path().join("out"));
     // c3's token is gone: its remote secrets must be sealed again (new server) and cannot be.

@@ -4,81 +4,15 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
+use common::Workspace;
+use common::workspace::CLUSTERS;
 use mesh_render::sops;
-
-const CLUSTERS: [&str; 3] = ["kt-k2p", "ncloud-nks", "nhn-nks"];
 
 use common::{ca_data, token};
 
-struct Workspace {
-    dir: tempfile::TempDir,
-    admin_key: PathBuf,
-}
-
 impl Workspace {
-    /// The example with an admin, and every cluster's reader token in `<cluster>.token`.
-    fn with_token_files() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (secret, recipient) = sops::generate_identity();
-        let admin_key = dir.path().join("admin.agekey");
-        fs::write(&admin_key, format!("{}\n", secret.expose())).unwrap();
-        let mut mesh =
-            common::example_with("  admins: []\n", &format!("  admins:\n    - {recipient}\n"));
-        for (i, c) in CLUSTERS.iter().enumerate() {
-            fs::write(
-                dir.path().join(format!("{c}.token")),
-                format!("{}\n", token("istio-reader-service-account", c)),
-            )
-            .unwrap();
-            let line = format!("  - name: {c}\n");
-            let creds = format!(
-                "  - name: {c}\n    credentials:\n      tokenFile:\n        server: https://203.0.113.{}:6443\n        caData: {}\n        token: {c}.token\n",
-                20 + i,
-                ca_data()
-            );
-            assert_eq!(mesh.matches(&line).count(), 1);
-            mesh = mesh.replacen(&line, &creds, 1);
-        }
-        fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
-        Workspace { dir, admin_key }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn out(&self) -> PathBuf {
-        self.path().join("out")
-    }
-
-    fn run(&self, with_key: bool, args: &[&str]) -> Output {
-        let mut cmd = common::binary(self.path(), &self.path().join("home"));
-        if with_key {
-            cmd.env("SOPS_AGE_KEY_FILE", &self.admin_key);
-        }
-        cmd.args(args).output().unwrap()
-    }
-
-    fn ok(&self, with_key: bool, args: &[&str]) -> String {
-        let o = self.run(with_key, args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn edit_mesh(&self, from: &str, to: &str) {
-        let path = self.path().join("mesh.yaml");
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches(from).count(), 1, "{from:?}");
-        fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-
     fn remote_secret(&self, holder: &str, source: &str) -> serde_json::Value {
         let path = self.out().join(format!(
             "clusters/{holder}/40-mesh/istio-remote-secret-{source}.sops.yaml"

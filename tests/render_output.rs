@@ -45,7 +45,7 @@ fn example_tree_matches_its_snapshot() {
 }
 
 #[test]
-fn rendering_is_a_pure_function_of_the_input() {
+fn rendering_the_same_description_twice_gives_the_same_tree() {
     assert_eq!(common::render_example(), common::render_example());
 }
 

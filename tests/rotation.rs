@@ -4,53 +4,17 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
+use common::Workspace;
+use common::workspace::CLUSTERS;
 use mesh_render::sops;
 
-struct Workspace {
-    dir: tempfile::TempDir,
-    admin_key: PathBuf,
-}
-
 impl Workspace {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (secret, recipient) = sops::generate_identity();
-        let admin_key = dir.path().join("admin.agekey");
-        fs::write(&admin_key, format!("{}\n", secret.expose())).unwrap();
-        let mesh =
-            common::example_with("  admins: []\n", &format!("  admins:\n    - {recipient}\n"));
-        fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
-        Workspace { dir, admin_key }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::binary(self.dir.path(), &self.dir.path().join("home"))
-            .env("SOPS_AGE_KEY_FILE", &self.admin_key)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
     fn stage(&self, stage: &str) {
-        self.ok(&["pki", "rotate-root", "--stage", stage]);
-        self.ok(&["out"]);
-    }
-
-    fn out(&self) -> PathBuf {
-        self.dir.path().join("out")
+        self.ok(true, &["pki", "rotate-root", "--stage", stage]);
+        self.ok(true, &["out"]);
     }
 
     /// The decrypted cacerts files of a cluster.
@@ -75,7 +39,7 @@ impl Workspace {
     }
 
     fn root_pem(&self, file: &str) -> String {
-        let text = fs::read_to_string(self.dir.path().join("pki").join(file)).unwrap();
+        let text = fs::read_to_string(self.path().join("pki").join(file)).unwrap();
         sops::without_metadata(&text).unwrap()[0]["certificate"]
             .as_str()
             .unwrap()
@@ -88,8 +52,6 @@ struct CaCerts {
     root_cert: String,
     cert_chain: String,
 }
-
-const CLUSTERS: [&str; 3] = ["kt-k2p", "ncloud-nks", "nhn-nks"];
 
 /// Whether `leaf` chains to `root` (openssl, strict).
 fn verifies(root: &str, leaf: &str) -> bool {
@@ -130,8 +92,8 @@ fn each_stage_renders_the_bundles_and_chains_istio_accepts() {
     if !common::judge_available("openssl", "it verifies the chains of each stage") {
         return;
     }
-    let ws = Workspace::new();
-    ws.ok(&["out"]);
+    let ws = Workspace::example();
+    ws.ok(true, &["out"]);
     let old_root = ws.root_pem("root.yaml");
     let initial = same_everywhere(&ws, |c| c.root_cert.clone());
     assert_eq!(initial, old_root);
@@ -203,10 +165,10 @@ fn each_stage_renders_the_bundles_and_chains_istio_accepts() {
         "completing the rotation re-encrypts nothing"
     );
     assert_eq!(ws.root_pem("root.yaml"), new_root);
-    assert!(!ws.dir.path().join("pki/rotation.yaml").exists());
-    assert!(!ws.dir.path().join("pki/root-next.yaml").exists());
+    assert!(!ws.path().join("pki/rotation.yaml").exists());
+    assert!(!ws.path().join("pki/root-next.yaml").exists());
     assert!(
-        common::files_under(&ws.dir.path().join("pki/retired"))
+        common::files_under(&ws.path().join("pki/retired"))
             .iter()
             .any(|p| p.starts_with("root-"))
     );
@@ -215,9 +177,9 @@ fn each_stage_renders_the_bundles_and_chains_istio_accepts() {
 
 #[test]
 fn stages_cannot_be_skipped() {
-    let ws = Workspace::new();
-    ws.ok(&["out"]);
-    let o = ws.run(&["pki", "rotate-root", "--stage", "switch"]);
+    let ws = Workspace::example();
+    ws.ok(true, &["out"]);
+    let o = ws.run(true, &["pki", "rotate-root", "--stage", "switch"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -225,18 +187,18 @@ fn stages_cannot_be_skipped() {
             && err.contains("--stage prepare"),
         "{err}"
     );
-    ws.ok(&["pki", "rotate-root", "--stage", "prepare"]);
-    let o = ws.run(&["pki", "rotate-root", "--stage", "finish"]);
+    ws.ok(true, &["pki", "rotate-root", "--stage", "prepare"]);
+    let o = ws.run(true, &["pki", "rotate-root", "--stage", "finish"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot follow stage `prepare`"));
 }
 
 #[test]
 fn the_summary_names_the_stage_and_what_to_check_next() {
-    let ws = Workspace::new();
-    ws.ok(&["out"]);
-    ws.ok(&["pki", "rotate-root", "--stage", "prepare"]);
-    let text = ws.ok(&["out"]);
+    let ws = Workspace::example();
+    ws.ok(true, &["out"]);
+    ws.ok(true, &["pki", "rotate-root", "--stage", "prepare"]);
+    let text = ws.ok(true, &["out"]);
     assert!(
         text.contains("root rotation in progress, stage `prepare`")
             && text.contains("--stage trust-both"),

@@ -350,9 +350,36 @@ fn every_schema_in_the_index_compiles_in_both_modes() {
 }
 
 #[test]
-fn catalog_can_be_shared_between_threads() {
-    fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<SchemaCatalog>();
+fn one_catalog_validates_from_many_threads_at_once_with_the_same_results() {
+    // check validates a fleet's objects in parallel over one catalog (schemas compiled once).
+    let catalog = catalog();
+    let good = object("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n");
+    let bad = object("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\nspec:\n  nope: 1\n");
+    let alone = (
+        catalog.validate(&good, Mode::Strict).unwrap().len(),
+        catalog.validate(&bad, Mode::Strict).unwrap().len(),
+    );
+    assert_eq!(alone.0, 0);
+    assert!(alone.1 > 0, "an unknown field is a violation");
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..50)
+                        .map(|_| {
+                            (
+                                catalog.validate(&good, Mode::Strict).unwrap().len(),
+                                catalog.validate(&bad, Mode::Strict).unwrap().len(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert!(handle.join().unwrap().iter().all(|r| *r == alone));
+        }
+    });
 }
 
 #[test]

@@ -17,7 +17,9 @@ fn path(name: &str) -> PathBuf {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    std::fs::read_to_string(path(name)).unwrap_or_else(|e| {
+        panic!("fixture {name}: {e} (../shared, with its fixtures, must sit beside the repository)")
+    })
 }
 
 fn admin() -> Identities {

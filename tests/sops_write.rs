@@ -12,8 +12,9 @@ use mesh_render::sops::{self, Identities, Recipient, Rule, SopsError, Timestamp}
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sops");
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(PathBuf::from(FIXTURES).join(name))
-        .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    std::fs::read_to_string(PathBuf::from(FIXTURES).join(name)).unwrap_or_else(|e| {
+        panic!("fixture {name}: {e} (../shared, with its fixtures, must sit beside the repository)")
+    })
 }
 
 fn in_ci() -> bool {

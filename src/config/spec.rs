@@ -72,6 +72,26 @@ pub enum Profile {
     Stable,
 }
 
+impl Profile {
+    /// Every profile a mesh can name.
+    pub const ALL: [Profile; 4] = [
+        Profile::Default,
+        Profile::Demo,
+        Profile::Preview,
+        Profile::Stable,
+    ];
+
+    /// Its name in mesh.yaml, and in Istio's `manifests/helm-profiles/<name>.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Default => "default",
+            Profile::Demo => "demo",
+            Profile::Preview => "preview",
+            Profile::Stable => "stable",
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewaySpec {

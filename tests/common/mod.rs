@@ -3,6 +3,10 @@
 #![allow(dead_code)]
 
 pub mod bad_inputs;
+pub mod workspace;
+
+#[allow(unused_imports)]
+pub use workspace::Workspace;
 
 use std::path::{Path, PathBuf};
 
@@ -32,9 +36,16 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the repository: upstream data and schemas, read-only.
+/// `../shared` beside the repository: upstream data and schemas, read-only. A test that needs it
+/// fails saying so when it is missing (scripts/test.sh refuses to run without it).
 pub fn shared() -> PathBuf {
-    repo_root().join("../shared")
+    let dir = repo_root().join("../shared");
+    assert!(
+        dir.join("upstream").is_dir() && dir.join("schemas").is_dir(),
+        "this test reads upstream data and schemas from {}, which is missing: put the shared directory beside the repository (README, Developing)",
+        dir.display()
+    );
+    dir
 }
 
 /// True when running under CI (`.ci/run` sets CI=true); judges must then be present.
