@@ -100,38 +100,203 @@ pub fn read_if_file(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
     }
 }
 
-/// Calls `f` with the file's bytes, or `None` if nothing (or a directory) is there. The bytes
-/// are read into a buffer each thread keeps: a no-op render reads every file of the tree, and
-/// neither a size query nor an allocation per file is needed to compare them.
-pub fn with_file_bytes<R>(path: &Path, f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R, IoError> {
-    use std::cell::RefCell;
-    thread_local! {
-        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+/// What is at a path inside a confined tree.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    Absent,
+    /// A directory, a FIFO, a device: anything but a regular file.
+    NotAFile,
+    /// A symbolic link, at the path or at a directory on the way to it (never followed).
+    Symlink,
+    File(&'a [u8]),
+}
+
+/// Opens a file without following a symlink at its last component and without blocking on a
+/// FIFO; `Ok(None)` for anything but a regular file, `Err` with `ELOOP` for a symlink.
+fn open_regular(path: &Path) -> io::Result<Option<fs::File>> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
     }
-    let mut file = match fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(f(None)),
-        Err(_) if path.is_dir() => return Ok(f(None)),
-        Err(e) => return Err(IoError::read(path)(e)),
-    };
-    BUFFER.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
-        let mut len = 0;
-        loop {
-            if len == buffer.len() {
-                let grown = (buffer.len() * 2).max(64 * 1024);
-                buffer.resize(grown, 0);
+    #[cfg(not(target_os = "linux"))]
+    if fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(io::Error::from_raw_os_error(40));
+    }
+    let file = options.open(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
+fn is_loop(e: &io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        e.raw_os_error() == Some(40)
+    }
+}
+
+/// A directory tree mesh-render owns (the output directory, `pki/`): the path up to and including
+/// its root may hold symlinks (a symlinked home or mount is common); nothing below the root is
+/// ever followed when mesh-render reads, writes, renames or removes. Directories found safe are
+/// remembered, so a tree of tens of thousands of files costs one `lstat` per directory.
+#[derive(Debug)]
+pub struct Confined {
+    root: PathBuf,
+    safe: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+}
+
+/// Why a path inside a confined tree cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// A symlink is at this path (the file itself, or a directory on the way).
+    Symlink(PathBuf),
+    /// Something that is not a directory is where a directory must be.
+    NotADirectory(PathBuf),
+}
+
+impl Confined {
+    pub fn new(root: &Path) -> Self {
+        Confined {
+            root: root.to_owned(),
+            safe: Default::default(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Checks every directory between the root and `rel` (relative, '/'-separated, without
+    /// `.` or `..`): `Ok(true)` if all exist and none is a symlink, `Ok(false)` if one is missing.
+    fn dirs_of(&self, rel: &str) -> Result<Result<bool, Blocked>, IoError> {
+        let mut dir = self.root.clone();
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        parts.pop();
+        for part in parts {
+            dir.push(part);
+            if self
+                .safe
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&dir)
+            {
+                continue;
             }
-            match file.read(&mut buffer[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::IsADirectory => return Ok(f(None)),
-                Err(e) => return Err(IoError::read(path)(e)),
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => return Ok(Err(Blocked::Symlink(dir))),
+                Ok(m) if !m.is_dir() => return Ok(Err(Blocked::NotADirectory(dir))),
+                Ok(_) => {
+                    self.safe
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(dir.clone());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Ok(false)),
+                Err(e) => return Err(IoError::read(&dir)(e)),
             }
         }
-        Ok(f(Some(&buffer[..len])))
-    })
+        Ok(Ok(true))
+    }
+
+    /// Calls `f` with what is at `rel`. A file's bytes are read into a buffer each thread keeps:
+    /// a no-op render reads every file of the tree, and neither a size query nor an allocation
+    /// per file is needed to compare them.
+    pub fn look<R>(&self, rel: &str, f: impl FnOnce(Content<'_>) -> R) -> Result<R, IoError> {
+        use std::cell::RefCell;
+        thread_local! {
+            static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        match self.dirs_of(rel)? {
+            Err(Blocked::Symlink(_)) => return Ok(f(Content::Symlink)),
+            Err(Blocked::NotADirectory(_)) | Ok(false) => return Ok(f(Content::Absent)),
+            Ok(true) => {}
+        }
+        let path = self.root.join(rel);
+        let mut file = match open_regular(&path) {
+            Ok(Some(file)) => file,
+            Ok(None) => return Ok(f(Content::NotAFile)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(f(Content::Absent)),
+            Err(e) if is_loop(&e) => return Ok(f(Content::Symlink)),
+            Err(e) => return Err(IoError::read(&path)(e)),
+        };
+        BUFFER.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            let mut len = 0;
+            loop {
+                if len == buffer.len() {
+                    let grown = (buffer.len() * 2).max(64 * 1024);
+                    buffer.resize(grown, 0);
+                }
+                match file.read(&mut buffer[len..]) {
+                    Ok(0) => break,
+                    Ok(n) => len += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(IoError::read(&path)(e)),
+                }
+            }
+            Ok(f(Content::File(&buffer[..len])))
+        })
+    }
+
+    /// The bytes of the regular file at `rel`, `None` if there is none; a symlink is refused.
+    pub fn read(&self, rel: &str) -> Result<Result<Option<Vec<u8>>, Blocked>, IoError> {
+        self.look(rel, |content| match content {
+            Content::File(bytes) => Ok(Some(bytes.to_vec())),
+            Content::Absent | Content::NotAFile => Ok(None),
+            Content::Symlink => Err(Blocked::Symlink(self.root.join(rel))),
+        })
+    }
+
+    /// Makes the directory `rel` and the ones above it, refusing to go through a symlink.
+    pub fn make_dirs(&self, rel: &str) -> Result<Result<(), Blocked>, IoError> {
+        let mut dir = self.root.clone();
+        for part in rel.split('/').filter(|p| !p.is_empty()) {
+            dir.push(part);
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => return Ok(Err(Blocked::Symlink(dir))),
+                Ok(m) if !m.is_dir() => return Ok(Err(Blocked::NotADirectory(dir))),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(IoError::write(&dir)(e)),
+                },
+                Err(e) => return Err(IoError::read(&dir)(e)),
+            }
+            self.safe
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(dir.clone());
+        }
+        Ok(Ok(()))
+    }
+
+    /// Removes the regular file at `rel`, never through a symlink; `Ok(Err)` if one is in the way.
+    pub fn remove_file(&self, rel: &str) -> Result<Result<(), Blocked>, IoError> {
+        match self.dirs_of(rel)? {
+            Err(blocked) => return Ok(Err(blocked)),
+            Ok(false) => return Ok(Ok(())),
+            Ok(true) => {}
+        }
+        let path = self.root.join(rel);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => Ok(Err(Blocked::Symlink(path))),
+            Ok(_) => {
+                fs::remove_file(&path).map_err(IoError::write(&path))?;
+                remove_empty_parents(&self.root, &path);
+                Ok(Ok(()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Ok(())),
+            Err(e) => Err(IoError::read(&path)(e)),
+        }
+    }
 }
 
 /// The entries of a directory (none if it does not exist), in no particular order.

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::digest::sha256_hex;
-use crate::disk::{self, IoError, Mode, Staged};
-use crate::plan::{self, Decision, OnDisk, SealReason, Seen};
+use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
+use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
 use crate::record::{FileRecord, RECORD_FILE, Record};
 use crate::render::{RelPath, Sealed, Tree};
 
@@ -23,6 +23,8 @@ pub enum OutputError {
     BadRecord { path: PathBuf, message: String },
     #[error("refusing to overwrite files that mesh-render has no record of writing:\n{}\n  fix: move them out of the output directory, or render into an empty directory", list(.0))]
     NotOurs(Vec<PathBuf>),
+    #[error("refusing to follow symlinks inside the output directory:\n{}\n  fix: remove each symlink (mesh-render never reads, writes or removes through one) and render again", list(.0))]
+    Symlinks(Vec<PathBuf>),
     #[error("{} encrypted file(s) must be written again and cannot be:\n{}", .0.len(), seal_list(.0))]
     Seal(Vec<SealFailure>),
 }
@@ -98,17 +100,24 @@ struct StagedFile<'a> {
     record: FileRecord,
 }
 
-/// The output directory, read where the plan looks (into a buffer each thread keeps).
-struct Dir<'a>(&'a Path);
+/// The output directory, read where the plan looks, never through a symlink.
+struct Dir<'a>(&'a Confined);
 
 impl OnDisk for Dir<'_> {
     fn look<R>(&self, path: &str, f: impl FnOnce(Seen<'_>) -> R) -> Result<R, IoError> {
-        let target = self.0.join(path);
-        disk::with_file_bytes(&target, |bytes| match bytes {
-            Some(bytes) => f(Seen::File(bytes)),
-            None if target.is_dir() => f(Seen::Directory),
-            None => f(Seen::Absent),
+        self.0.look(path, |content| match content {
+            Content::File(bytes) => f(Seen::File(bytes)),
+            Content::NotAFile => f(Seen::Directory),
+            Content::Symlink => f(Seen::Symlink),
+            Content::Absent => f(Seen::Absent),
         })
+    }
+}
+
+fn blocked(blocked: Blocked) -> OutputError {
+    match blocked {
+        Blocked::Symlink(path) => OutputError::Symlinks(vec![path]),
+        Blocked::NotADirectory(path) => OutputError::NotOurs(vec![path]),
     }
 }
 
@@ -129,18 +138,26 @@ pub fn write(
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(OutputError::NotADirectory(out_dir.to_owned()));
     }
-    let (old, created) = match read_record(out_dir)? {
+    let confined = Confined::new(out_dir);
+    let (old, created) = match read_record(&confined)? {
         Some(record) => (record, false),
         None => (Record::default(), true),
     };
-    let planned = plan::plan(tree, &old, &Dir(out_dir))?;
-    let refused: Vec<PathBuf> = planned
-        .iter()
-        .filter(|(_, d)| matches!(d, Decision::Refuse(_)))
-        .map(|(path, _)| out_dir.join(path.as_str()))
-        .collect();
-    if !refused.is_empty() {
-        return Err(OutputError::NotOurs(refused));
+    let planned = plan::plan(tree, &old, &Dir(&confined))?;
+    let refused = |which: fn(&Refusal) -> bool| -> Vec<PathBuf> {
+        planned
+            .iter()
+            .filter(|(_, d)| matches!(d, Decision::Refuse(r) if which(r)))
+            .map(|(path, _)| out_dir.join(path.as_str()))
+            .collect()
+    };
+    let symlinks = refused(|r| *r == Refusal::Symlink);
+    if !symlinks.is_empty() {
+        return Err(OutputError::Symlinks(symlinks));
+    }
+    let not_ours = refused(|r| *r != Refusal::Symlink);
+    if !not_ours.is_empty() {
+        return Err(OutputError::NotOurs(not_ours));
     }
 
     // Stage: produce and write every changed file under a temporary name, in parallel.
@@ -149,12 +166,13 @@ pub fn write(
         .filter(|(_, d)| matches!(d, Decision::Write { .. } | Decision::Seal { .. }))
         .collect();
     // Every directory a staged file goes into, made once here rather than checked per file.
-    let dirs: std::collections::BTreeSet<PathBuf> = work
-        .iter()
-        .filter_map(|(path, _)| out_dir.join(path.as_str()).parent().map(Path::to_owned))
-        .collect();
-    for dir in &dirs {
-        disk::create_dir_all(dir, Mode::Public)?;
+    let dirs: std::collections::BTreeSet<&str> =
+        work.iter().filter_map(|(path, _)| path.parent()).collect();
+    if !out_dir.exists() {
+        disk::create_dir_all(out_dir, Mode::Public)?;
+    }
+    for dir in dirs {
+        confined.make_dirs(dir)?.map_err(blocked)?;
     }
     progress.begin(work.len() as u64);
     let staged: Vec<Result<StagedFile<'_>, StageError>> = work
@@ -213,9 +231,7 @@ pub fn write(
     }
     staged.into_par_iter().try_for_each(Staged::commit)?;
     for path in to_remove {
-        let target = out_dir.join(path.as_str());
-        disk::remove_file(&target)?;
-        disk::remove_empty_parents(out_dir, &target);
+        confined.remove_file(path.as_str())?.map_err(blocked)?;
         summary.removed.push(path.to_string());
     }
     if new != old {
@@ -278,9 +294,9 @@ fn seal(
 }
 
 /// The render record of `out_dir`, or `None` if nothing was rendered there yet.
-fn read_record(out_dir: &Path) -> Result<Option<Record>, OutputError> {
-    let path = out_dir.join(RECORD_FILE);
-    let Some(bytes) = disk::read_if_file(&path)? else {
+fn read_record(out: &Confined) -> Result<Option<Record>, OutputError> {
+    let path = out.root().join(RECORD_FILE);
+    let Some(bytes) = out.read(RECORD_FILE)?.map_err(blocked)? else {
         return Ok(None);
     };
     Record::parse(&bytes)

@@ -16,8 +16,10 @@ use crate::render::{Entry, RelPath, Sealed, Tree};
 #[derive(Debug, Clone, Copy)]
 pub enum Seen<'a> {
     Absent,
-    /// A directory (or anything that is not a file).
+    /// A directory (or anything that is not a regular file).
     Directory,
+    /// A symbolic link, at the path or on the way to it: never followed.
+    Symlink,
     File(&'a [u8]),
 }
 
@@ -59,6 +61,8 @@ pub enum Refusal {
     NotOurs,
     /// A directory is where the file goes.
     Directory,
+    /// A symbolic link is where the file goes, or on the way to it.
+    Symlink,
 }
 
 /// What a render does with one path.
@@ -111,6 +115,7 @@ impl fmt::Display for Refusal {
         f.write_str(match self {
             Refusal::NotOurs => "it was not written by mesh-render",
             Refusal::Directory => "a directory is where the file goes",
+            Refusal::Symlink => "a symlink is where the file goes (never followed)",
         })
     }
 }
@@ -142,6 +147,8 @@ pub fn plan<'t, D: OnDisk>(
         let decision = disk.look(path, |seen| match seen {
             Seen::File(bytes) if sha256_hex(bytes) == recorded.sha256 => Some(Decision::Remove),
             Seen::File(_) => Some(Decision::KeepEdited),
+            // A recorded path through a symlink is never removed: the link may lead anywhere.
+            Seen::Symlink => Some(Decision::Refuse(Refusal::Symlink)),
             Seen::Absent | Seen::Directory => None,
         })?;
         if let Some(decision) = decision {
@@ -164,6 +171,7 @@ pub fn plan<'t, D: OnDisk>(
 fn decide<'t>(entry: &'t Entry, recorded: Option<&FileRecord>, seen: Seen<'_>) -> Decision<'t> {
     let existing = match seen {
         Seen::Directory => return Decision::Refuse(Refusal::Directory),
+        Seen::Symlink => return Decision::Refuse(Refusal::Symlink),
         Seen::Absent => None,
         Seen::File(bytes) => Some(bytes),
     };

@@ -62,6 +62,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
         built.insert(dir, objects);
     }
     structure::check_unlisted(&tree, &listed, &mut report);
+    structure::check_special(&tree, &mut report);
 
     // Secrets.
     secrets::check_leaks(&tree, &mut report);

@@ -24,6 +24,19 @@ pub fn check_unlisted(tree: &RenderedTree, listed: &BTreeSet<String>, report: &m
     }
 }
 
+/// Symlinks (never followed: in a pull request one can point anywhere, a key included) and other
+/// special files have no place in a rendered tree.
+pub fn check_special(tree: &RenderedTree, report: &mut Report) {
+    for (path, what) in &tree.special {
+        report.push(Finding::error(
+            "structure",
+            path,
+            format!("{what}: mesh-render writes only regular files and directories, and never follows a symlink"),
+            "remove it (commit the real file or directory instead) and render again",
+        ));
+    }
+}
+
 /// One GitOps step: the object that applies a directory, and the directory.
 #[derive(Debug, Clone)]
 pub struct Step {

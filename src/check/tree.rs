@@ -38,7 +38,13 @@ pub struct RenderedTree {
     pub record: Record,
     /// The files that are SOPS files (valid `sops` metadata), found once for every check.
     pub sops_files: BTreeSet<String>,
+    /// What is neither a file nor a directory (symlinks, never followed; FIFOs, devices), by
+    /// path, with what it is.
+    pub special: BTreeMap<String, &'static str>,
 }
+
+/// What `special` calls a symlink.
+pub const SYMLINK: &str = "a symlink";
 
 /// Every YAML file that parses, by path: its documents, shared with the objects built from them.
 pub type Docs = BTreeMap<String, Vec<Arc<Value>>>;
@@ -57,8 +63,16 @@ pub struct BuiltObject {
 /// A tree read back is a disk the write plan can look at, files and all.
 impl OnDisk for RenderedTree {
     fn look<R>(&self, path: &str, f: impl FnOnce(Seen<'_>) -> R) -> Result<R, IoError> {
+        // A symlink at the path or at a directory on the way to it is never followed.
+        let through_link = path
+            .match_indices('/')
+            .map(|(i, _)| &path[..i])
+            .chain(std::iter::once(path))
+            .any(|prefix| self.special.get(prefix) == Some(&SYMLINK));
         Ok(f(match self.files.get(path) {
+            _ if through_link => Seen::Symlink,
             Some(bytes) => Seen::File(bytes),
+            None if self.special.contains_key(path) => Seen::Directory,
             None => Seen::Absent,
         }))
     }
@@ -71,6 +85,12 @@ impl OnDisk for RenderedTree {
 impl RenderedTree {
     pub fn open(root: &Path) -> Result<Self, TreeError> {
         let record_path = root.join(RECORD_FILE);
+        if fs::symlink_metadata(&record_path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(TreeError::BadRecord {
+                path: record_path,
+                message: "it is a symlink, which mesh-render never follows".to_owned(),
+            });
+        }
         let bytes = match fs::read(&record_path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -88,7 +108,8 @@ impl RenderedTree {
             message: e.0,
         })?;
         let mut files = BTreeMap::new();
-        walk(root, root, &mut files)?;
+        let mut special = BTreeMap::new();
+        walk(root, root, &mut files, &mut special)?;
         files.remove(RECORD_FILE);
         let sops_files = files
             .par_iter()
@@ -102,6 +123,7 @@ impl RenderedTree {
             files,
             record,
             sops_files,
+            special,
         })
     }
 
@@ -263,7 +285,14 @@ fn join(dir: &str, file: &str) -> String {
     parts.join("/")
 }
 
-fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), TreeError> {
+/// Every regular file under `dir`, read; directories entered; symlinks (never followed) and
+/// other special files noted in `special`.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    special: &mut BTreeMap<String, &'static str>,
+) -> Result<(), TreeError> {
     let entries = fs::read_dir(dir).map_err(|source| TreeError::Io {
         path: dir.to_owned(),
         source,
@@ -274,14 +303,26 @@ fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) -> Resul
         if name == ".git" {
             continue;
         }
-        if path.is_dir() {
-            walk(root, &path, files)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let kind = entry.file_type().map_err(|source| TreeError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if kind.is_symlink() {
+            special.insert(rel, SYMLINK);
+        } else if kind.is_dir() {
+            walk(root, &path, files, special)?;
+        } else if kind.is_file() {
             let bytes = fs::read(&path).map_err(|source| TreeError::Io {
                 path: path.clone(),
                 source,
             })?;
-            files.insert(rel.to_string_lossy().replace('\\', "/"), bytes);
+            files.insert(rel, bytes);
+        } else {
+            special.insert(rel, "not a regular file");
         }
     }
     Ok(())

@@ -143,6 +143,7 @@ fn open_or_empty(out: &Path) -> Result<RenderedTree, Failure> {
             files: Default::default(),
             record: Default::default(),
             sops_files: Default::default(),
+            special: Default::default(),
         })
     }
 }

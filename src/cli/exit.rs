@@ -119,7 +119,8 @@ impl Classify for StoreError {
             | StoreError::Sops { .. }
             | StoreError::NeedIdentity { .. }
             | StoreError::Ca(_)
-            | StoreError::Rotation { .. } => ExitKind::Input,
+            | StoreError::Rotation { .. }
+            | StoreError::Symlink(_) => ExitKind::Input,
         }
     }
 }
@@ -157,7 +158,8 @@ impl Classify for OutputError {
             OutputError::Seal(_) => ExitKind::Input,
             OutputError::NotADirectory(_)
             | OutputError::BadRecord { .. }
-            | OutputError::NotOurs(_) => ExitKind::Output,
+            | OutputError::NotOurs(_)
+            | OutputError::Symlinks(_) => ExitKind::Output,
         }
     }
 }

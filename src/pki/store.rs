@@ -45,6 +45,8 @@ pub enum StoreError {
         #[source]
         source: TemplateError,
     },
+    #[error("{} is a symlink inside the PKI directory, which mesh-render never follows\n  fix: replace it with the file or directory itself (restore it from version control)", .0.display())]
+    Symlink(PathBuf),
     #[error("root rotation: {message}\n  fix: {fix}")]
     Rotation { message: String, fix: String },
 }
@@ -70,6 +72,38 @@ impl PkiDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Refuses a path below the PKI directory with a symlink on it (the directory itself may be
+    /// reached through one): nothing below it is ever followed.
+    fn guard(&self, path: &Path) -> Result<(), StoreError> {
+        let Ok(rel) = path.strip_prefix(&self.path) else {
+            return Ok(());
+        };
+        let mut at = self.path.clone();
+        for part in rel.components() {
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => return Err(StoreError::Symlink(at)),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a state file's public part, or `None` if it does not exist.
+    fn read_record(&self, path: &Path) -> Result<Option<CaRecord>, StoreError> {
+        self.guard(path)?;
+        let Some(bytes) = disk::read_optional(path)? else {
+            return Ok(None);
+        };
+        state::parse_record(&bytes, path)
+            .map(Some)
+            .map_err(|e| StoreError::BadState {
+                path: path.to_owned(),
+                message: e.message,
+            })
     }
 
     pub fn root_file(&self) -> PathBuf {
@@ -107,10 +141,11 @@ impl PkiDir {
 
     /// The public state, or `None` if there is no root yet.
     pub fn load(&self) -> Result<Option<PkiState>, StoreError> {
-        let Some(root) = read_record(&self.root_file())? else {
+        let Some(root) = self.read_record(&self.root_file())? else {
             return Ok(None);
         };
-        let intermediates = read_intermediates(&self.path.join("intermediates"))?;
+        let intermediates = read_intermediates(self, &self.path.join("intermediates"))?;
+        self.guard(&self.rotation_file())?;
         let rotation = match disk::read_optional(&self.rotation_file())? {
             Some(bytes) => {
                 let path = self.rotation_file();
@@ -120,8 +155,11 @@ impl PkiDir {
                     .map_err(|message| StoreError::BadState { path, message })?;
                 Some(RotationState {
                     stage,
-                    next_root: read_record(&self.next_root_file())?,
-                    next_intermediates: read_intermediates(&self.path.join("intermediates-next"))?,
+                    next_root: self.read_record(&self.next_root_file())?,
+                    next_intermediates: read_intermediates(
+                        self,
+                        &self.path.join("intermediates-next"),
+                    )?,
                 })
             }
             None => None,
@@ -294,6 +332,7 @@ impl PkiDir {
             None => return self.promote(&state),
         }
         let stage = stage.unwrap_or(Stage::Finish);
+        self.guard(&self.rotation_file())?;
         let text = state::rotation_text(stage).map_err(|source| StoreError::Render {
             path: self.rotation_file(),
             source,
@@ -309,6 +348,9 @@ impl PkiDir {
     /// their place (file bytes unchanged, so `cacerts` stay as the `finish` stage rendered them).
     fn promote(&self, state: &PkiState) -> Result<(), StoreError> {
         let dir = self.retired_dir();
+        for path in [&dir, &self.root_file(), &self.next_root_file()] {
+            self.guard(path)?;
+        }
         disk::create_dir_all(&dir, Mode::Public)?;
         let stamp = |r: &CaRecord| r.digest.get(..12).unwrap_or(&r.digest).to_owned();
         disk::rename(
@@ -358,6 +400,7 @@ impl PkiDir {
         why: &str,
         subject: &str,
     ) -> Result<Ca, StoreError> {
+        self.guard(&record.path)?;
         let bytes = disk::read(&record.path)?;
         if crate::digest::sha256_hex(&bytes) != record.digest {
             return Err(StoreError::BadState {
@@ -377,10 +420,12 @@ impl PkiDir {
         subject: &str,
     ) -> Result<Ca, StoreError> {
         let key = self.decrypt_key(path, identities, why)?;
-        let record = read_record(path)?.ok_or_else(|| StoreError::BadState {
-            path: path.to_owned(),
-            message: "missing".into(),
-        })?;
+        let record = self
+            .read_record(path)?
+            .ok_or_else(|| StoreError::BadState {
+                path: path.to_owned(),
+                message: "missing".into(),
+            })?;
         Ok(Ca::from_pem(&record.cert_pem, key, subject)?)
     }
 
@@ -423,10 +468,12 @@ impl PkiDir {
     pub fn root_ca(&self, identities: Option<&Identities>, why: &str) -> Result<Ca, StoreError> {
         let path = self.root_file();
         let key = self.decrypt_key(&path, identities, why)?;
-        let record = read_record(&path)?.ok_or_else(|| StoreError::BadState {
-            path: path.clone(),
-            message: "missing".into(),
-        })?;
+        let record = self
+            .read_record(&path)?
+            .ok_or_else(|| StoreError::BadState {
+                path: path.clone(),
+                message: "missing".into(),
+            })?;
         Ok(Ca::from_pem(&record.cert_pem, key, "the root CA")?)
     }
 
@@ -439,10 +486,12 @@ impl PkiDir {
     ) -> Result<Ca, StoreError> {
         let path = self.intermediate_file(cluster);
         let key = self.decrypt_key(&path, identities, why)?;
-        let record = read_record(&path)?.ok_or_else(|| StoreError::BadState {
-            path: path.clone(),
-            message: "missing".into(),
-        })?;
+        let record = self
+            .read_record(&path)?
+            .ok_or_else(|| StoreError::BadState {
+                path: path.clone(),
+                message: "missing".into(),
+            })?;
         Ok(Ca::from_pem(
             &record.cert_pem,
             key,
@@ -456,6 +505,7 @@ impl PkiDir {
         identities: Option<&Identities>,
         why: &str,
     ) -> Result<Zeroizing<String>, StoreError> {
+        self.guard(path)?;
         let text = disk::read_text(path)?;
         let need = || {
             let recipients = sops::metadata(&text)
@@ -535,6 +585,7 @@ impl PkiDir {
             path: path.to_owned(),
             source,
         })?;
+        self.guard(path)?;
         Ok(disk::write_atomic(
             path,
             encrypted.as_bytes(),
@@ -548,26 +599,19 @@ impl PkiDir {
         disk::create_dir_all(&dir, Mode::Public)?;
         let stamp = record.digest.get(..12).unwrap_or(&record.digest);
         let to = dir.join(format!("{cluster}-{stamp}.yaml"));
+        self.guard(&record.path)?;
+        self.guard(&to)?;
         disk::rename(&record.path, &to)?;
         Ok(to)
     }
 }
 
-/// Reads a state file's public part, or `None` if it does not exist.
-fn read_record(path: &Path) -> Result<Option<CaRecord>, StoreError> {
-    let Some(bytes) = disk::read_optional(path)? else {
-        return Ok(None);
-    };
-    state::parse_record(&bytes, path)
-        .map(Some)
-        .map_err(|e| StoreError::BadState {
-            path: path.to_owned(),
-            message: e.message,
-        })
-}
-
 /// The intermediates of a directory, by cluster.
-fn read_intermediates(dir: &Path) -> Result<BTreeMap<ClusterName, CaRecord>, StoreError> {
+fn read_intermediates(
+    pki: &PkiDir,
+    dir: &Path,
+) -> Result<BTreeMap<ClusterName, CaRecord>, StoreError> {
+    pki.guard(dir)?;
     let mut intermediates = BTreeMap::new();
     let entries = disk::list_dir(dir)?;
     let clusters: Vec<(ClusterName, PathBuf)> = entries
@@ -581,7 +625,7 @@ fn read_intermediates(dir: &Path) -> Result<BTreeMap<ClusterName, CaRecord>, Sto
     let records: Vec<(ClusterName, Result<Option<CaRecord>, StoreError>)> = clusters
         .into_par_iter()
         .map(|(cluster, path)| {
-            let record = read_record(&path);
+            let record = pki.read_record(&path);
             (cluster, record)
         })
         .collect();
