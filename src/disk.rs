@@ -475,6 +475,160 @@ pub fn sync_staged(root: &Path, staged: &[Staged]) -> Result<(), IoError> {
     }
 }
 
+/// How a directory is locked: many readers (`check`, `diff`) or one writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+/// A lock held on a directory (`flock` on the directory itself: no lock file is left in the
+/// tree, where it would show up as drift and in git). Released when dropped, or when the process
+/// dies, however it dies.
+#[derive(Debug)]
+pub struct DirLock {
+    _dir: fs::File,
+}
+
+/// A lock that was not acquired.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{} is locked by {}: gave up after {waited} s\n  fix: wait for that run to finish (or end it), or pass --wait SECONDS", .dir.display(), holder_text(*.holder))]
+    Busy {
+        dir: PathBuf,
+        holder: Option<u32>,
+        waited: u64,
+    },
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+fn holder_text(holder: Option<u32>) -> String {
+    match holder {
+        Some(pid) => format!("process {pid} (another mesh-render run)"),
+        None => "another process (another mesh-render run)".to_owned(),
+    }
+}
+
+impl LockError {
+    /// Who holds the lock, for the message a waiting command prints.
+    pub fn holder_text(holder: Option<u32>) -> String {
+        holder_text(holder)
+    }
+}
+
+/// Locks `dir` in `mode`. If another process holds a conflicting lock, `waiting` is told who
+/// (once), and the lock is tried again until `wait` has passed.
+pub fn lock_dir(
+    dir: &Path,
+    mode: LockMode,
+    wait: std::time::Duration,
+    waiting: &dyn Fn(&Path, Option<u32>),
+) -> Result<DirLock, LockError> {
+    let file = fs::File::open(dir).map_err(IoError::read(dir))?;
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        match try_lock(&file, mode) {
+            Ok(true) => return Ok(DirLock { _dir: file }),
+            Ok(false) => {}
+            Err(e) => return Err(IoError::read(dir)(e).into()),
+        }
+        let holder = lock_holder(&file);
+        if started.elapsed() >= wait {
+            return Err(LockError::Busy {
+                dir: dir.to_owned(),
+                holder,
+                waited: wait.as_secs(),
+            });
+        }
+        if !told {
+            waiting(dir, holder);
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn try_lock(file: &fs::File, mode: LockMode) -> io::Result<bool> {
+    use rustix::fs::{FlockOperation, flock};
+    let op = match mode {
+        LockMode::Shared => FlockOperation::NonBlockingLockShared,
+        LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
+    };
+    match flock(file, op) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn try_lock(_: &fs::File, _: LockMode) -> io::Result<bool> {
+    // Only Linux is supported as a platform for concurrent runs; elsewhere no lock is taken.
+    Ok(true)
+}
+
+/// The process holding a `flock` on the file, from `/proc/locks` (Linux), if it can be told.
+fn lock_holder(file: &fs::File) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        let dev = meta.dev();
+        let id = format!(
+            "{:02x}:{:02x}:{}",
+            rustix::fs::major(dev),
+            rustix::fs::minor(dev),
+            meta.ino()
+        );
+        let locks = fs::read_to_string("/proc/locks").ok()?;
+        locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // "1: FLOCK  ADVISORY  WRITE 16874 fe:00:5578804 0 EOF"; blocked waiters carry "->".
+            if fields.get(1) != Some(&"FLOCK") {
+                return None;
+            }
+            (fields.get(5) == Some(&id.as_str())).then(|| fields.get(4)?.parse().ok())?
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// Removes the temporary files (`.mesh-render-*.tmp`) a run that died left under `root`, without
+/// following symlinks; only a writer holding the exclusive lock may call it. Returns how many.
+pub fn sweep_temporaries(root: &Path) -> Result<usize, IoError> {
+    let mut removed = 0;
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(IoError::read(&dir)(e)),
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() && name != ".git" {
+                dirs.push(entry.path());
+            } else if kind.is_file() && name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+            {
+                remove_file(&entry.path())?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +668,42 @@ mod tests {
         assert_eq!(err.source.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&target).unwrap(), b"first");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_exclusive_lock_excludes_and_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = |_: &Path, _: Option<u32>| {};
+        let held = lock_dir(dir.path(), LockMode::Exclusive, Default::default(), &none).unwrap();
+        let told = std::cell::Cell::new(None);
+        let err = lock_dir(
+            dir.path(),
+            LockMode::Shared,
+            std::time::Duration::from_millis(120),
+            &|_, holder| told.set(Some(holder)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, LockError::Busy { holder: Some(pid), .. } if pid == std::process::id())
+        );
+        assert_eq!(told.get(), Some(Some(std::process::id())));
+        drop(held);
+        let a = lock_dir(dir.path(), LockMode::Shared, Default::default(), &none).unwrap();
+        let b = lock_dir(dir.path(), LockMode::Shared, Default::default(), &none);
+        assert!(b.is_ok(), "readers share");
+        drop(a);
+    }
+
+    #[test]
+    fn a_sweep_removes_only_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        fs::write(dir.path().join("a/b/.mesh-render-x1.tmp"), "t").unwrap();
+        fs::write(dir.path().join("a/keep.yaml"), "k").unwrap();
+        assert_eq!(sweep_temporaries(dir.path()).unwrap(), 1);
+        assert_eq!(fs::read_dir(dir.path().join("a/b")).unwrap().count(), 0);
+        assert!(dir.path().join("a/keep.yaml").is_file());
     }
 
     #[test]

@@ -94,6 +94,28 @@ pub fn read_identity(path: &Path) -> Result<Option<IdentityFile>, KeysError> {
     }))
 }
 
+/// The identity at `path`, created (whole, mode 0600) if there is none; `true` if this call
+/// created it. Of two processes creating it at once, one writes it and both use it.
+pub fn read_or_create_identity(
+    path: &Path,
+    comment: &str,
+) -> Result<(IdentityFile, bool), KeysError> {
+    if let Some(file) = read_identity(path)? {
+        return Ok((file, false));
+    }
+    match create_identity(path, comment) {
+        Ok(file) => Ok((file, true)),
+        Err(KeysError::Io(e)) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = read_identity(path)?.ok_or_else(|| KeysError::BadIdentity {
+                path: path.to_owned(),
+                message: "vanished while it was being created".to_owned(),
+            })?;
+            Ok((file, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Creates a new identity file (mode 0600, in a 0700 directory), whole or not at all; fails if
 /// one exists.
 pub fn create_identity(path: &Path, comment: &str) -> Result<IdentityFile, KeysError> {

@@ -17,6 +17,11 @@ pub struct Cli {
 
     #[command(flatten)]
     pub render: RenderArgs,
+
+    /// How long to wait for another mesh-render run that holds the mesh's or the tree's lock
+    /// (0: fail at once).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,15 +4,18 @@
 //! which were used.
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::args::{CheckArgs, DiffArgs, Format, TargetArg};
 use super::edge;
 use super::exit::{Failure, Outcome};
 use super::failure::CommandError;
+use super::locks;
 use super::render::apply_target;
 use crate::check::drift::Why;
 use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
 use crate::config::{Mesh, Origin};
+use crate::disk::LockMode;
 use crate::env::Env;
 use crate::model::{Model, WarningKind};
 use crate::pki::store::Change;
@@ -21,7 +24,31 @@ use crate::render::{self, Tree};
 use crate::seal::{self, Mode, Resolved};
 use crate::sops::Identities;
 
-pub(super) fn check(args: &CheckArgs, env: &Env) -> Result<Outcome, Failure> {
+/// Shared locks on the mesh's directory (when it has one here) and on the tree, in the order
+/// writers take them: what is read is what no writer is changing.
+fn read_locks(
+    loaded: Option<&(Mesh, Origin)>,
+    out: &Path,
+    env: &Env,
+    wait: Duration,
+) -> Result<locks::Held, Failure> {
+    let mesh_dir = loaded.and_then(|(mesh, origin)| locks::existing_mesh_dir(origin, mesh, env));
+    let mut dirs: Vec<(&Path, LockMode)> = Vec::new();
+    if let Some(dir) = &mesh_dir {
+        dirs.push((dir, LockMode::Shared));
+    }
+    if out.is_dir() {
+        dirs.push((out, LockMode::Shared));
+    }
+    locks::hold(&dirs, wait)
+}
+
+pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outcome, Failure> {
+    let loaded = match &args.against {
+        Some(path) => Some(edge::load(Some(path))?),
+        None => None,
+    };
+    let _held = read_locks(loaded.as_ref(), &args.out, env, wait)?;
     let schemas = if args.schemas.is_empty() {
         None
     } else {
@@ -31,8 +58,8 @@ pub(super) fn check(args: &CheckArgs, env: &Env) -> Result<Outcome, Failure> {
         )
     };
     let now = edge::now();
-    let mut against = match &args.against {
-        Some(path) => Some(InMemory::render(Some(path), args.target, env)?),
+    let mut against = match loaded {
+        Some(loaded) => Some(InMemory::render(loaded, args.target, env)?),
         None => None,
     };
     let (identities, identity_notes) = match &mut against {
@@ -102,8 +129,10 @@ fn implicit_identities(env: &Env) -> Result<(Option<Identities>, Vec<String>), F
     }
 }
 
-pub(super) fn diff(args: &DiffArgs, env: &Env) -> Result<Outcome, Failure> {
-    let rendered = InMemory::render(args.config.as_deref(), args.target, env)?;
+pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome, Failure> {
+    let loaded = edge::load(args.config.as_deref())?;
+    let _held = read_locks(Some(&loaded), &args.out, env, wait)?;
+    let rendered = InMemory::render(loaded, args.target, env)?;
     let disk = open_or_empty(&args.out)?;
     let diffs = drift::compare(&rendered.tree, &disk)?;
     match args.format {
@@ -161,11 +190,10 @@ struct InMemory {
 
 impl InMemory {
     fn render(
-        config: Option<&Path>,
+        (mut mesh, origin): (Mesh, Origin),
         target: Option<TargetArg>,
         env: &Env,
     ) -> Result<Self, Failure> {
-        let (mut mesh, origin) = edge::load(config)?;
         apply_target(&mut mesh, &origin, target)?;
         let resolved = seal::resolve(&mesh, &origin, env, Mode::Inspect)?;
         let would_issue = resolved.would_issue(&mesh);

@@ -5,6 +5,7 @@
 //! | 0 | success; `check`: clean; `diff`: shown (with `--exit-code`: nothing would change) |
 //! | 1 | findings (`check` errors, `diff --exit-code` changes, `--strict` pending remote secrets), or the output could not be written |
 //! | 2 | bad input: the mesh description, the arguments, an input file (identity, token, kubeconfig, PKI state), a missing key |
+//! | 3 | another run holds the lock of the mesh or the tree and did not let go within `--wait` |
 //!
 //! Every error of the library reaches the command line typed, with its source; here alone it is
 //! given its exit code.
@@ -14,7 +15,7 @@ use std::fmt;
 
 use crate::check::TreeError;
 use crate::config::ConfigError;
-use crate::disk::{IoError, Op};
+use crate::disk::{IoError, LockError, Op};
 use crate::keys::KeysError;
 use crate::kubeconfig::KubeconfigError;
 use crate::output::OutputError;
@@ -32,6 +33,8 @@ pub enum ExitKind {
     Output,
     /// Bad input: the description, the arguments, an input file, a missing key.
     Input,
+    /// Another run holds the lock of the mesh or of the tree, and did not let go in time.
+    Locked,
 }
 
 impl ExitKind {
@@ -39,6 +42,7 @@ impl ExitKind {
         match self {
             ExitKind::Findings | ExitKind::Output => 1,
             ExitKind::Input => 2,
+            ExitKind::Locked => 3,
         }
     }
 }
@@ -160,6 +164,15 @@ impl Classify for OutputError {
             | OutputError::BadRecord { .. }
             | OutputError::NotOurs(_)
             | OutputError::Symlinks(_) => ExitKind::Output,
+        }
+    }
+}
+
+impl Classify for LockError {
+    fn exit_kind(&self) -> ExitKind {
+        match self {
+            LockError::Busy { .. } => ExitKind::Locked,
+            LockError::Io(e) => e.exit_kind(),
         }
     }
 }

@@ -2,13 +2,15 @@
 //! imported offline from kubeconfig files.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::args::InitArgs;
 use super::exit::Failure;
 use super::failure::CommandError;
+use super::locks;
 use crate::config::{self, ContextName, NetworkName, Origin, Workload};
-use crate::disk::{self, Mode};
+use crate::disk::{self, LockMode, Mode};
 use crate::env::Env;
 use crate::kubeconfig::Kubeconfig;
 use crate::render;
@@ -16,7 +18,14 @@ use crate::render::init::ImportedCluster;
 
 /// `mesh-render init`: writes the example, or a description imported from kubeconfigs, after
 /// checking that it is itself a valid mesh description.
-pub(super) fn init(args: &InitArgs, env: &Env) -> Result<(), Failure> {
+pub(super) fn init(args: &InitArgs, env: &Env, wait: Duration) -> Result<(), Failure> {
+    let dir = args
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    disk::create_dir_all(dir, Mode::Public)?;
+    let _held = locks::hold(&[(dir, LockMode::Exclusive)], wait)?;
     if args.output.exists() && !args.force {
         return Err(CommandError::InitExists(args.output.clone()).into());
     }

@@ -3,25 +3,31 @@
 //! root rotation.
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::args::RotateStage;
 use super::edge;
 use super::exit::Failure;
 use super::failure::CommandError;
+use super::locks;
 use super::render::{describe_change, describe_created};
 use crate::config::{self, ClusterName, Mesh, Origin};
-use crate::disk::{self, Mode};
+use crate::disk::{self, LockMode, Mode};
 use crate::env::Env;
 use crate::keys::{self, StateDir};
 use crate::pki::rotation::Stage;
 use crate::seal::{self, Resolved};
 
 /// Creates (or reuses) each cluster's identity and records its recipient in the mesh description.
-pub(super) fn keys(config_path: Option<&Path>, env: &Env) -> Result<(), Failure> {
+pub(super) fn keys(config_path: Option<&Path>, env: &Env, wait: Duration) -> Result<(), Failure> {
     let (mesh, origin) = edge::load(config_path)?;
     let Origin::File(path) = &origin else {
         return Err(CommandError::KeysNeedFile.into());
     };
+    let mesh_dir = locks::mesh_dir(&origin, &mesh, env)?;
+    let _held = locks::hold(&[(&mesh_dir, LockMode::Exclusive)], wait)?;
+    // Read again under the lock: another `keys` may have recorded recipients meanwhile.
+    let (mesh, _) = edge::load(config_path)?;
     let state = StateDir::for_mesh(&mesh.mesh_id, env)?;
     let mut text = disk::read_text(path)?;
     let mut lines = Vec::new();
@@ -37,13 +43,16 @@ pub(super) fn keys(config_path: Option<&Path>, env: &Env) -> Result<(), Failure>
                 ));
                 continue;
             }
-            None => keys::create_identity(
-                &file,
-                &format!(
-                    "GitOps identity of cluster {} in mesh {}",
-                    cluster.name, mesh.mesh_id
-                ),
-            )?,
+            None => {
+                keys::read_or_create_identity(
+                    &file,
+                    &format!(
+                        "GitOps identity of cluster {} in mesh {}",
+                        cluster.name, mesh.mesh_id
+                    ),
+                )?
+                .0
+            }
         };
         let recipient = identity.recipient.to_string();
         if cluster.gitops_recipient.as_ref().map(|r| r.as_str()) == Some(recipient.as_str()) {
@@ -97,8 +106,15 @@ fn resolve_for_pki(
 }
 
 /// Re-issues the intermediate CA of one cluster; the old one is retired.
-pub(super) fn renew(config_path: Option<&Path>, cluster: &str, env: &Env) -> Result<(), Failure> {
+pub(super) fn renew(
+    config_path: Option<&Path>,
+    cluster: &str,
+    env: &Env,
+    wait: Duration,
+) -> Result<(), Failure> {
     let (mesh, origin) = edge::load(config_path)?;
+    let mesh_dir = locks::mesh_dir(&origin, &mesh, env)?;
+    let _held = locks::hold(&[(&mesh_dir, LockMode::Exclusive)], wait)?;
     let cluster =
         ClusterName::parse(cluster).map_err(|e| CommandError::BadCluster { problem: e.problem })?;
     if !mesh.clusters.iter().any(|c| c.name == cluster) {
@@ -123,8 +139,11 @@ pub(super) fn rotate_root(
     config_path: Option<&Path>,
     stage: RotateStage,
     env: &Env,
+    wait: Duration,
 ) -> Result<(), Failure> {
     let (mesh, origin) = edge::load(config_path)?;
+    let mesh_dir = locks::mesh_dir(&origin, &mesh, env)?;
+    let _held = locks::hold(&[(&mesh_dir, LockMode::Exclusive)], wait)?;
     let now = edge::now();
     let mut resolved = resolve_for_pki(&mesh, &origin, env, now)?;
     let target = match stage {

@@ -9,6 +9,7 @@ mod exit;
 mod failure;
 mod init;
 mod keys;
+mod locks;
 mod progress;
 mod render;
 
@@ -38,17 +39,18 @@ pub fn main() -> ExitCode {
 /// Runs one command in `env`.
 pub fn run(cli: &Cli, env: &crate::env::Env) -> Result<Outcome, Failure> {
     let done = |r: Result<(), Failure>| r.map(|()| Outcome::Clean);
+    let wait = std::time::Duration::from_secs(cli.wait);
     match &cli.command {
-        Some(Command::Check(args)) => check::check(args, env),
-        Some(Command::Diff(args)) => check::diff(args, env),
-        Some(Command::Init(args)) => done(init::init(args, env)),
-        Some(Command::Keys { config }) => done(keys::keys(config.as_deref(), env)),
+        Some(Command::Check(args)) => check::check(args, env, wait),
+        Some(Command::Diff(args)) => check::diff(args, env, wait),
+        Some(Command::Init(args)) => done(init::init(args, env, wait)),
+        Some(Command::Keys { config }) => done(keys::keys(config.as_deref(), env, wait)),
         Some(Command::Pki {
             command: PkiCommand::Renew { cluster, config },
-        }) => done(keys::renew(config.as_deref(), cluster, env)),
+        }) => done(keys::renew(config.as_deref(), cluster, env, wait)),
         Some(Command::Pki {
             command: PkiCommand::RotateRoot { stage, config },
-        }) => done(keys::rotate_root(config.as_deref(), *stage, env)),
-        None => done(render::render(&cli.render, env)),
+        }) => done(keys::rotate_root(config.as_deref(), *stage, env, wait)),
+        None => done(render::render(&cli.render, env, wait)),
     }
 }

@@ -3,13 +3,17 @@
 //! the summary a user reads after it.
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::args::{RenderArgs, TargetArg};
 use super::edge;
 use super::exit::Failure;
 use super::failure::CommandError;
+use super::locks;
 use super::progress;
+
 use crate::config::{self, Mesh, Origin};
+use crate::disk::{self, LockMode};
 use crate::env::Env;
 use crate::model::{self, Model, WarningKind};
 use crate::output::{self, Summary};
@@ -39,28 +43,59 @@ pub(super) fn apply_target(
     Ok(())
 }
 
-pub(super) fn render(cli: &RenderArgs, env: &Env) -> Result<(), Failure> {
+pub(super) fn render(cli: &RenderArgs, env: &Env, wait: Duration) -> Result<(), Failure> {
     let (mut mesh, origin) = edge::load(cli.config.as_deref())?;
     apply_target(&mut mesh, &origin, cli.target)?;
     let pending = model::pending_remote_secrets(&mesh);
     if cli.strict && !pending.is_empty() {
         return Err(CommandError::StrictPending { pending }.into());
     }
+    // One writer at a time, of the mesh and of the tree: the output directory is made to be
+    // locked, and taken away again if the render does not get to write it.
+    if cli.out.exists() && !cli.out.is_dir() {
+        return Err(output::OutputError::NotADirectory(cli.out.clone()).into());
+    }
+    let mesh_dir = locks::mesh_dir(&origin, &mesh, env)?;
+    let made_out = !cli.out.exists();
+    if made_out {
+        disk::create_dir_all(&cli.out, disk::Mode::Public)?;
+    }
+    let result = locks::hold(
+        &[
+            (&mesh_dir, LockMode::Exclusive),
+            (&cli.out, LockMode::Exclusive),
+        ],
+        wait,
+    )
+    .and_then(|_held| render_locked(cli, env, &mesh, &origin));
+    if result.is_err() && made_out {
+        disk::remove_dir_if_empty(&cli.out);
+    }
+    result
+}
+
+/// The render, under the locks.
+fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> Result<(), Failure> {
+    let swept = disk::sweep_temporaries(&cli.out)?;
     let now = edge::now();
-    let mut resolved = seal::resolve(&mesh, &origin, env, Mode::Render)?;
-    let changes = resolved.issue(&mesh, now)?;
-    let plans = seal::plans(&mesh, &resolved.public_inputs(cli.refresh_credentials, now));
+    let mut resolved = seal::resolve(mesh, origin, env, Mode::Render)?;
+    let swept = swept + disk::sweep_temporaries(resolved.pki_dir.path())?;
+    let changes = resolved.issue(mesh, now)?;
+    let plans = seal::plans(mesh, &resolved.public_inputs(cli.refresh_credentials, now));
     // --jobs bounds the threads of the render and of the write alike.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cli.jobs.unwrap_or(0))
         .build()
         .map_err(|e| CommandError::Threads(e.to_string()))?;
-    let model = Model::from_mesh(&mesh, &plans);
+    let model = Model::from_mesh(mesh, &plans);
     let tree = pool.install(|| render::render(&model))?;
     let sealer = MeshSealer::new(&resolved, now);
     let bar = progress::Bar::new(cli.quiet);
     let summary = pool.install(|| output::write(&cli.out, &tree, &sealer, &bar))?;
     if !cli.quiet {
+        if swept > 0 {
+            println!("note: removed {swept} temporary files an interrupted run left");
+        }
         for created in &resolved.created {
             println!("note: {}", describe_created(created));
         }
@@ -73,7 +108,7 @@ pub(super) fn render(cli: &RenderArgs, env: &Env) -> Result<(), Failure> {
         let shape = cli.verbose || summary.created;
         print!(
             "{}",
-            report(&mesh, &model, &origin, &cli.out, &summary, shape)
+            report(mesh, &model, origin, &cli.out, &summary, shape)
         );
     }
     Ok(())

@@ -124,11 +124,13 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
                 });
             }
             None => {
-                let file = keys::create_identity(
+                let (file, made) = keys::read_or_create_identity(
                     &path,
                     &format!("mesh-render local admin identity of mesh {}", mesh.mesh_id),
                 )?;
-                created.push(Created::LocalAdminIdentity(path.clone()));
+                if made {
+                    created.push(Created::LocalAdminIdentity(path.clone()));
+                }
                 Some(file)
             }
         };
