@@ -115,8 +115,8 @@ fn two_first_renders_with_the_local_admin_identity_share_one_identity() {
     for trial in 0..trials() {
         let ws = Workspace::build(|_, _| mesh(20, None));
         let (a, b) = both(
-            spawn(&mut ws.command(false).arg("out")),
-            spawn(&mut ws.command(false).arg("out")),
+            spawn(ws.command(false).arg("out")),
+            spawn(ws.command(false).arg("out")),
         );
         let at = format!("trial {trial}");
         assert!(a.status.success(), "{at}: {}", stderr(&a));
