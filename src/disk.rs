@@ -71,6 +71,90 @@ impl Mode {
     }
 }
 
+/// The most mesh-render reads of a file a mesh description names (a token, a kubeconfig, a CA,
+/// an identity): far above any real one, far below what would exhaust memory.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// What kind of file an input may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// A regular file only: a FIFO would hang, a device never end.
+    Regular,
+    /// Anything that can be read, such as `<(…)` on a command line, given up after this long.
+    Stream(std::time::Duration),
+}
+
+/// Reads an input of at most `limit` bytes: a larger one, or one that is not a regular file
+/// when `kind` says it must be, is an error saying so (never read to the end).
+pub fn read_input(path: &Path, limit: u64, kind: Input) -> io::Result<Vec<u8>> {
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes, more than mesh-render reads of such a file"),
+        )
+    };
+    match kind {
+        Input::Regular => {
+            let Some(file) = open_regular_following(path)? else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file (a FIFO, a device or a directory): mesh-render reads only regular files here",
+                ));
+            };
+            let mut bytes = Vec::new();
+            file.take(limit + 1).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > limit {
+                return Err(too_large());
+            }
+            Ok(bytes)
+        }
+        Input::Stream(timeout) => {
+            let (send, receive) = std::sync::mpsc::channel();
+            let owned = path.to_owned();
+            std::thread::spawn(move || {
+                let read = fs::File::open(&owned).and_then(|file| {
+                    let mut bytes = Vec::new();
+                    file.take(limit + 1).read_to_end(&mut bytes)?;
+                    Ok(bytes)
+                });
+                let _ = send.send(read);
+            });
+            match receive.recv_timeout(timeout) {
+                Ok(Ok(bytes)) if bytes.len() as u64 > limit => Err(too_large()),
+                Ok(read) => read,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("nothing to read after {} s", timeout.as_secs()),
+                )),
+            }
+        }
+    }
+}
+
+/// A regular file of at most [`MAX_INPUT_BYTES`] named by the user (an identity, a token), or
+/// `None` if there is none.
+pub fn read_small(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
+    match read_input(path, MAX_INPUT_BYTES, Input::Regular) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(IoError::read(path)(e)),
+    }
+}
+
+/// Opens a file following symlinks (an input may be one) but without blocking on a FIFO;
+/// `None` for anything but a regular file.
+fn open_regular_following(path: &Path) -> io::Result<Option<fs::File>> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>, IoError> {
     fs::read(path).map_err(IoError::read(path))
@@ -376,12 +460,30 @@ enum Replace {
     No,
 }
 
+/// Test builds only: `MESH_RENDER_FAULT=enospc@<suffix>` makes writing any file whose path ends
+/// with `<suffix>` fail as a full disk does, after its temporary file exists. Release builds
+/// compile this to nothing.
+fn injected_fault(target: &Path) -> io::Result<()> {
+    #[cfg(debug_assertions)]
+    if let Some(spec) = std::env::var_os("MESH_RENDER_FAULT") {
+        let spec = spec.to_string_lossy();
+        if let Some(suffix) = spec.strip_prefix("enospc@")
+            && target.to_string_lossy().ends_with(suffix)
+        {
+            return Err(io::Error::from_raw_os_error(28));
+        }
+    }
+    let _ = target;
+    Ok(())
+}
+
 /// A temporary file beside `target`, made durable, then renamed (or linked) into place.
 fn place(target: &Path, bytes: &[u8], mode: Mode, replace: Replace) -> Result<(), IoError> {
     let err = IoError::write;
     let dir = parent_of(target);
     create_dir_all(dir, mode)?;
     let tmp = temp_in(dir, bytes, mode).map_err(err(target))?;
+    injected_fault(target).map_err(err(target))?;
     tmp.as_file().sync_all().map_err(err(target))?;
     let placed = match replace {
         Replace::Yes => tmp.persist(target),
@@ -435,6 +537,7 @@ impl Staged {
     pub fn new(target: &Path, bytes: &[u8]) -> Result<Staged, IoError> {
         let tmp =
             temp_in(parent_of(target), bytes, Mode::Public).map_err(IoError::write(target))?;
+        injected_fault(target).map_err(IoError::write(target))?;
         Ok(Staged {
             temp: tmp.into_temp_path(),
             target: target.to_owned(),

@@ -71,7 +71,7 @@ pub struct IdentityFile {
 
 /// Reads an identity file, or `None` if it does not exist.
 pub fn read_identity(path: &Path) -> Result<Option<IdentityFile>, KeysError> {
-    let Some(bytes) = disk::read_optional(path)? else {
+    let Some(bytes) = disk::read_small(path)? else {
         return Ok(None);
     };
     let bad = |message: String| KeysError::BadIdentity {
@@ -114,6 +114,21 @@ pub fn read_or_create_identity(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Replaces an identity file that holds no usable identity with a new one (atomically, 0600).
+/// Only for a local admin identity nothing was ever encrypted to.
+pub fn replace_identity(path: &Path, comment: &str) -> Result<IdentityFile, KeysError> {
+    let (secret, recipient) = sops::generate_identity();
+    let text = zeroize::Zeroizing::new(format!(
+        "# {comment}\n# public key: {recipient}\n{}\n",
+        secret.expose()
+    ));
+    disk::write_atomic(path, text.as_bytes(), Mode::Private)?;
+    read_identity(path)?.ok_or_else(|| KeysError::BadIdentity {
+        path: path.to_owned(),
+        message: "vanished after writing".to_owned(),
+    })
 }
 
 /// Creates a new identity file (mode 0600, in a 0700 directory), whole or not at all; fails if

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::Read;
+
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
@@ -13,10 +13,14 @@ use serde_saphyr::Error as YamlError;
 use serde_saphyr::budget::BudgetBreach;
 
 use crate::config::names::{ClusterName, suggest_dns1123_label};
+use crate::disk::{self, Input};
 
 /// A kubeconfig larger than this is refused before parsing (a thousand clusters with inline
 /// certificates stay far below it).
-pub const MAX_FILE_BYTES: usize = 32 << 20;
+pub const MAX_FILE_BYTES: usize = disk::MAX_INPUT_BYTES as usize;
+
+/// How long `init` waits for a kubeconfig that is not a regular file (`<(…)`).
+const STREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The three kinds of named entries of a kubeconfig.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,13 +227,23 @@ impl Kubeconfig {
     /// `Invalid` or `Duplicate` for a bad file, `Conflict` when two files define a name
     /// differently, `DanglingReference` when a context refers to an undefined cluster or user.
     pub fn load(paths: &[PathBuf]) -> Result<Self, KubeconfigError> {
+        Self::load_as(paths, Input::Regular)
+    }
+
+    /// [`Kubeconfig::load`] for `init`, which also reads what is not a regular file (`<(…)`),
+    /// waiting for it a few seconds at most.
+    pub fn load_streams(paths: &[PathBuf]) -> Result<Self, KubeconfigError> {
+        Self::load_as(paths, Input::Stream(STREAM_TIMEOUT))
+    }
+
+    fn load_as(paths: &[PathBuf], input: Input) -> Result<Self, KubeconfigError> {
         let paths = deduplicate(paths.iter().cloned());
         if paths.is_empty() {
             return Err(KubeconfigError::NoFiles);
         }
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
-            let text = read_file(&path).map_err(|source| KubeconfigError::Read {
+            let text = read_file(&path, input).map_err(|source| KubeconfigError::Read {
                 path: path.clone(),
                 source,
             })?;
@@ -259,7 +273,7 @@ impl Kubeconfig {
         let mut files = Vec::with_capacity(paths.len());
         let mut missing = Vec::new();
         for path in paths {
-            match read_file(&path) {
+            match read_file(&path, Input::Stream(STREAM_TIMEOUT)) {
                 Ok(text) => files.push(parse_file(&text, &path)?),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(path),
                 Err(source) => return Err(KubeconfigError::Read { path, source }),
@@ -497,17 +511,8 @@ fn options() -> serde_saphyr::Options {
     }
 }
 
-fn read_file(path: &Path) -> std::io::Result<String> {
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("the file is larger than {MAX_FILE_BYTES} bytes, too large for a kubeconfig"),
-        ));
-    }
+fn read_file(path: &Path, input: Input) -> std::io::Result<String> {
+    let bytes = disk::read_input(path, MAX_FILE_BYTES as u64, input)?;
     String::from_utf8(bytes).map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -1209,13 +1214,14 @@ impl Kubeconfig {
         ) {
             (Some(data), _) => data.clone(),
             (None, Some(path)) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    fail(
-                        &cluster.source,
-                        format!("cannot read certificate-authority {}: {e}", path.display()),
-                        "fix the path",
-                    )
-                })?;
+                let pem =
+                    disk::read_input(path, disk::MAX_INPUT_BYTES, Input::Regular).map_err(|e| {
+                        fail(
+                            &cluster.source,
+                            format!("cannot read certificate-authority {}: {e}", path.display()),
+                            "fix the path",
+                        )
+                    })?;
                 base64::engine::general_purpose::STANDARD.encode(pem)
             }
             (None, None) => {

@@ -19,6 +19,9 @@ pub fn now() -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+/// How long a mesh description that is not a regular file is waited for.
+const STREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `--config FILE`, else ./mesh.yaml, else the built-in example.
 pub fn load(config: Option<&Path>) -> Result<(Mesh, Origin), ConfigError> {
     if let Some(path) = config {
@@ -34,9 +37,14 @@ pub fn load(config: Option<&Path>) -> Result<(Mesh, Origin), ConfigError> {
 /// Reads and validates the mesh description at `path`.
 pub fn read(path: &Path) -> Result<Mesh, ConfigError> {
     let origin = Origin::File(path.to_owned());
-    let bytes = disk::read(path).map_err(|e| ConfigError::Read {
-        origin: origin.clone(),
-        source: e.source,
-    })?;
+    // A description may come from `<(…)`: it is read up to its limit, and not waited for long.
+    let limit = config::MAX_FILE_BYTES as u64;
+    let bytes =
+        disk::read_input(path, limit, disk::Input::Stream(STREAM_TIMEOUT)).map_err(|source| {
+            ConfigError::Read {
+                origin: origin.clone(),
+                source,
+            }
+        })?;
     config::parse_bytes(&bytes, &origin)
 }

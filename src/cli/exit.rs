@@ -149,7 +149,8 @@ impl Classify for SealError {
             | SealError::LocalAdminGone { .. }
             | SealError::NoRoot { .. }
             | SealError::NoIntermediate { .. }
-            | SealError::Encrypt { .. } => ExitKind::Input,
+            | SealError::Encrypt { .. }
+            | SealError::InputFiles { .. } => ExitKind::Input,
         }
     }
 }

@@ -51,13 +51,13 @@ pub(super) fn init(args: &InitArgs, env: &Env, wait: Duration) -> Result<(), Fai
 /// ~/.kube/config), with notes about what was skipped.
 fn import_kubeconfig(files: &[PathBuf], env: &Env) -> Result<(String, Vec<String>), Failure> {
     let kubeconfig = if !files.is_empty() {
-        Kubeconfig::load(files)
+        Kubeconfig::load_streams(files)
     } else {
         match env.get("KUBECONFIG") {
             Some(value) => Kubeconfig::load_env(value),
             None => {
                 let home = env.home().unwrap_or_default();
-                Kubeconfig::load(&[home.join(".kube").join("config")])
+                Kubeconfig::load_streams(&[home.join(".kube").join("config")])
             }
         }
     }?;

@@ -120,6 +120,10 @@ pub(super) fn describe_created(created: &Created) -> String {
             "created a local admin identity at {} (mode 0600); it decrypts this mesh's PKI: back it up, or list real admins under secrets.admins",
             path.display()
         ),
+        Created::ReplacedLocalAdminIdentity(path) => format!(
+            "{} held no identity (an interrupted first run's?) and nothing was encrypted to it: replaced it with a new local admin identity (mode 0600); back it up",
+            path.display()
+        ),
     }
 }
 

@@ -39,6 +39,12 @@ pub struct Mesh {
     pub sample: Sample,
 }
 
+impl Mesh {
+    /// The most clusters one mesh may have: far above what one multi-primary mesh runs (every
+    /// istiod watches every other API server, and N clusters hold N×(N−1) remote secrets).
+    pub const MAX_CLUSTERS: usize = 1000;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Istio {
     pub version: IstioVersion,

@@ -373,6 +373,19 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
         );
         return None;
     }
+    if specs.len() > Mesh::MAX_CLUSTERS {
+        p.push(
+            "clusters",
+            None,
+            format!(
+                "{} clusters; a mesh has at most {}: every istiod watches every other cluster's API server",
+                specs.len(),
+                Mesh::MAX_CLUSTERS
+            ),
+            "split the fleet into several meshes (one description each)",
+        );
+        return None;
+    }
     let before = p.0.len();
     let mut clusters = Vec::with_capacity(specs.len());
     let mut first_name: BTreeMap<&str, usize> = BTreeMap::new();

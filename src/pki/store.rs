@@ -120,6 +120,19 @@ impl PkiDir {
         self.path.join("retired")
     }
 
+    /// Whether anything of a PKI is here: a root, intermediates, a retired CA, a rotation.
+    pub fn has_state(&self) -> bool {
+        [
+            "root.yaml",
+            "intermediates",
+            "retired",
+            "rotation.yaml",
+            "root-next.yaml",
+        ]
+        .iter()
+        .any(|name| std::fs::symlink_metadata(self.path.join(name)).is_ok())
+    }
+
     /// Whether a PKI exists here.
     pub fn exists(&self) -> bool {
         self.root_file().is_file()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::error::CredentialError;
+use super::error::{CredentialError, InputProblem, SealError};
 use crate::config::{ClusterName, Credentials, Mesh};
 use crate::digest;
 use crate::disk;
@@ -27,6 +27,64 @@ pub struct CredentialSources {
 }
 
 impl CredentialSources {
+    /// Checks every file the description names (a token file, a kubeconfig): one that is there
+    /// must be a regular file of at most 1 MiB. A missing one is no problem yet: a render needs
+    /// it only when that cluster's remote secrets must be sealed again.
+    pub fn check_files(
+        &self,
+        mesh: &Mesh,
+        origin: &crate::config::Origin,
+    ) -> Result<(), SealError> {
+        let mut problems = Vec::new();
+        for (i, cluster) in mesh.clusters.iter().enumerate() {
+            let (field, path, what) = match &cluster.credentials {
+                Some(Credentials::TokenFile { token, .. }) => (
+                    "tokenFile.token",
+                    token,
+                    "the file holding the cluster's reader token",
+                ),
+                Some(Credentials::Kubeconfig { file, .. }) => (
+                    "kubeconfig.file",
+                    file,
+                    "the kubeconfig holding the reader's credential",
+                ),
+                _ => continue,
+            };
+            let resolved = self.resolve(path);
+            let Ok(meta) = std::fs::metadata(&resolved) else {
+                continue;
+            };
+            let problem = if !meta.is_file() {
+                format!(
+                    "{} is not a regular file (a FIFO, a device or a directory)",
+                    resolved.display()
+                )
+            } else if meta.len() > disk::MAX_INPUT_BYTES {
+                format!(
+                    "{} is {} bytes; mesh-render reads at most {} of such a file",
+                    resolved.display(),
+                    meta.len(),
+                    disk::MAX_INPUT_BYTES
+                )
+            } else {
+                continue;
+            };
+            problems.push(InputProblem {
+                field: format!("clusters[{i}].credentials.{field}"),
+                problem,
+                fix: format!("point it at {what}"),
+            });
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SealError::InputFiles {
+                origin: origin.clone(),
+                problems,
+            })
+        }
+    }
+
     /// Reads what may be recorded: the digest of every token file that is a SOPS file.
     pub fn read(mesh: &Mesh, base_dir: &Path, home: Option<PathBuf>) -> Self {
         let by_cluster: BTreeMap<ClusterName, Credentials> = mesh
@@ -43,7 +101,7 @@ impl CredentialSources {
         let mut digests = BTreeMap::new();
         for (cluster, creds) in &sources.by_cluster {
             if let Credentials::TokenFile { token, .. } = creds
-                && let Ok(bytes) = disk::read(&sources.resolve(token))
+                && let Ok(bytes) = read_token_file(&sources.resolve(token))
                 && std::str::from_utf8(&bytes).is_ok_and(|t| sops::metadata(t).is_ok())
             {
                 digests.insert(cluster.clone(), digest::sha256_hex(&bytes));
@@ -128,6 +186,12 @@ impl CredentialSources {
     }
 }
 
+/// A token file's bytes: a regular file of at most 1 MiB.
+fn read_token_file(path: &Path) -> Result<Vec<u8>, disk::IoError> {
+    disk::read_input(path, disk::MAX_INPUT_BYTES, disk::Input::Regular)
+        .map_err(disk::IoError::read(path))
+}
+
 /// The reader token of a cluster: a plain file holding the token, or a SOPS file with a `token`
 /// field (decrypted with an admin identity).
 fn read_token(
@@ -135,11 +199,14 @@ fn read_token(
     identities: Option<&Identities>,
     source: &ClusterName,
 ) -> Result<Zeroizing<String>, CredentialError> {
+    let bytes = read_token_file(path).map_err(|e| CredentialError::TokenUnreadable {
+        cluster: source.clone(),
+        source: e,
+    })?;
     let text =
         Zeroizing::new(
-            disk::read_text(path).map_err(|e| CredentialError::TokenUnreadable {
-                cluster: source.clone(),
-                source: e,
+            String::from_utf8(bytes).map_err(|_| CredentialError::NotAToken {
+                path: path.to_owned(),
             })?,
         );
     let token = if sops::metadata(&text).is_ok() {

@@ -68,11 +68,26 @@ pub enum SealError {
     /// A failure shared by every file that needed the same input (one source's kubeconfig).
     #[error(transparent)]
     Shared(std::sync::Arc<SealError>),
+    /// Files the description names that mesh-render will not read.
+    #[error("{origin} names files mesh-render will not read ({} problems):{}", .problems.len(), .problems.iter().map(|p| format!("\n  {origin}: {}: {}\n    fix: {}", p.field, p.problem, p.fix)).collect::<String>())]
+    InputFiles {
+        origin: crate::config::Origin,
+        problems: Vec<InputProblem>,
+    },
     /// A state change was asked of a resolution made to inspect (a bug of the caller).
     #[error(
         "mesh-render tried to change the PKI while only inspecting it (a bug: please report it)"
     )]
     InspectOnly,
+}
+
+/// One file a description names, and why it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputProblem {
+    /// The field path, e.g. `clusters[1].credentials.tokenFile.token`.
+    pub field: String,
+    pub problem: String,
+    pub fix: String,
 }
 
 /// A cluster's reader credential cannot be read or used for its remote secrets.

@@ -30,9 +30,12 @@ pub fn discover(env: &Env) -> Result<Option<Identities>, SealError> {
     }
     // The file SOPS_AGE_KEY_FILE names must exist; the user's keys.txt may not.
     if let Some(path) = env.path("SOPS_AGE_KEY_FILE") {
-        let text = Zeroizing::new(
-            disk::read_text(&path).map_err(|source| SealError::IdentityFile { source })?,
-        );
+        let bytes = disk::read_small(&path)
+            .map_err(|source| SealError::IdentityFile { source })?
+            .ok_or_else(|| SealError::IdentityFile {
+                source: disk::IoError::read(&path)(std::io::ErrorKind::NotFound.into()),
+            })?;
+        let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
         add(
             Identities::parse_optional(&text, &path.display().to_string())
                 .map_err(|source| SealError::Identity { source })?,
@@ -40,7 +43,7 @@ pub fn discover(env: &Env) -> Result<Option<Identities>, SealError> {
     }
     if let Some(path) = user_keys_file(env)
         && let Some(bytes) =
-            disk::read_optional(&path).map_err(|source| SealError::IdentityFile { source })?
+            disk::read_small(&path).map_err(|source| SealError::IdentityFile { source })?
     {
         let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
         add(

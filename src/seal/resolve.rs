@@ -61,6 +61,9 @@ impl Admins {
 pub enum Created {
     /// The local admin identity, at this path (mode 0600).
     LocalAdminIdentity(PathBuf),
+    /// The local admin identity, replacing a file there that held none (empty or unreadable)
+    /// while no PKI state was encrypted to it.
+    ReplacedLocalAdminIdentity(PathBuf),
 }
 
 /// A mesh's secret inputs, resolved.
@@ -106,6 +109,9 @@ pub fn base_dir(origin: &Origin) -> PathBuf {
 
 /// Resolves the secret inputs of `mesh` (read from `origin`) in `env`.
 pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Resolved, SealError> {
+    // The files the description names are checked before anything is read or created.
+    let credentials = CredentialSources::read(mesh, &base_dir(origin), env.home());
+    credentials.check_files(mesh, origin)?;
     // The state directory holds the local admin identity and the example's PKI: a mesh that
     // lists its admins and keeps pki/ beside mesh.yaml needs no home directory.
     let state_dir = || Ok::<_, SealError>(StateDir::for_mesh(&mesh.mesh_id, env)?);
@@ -114,7 +120,20 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
     let mut created = Vec::new();
     let admins = if mesh.secrets.admins.is_empty() {
         let path = state_dir()?.admin_identity();
-        let local = match keys::read_identity(&path)? {
+        let comment = format!("mesh-render local admin identity of mesh {}", mesh.mesh_id);
+        let read = match keys::read_identity(&path) {
+            // Empty or unreadable, and nothing was ever encrypted to it (no PKI state yet): an
+            // interrupted first run's, replaced rather than reported as a loss.
+            Err(keys::KeysError::BadIdentity { .. })
+                if mode == Mode::Render && !pki_dir.has_state() =>
+            {
+                let file = keys::replace_identity(&path, &comment)?;
+                created.push(Created::ReplacedLocalAdminIdentity(path.clone()));
+                Some(file)
+            }
+            other => other?,
+        };
+        let local = match read {
             Some(file) => Some(file),
             None if mode == Mode::Inspect => None,
             None if pki_dir.exists() => {
@@ -124,10 +143,7 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
                 });
             }
             None => {
-                let (file, made) = keys::read_or_create_identity(
-                    &path,
-                    &format!("mesh-render local admin identity of mesh {}", mesh.mesh_id),
-                )?;
+                let (file, made) = keys::read_or_create_identity(&path, &comment)?;
                 if made {
                     created.push(Created::LocalAdminIdentity(path.clone()));
                 }
@@ -173,7 +189,6 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
         Admins::Unknown { .. } => Vec::new(),
     };
     let pki = pki_dir.load()?;
-    let credentials = CredentialSources::read(mesh, &base_dir(origin), env.home());
     Ok(Resolved {
         mode,
         pki_dir,
