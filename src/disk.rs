@@ -477,6 +477,19 @@ fn injected_fault(target: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Test builds only: `MESH_RENDER_FAULT=abort@<point>` ends the process at once at that named
+/// point, as `kill -9` would (no destructor, no cleanup): the crash tests' way to stop a run
+/// exactly mid-commit. Release builds compile this to nothing.
+pub fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("MESH_RENDER_FAULT")
+        .is_some_and(|spec| spec.to_string_lossy().strip_prefix("abort@") == Some(point))
+    {
+        std::process::abort();
+    }
+    let _ = point;
+}
+
 /// A temporary file beside `target`, made durable, then renamed (or linked) into place.
 fn place(target: &Path, bytes: &[u8], mode: Mode, replace: Replace) -> Result<(), IoError> {
     let err = IoError::write;

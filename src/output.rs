@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::digest::sha256_hex;
 use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
 use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
-use crate::record::{FileRecord, RECORD_FILE, Record};
+use crate::record::{FileRecord, JOURNAL_FILE, RECORD_FILE, Record};
 use crate::render::{RelPath, Sealed, Tree};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,8 @@ pub enum OutputError {
     NotOurs(Vec<PathBuf>),
     #[error("refusing to follow symlinks inside the output directory:\n{}\n  fix: remove each symlink (mesh-render never reads, writes or removes through one) and render again", list(.0))]
     Symlinks(Vec<PathBuf>),
+    #[error("the state the encrypted files were made from could not be committed: {0}")]
+    Commit(SealerError),
     #[error("{} encrypted file(s) must be written again and cannot be:\n{}", .0.len(), seal_list(.0))]
     Seal(Vec<SealFailure>),
 }
@@ -53,6 +55,13 @@ fn seal_list(failures: &[SealFailure]) -> String {
 /// file whose inputs changed, that is new, or that was edited by hand.
 pub trait Sealer: Sync {
     fn seal(&self, path: &RelPath, sealed: &Sealed) -> Result<Vec<u8>, SealerError>;
+
+    /// Called once every file is staged and before anything is put in place: the state the
+    /// sealed files were made from (a PKI issued in this run) is committed here, so a render
+    /// that fails earlier leaves it unchanged.
+    fn commit(&self) -> Result<(), SealerError> {
+        Ok(())
+    }
 }
 
 fn list(paths: &[PathBuf]) -> String {
@@ -139,10 +148,24 @@ pub fn write(
         return Err(OutputError::NotADirectory(out_dir.to_owned()));
     }
     let confined = Confined::new(out_dir);
-    let (old, created) = match read_record(&confined)? {
+    let (old, created) = match read_record(&confined, RECORD_FILE)? {
         Some(record) => (record, false),
         None => (Record::default(), true),
     };
+    // An interrupted commit: the files it put in place are ours as its journal names them.
+    let journal = read_record(&confined, JOURNAL_FILE)?;
+    let old = match &journal {
+        Some(journal) => old.reconciled(journal, |path, entry| {
+            confined
+                .look(
+                    path,
+                    |c| matches!(c, Content::File(b) if sha256_hex(b) == entry.sha256),
+                )
+                .unwrap_or(false)
+        }),
+        None => old,
+    };
+    let created = created && journal.is_none();
     let planned = plan::plan(tree, &old, &Dir(&confined))?;
     let refused = |which: fn(&Refusal) -> bool| -> Vec<PathBuf> {
         planned
@@ -223,20 +246,37 @@ pub fn write(
     files.extend(ok.iter().map(|s| (s.path.to_string(), s.record.clone())));
     let new = Record::new(files.into_iter().collect());
 
-    // Apply: the staged bytes reach the disk before any rename makes them visible.
+    // Apply: the staged bytes reach the disk before any rename makes them visible; the sealer's
+    // state is committed; the next record is journaled; then the renames, the removals, the
+    // record, and the journal goes. Killed anywhere, the next run finds either the old tree
+    // and no journal, or a journal that names what is ours.
     summary.written = ok.iter().map(|s| s.path.clone()).collect();
     let staged: Vec<Staged> = ok.into_iter().map(|s| s.staged).collect();
     if !staged.is_empty() {
         disk::sync_staged(out_dir, &staged)?;
     }
+    disk::crash_point("staged");
+    sealer.commit().map_err(OutputError::Commit)?;
+    let changes = !staged.is_empty() || !to_remove.is_empty() || new != old;
+    if changes {
+        disk::write_atomic(&out_dir.join(JOURNAL_FILE), &new.to_bytes(), Mode::Public)?;
+    }
+    let half = staged.len() / 2;
+    let mut staged = staged;
+    let rest = staged.split_off(half);
     staged.into_par_iter().try_for_each(Staged::commit)?;
+    disk::crash_point("renaming");
+    rest.into_par_iter().try_for_each(Staged::commit)?;
     for path in to_remove {
         confined.remove_file(path.as_str())?.map_err(blocked)?;
         summary.removed.push(path.to_string());
     }
-    if new != old {
-        let record_path = out_dir.join(RECORD_FILE);
-        disk::write_atomic(&record_path, &new.to_bytes(), Mode::Public)?;
+    disk::crash_point("record");
+    if new != old || journal.is_some() {
+        disk::write_atomic(&out_dir.join(RECORD_FILE), &new.to_bytes(), Mode::Public)?;
+    }
+    if changes || journal.is_some() {
+        confined.remove_file(JOURNAL_FILE)?.map_err(blocked)?;
     }
     Ok(summary)
 }
@@ -294,9 +334,9 @@ fn seal(
 }
 
 /// The render record of `out_dir`, or `None` if nothing was rendered there yet.
-fn read_record(out: &Confined) -> Result<Option<Record>, OutputError> {
-    let path = out.root().join(RECORD_FILE);
-    let Some(bytes) = out.read(RECORD_FILE)?.map_err(blocked)? else {
+fn read_record(out: &Confined, name: &str) -> Result<Option<Record>, OutputError> {
+    let path = out.root().join(name);
+    let Some(bytes) = out.read(name)?.map_err(blocked)? else {
         return Ok(None);
     };
     Record::parse(&bytes)

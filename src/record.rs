@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 /// The record's file name, at the root of the output directory.
 pub const RECORD_FILE: &str = ".render-record.json";
 
+/// The journal's file name: the next record, written before a render renames anything into
+/// place and removed once the record is written. Found by a later run, it means a render was
+/// interrupted mid-commit.
+pub const JOURNAL_FILE: &str = ".render-journal.json";
+
 /// The format this release writes.
 pub const FORMAT: u32 = 1;
 
@@ -74,6 +79,23 @@ impl Record {
 
     pub fn get(&self, path: &str) -> Option<&FileRecord> {
         self.files.get(path)
+    }
+
+    /// The record after an interrupted commit: this record, and every entry of the journal (the
+    /// record the interrupted run was about to write) whose file on disk has exactly the bytes
+    /// it names. The journal is trusted no further: it only makes files it names, as they are,
+    /// the render's to replace or remove.
+    pub fn reconciled(
+        mut self,
+        journal: &Record,
+        matches: impl Fn(&str, &FileRecord) -> bool,
+    ) -> Self {
+        for (path, entry) in &journal.files {
+            if matches(path, entry) {
+                self.files.insert(path.clone(), entry.clone());
+            }
+        }
+        self
     }
 }
 

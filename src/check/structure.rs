@@ -27,6 +27,14 @@ pub fn check_unlisted(tree: &RenderedTree, listed: &BTreeSet<String>, report: &m
 /// Symlinks (never followed: in a pull request one can point anywhere, a key included) and other
 /// special files have no place in a rendered tree.
 pub fn check_special(tree: &RenderedTree, report: &mut Report) {
+    if tree.journal {
+        report.push(Finding::error(
+            "structure",
+            crate::record::JOURNAL_FILE,
+            "a render was interrupted while it put files in place: the tree is part old, part new",
+            "run mesh-render again (it completes the interrupted render), then commit the result",
+        ));
+    }
     for (path, what) in &tree.special {
         report.push(Finding::error(
             "structure",

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::report::{Finding, Report};
 use crate::disk::IoError;
 use crate::plan::{OnDisk, Seen};
-use crate::record::{RECORD_FILE, Record};
+use crate::record::{JOURNAL_FILE, RECORD_FILE, Record};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
@@ -41,6 +41,8 @@ pub struct RenderedTree {
     /// What is neither a file nor a directory (symlinks, never followed; FIFOs, devices), by
     /// path, with what it is.
     pub special: BTreeMap<String, &'static str>,
+    /// A render's journal is there: it was interrupted mid-commit.
+    pub journal: bool,
 }
 
 /// What `special` calls a symlink.
@@ -111,6 +113,7 @@ impl RenderedTree {
         let mut special = BTreeMap::new();
         walk(root, root, &mut files, &mut special)?;
         files.remove(RECORD_FILE);
+        let journal = files.remove(JOURNAL_FILE).is_some();
         let sops_files = files
             .par_iter()
             .filter(|(_, bytes)| {
@@ -124,6 +127,7 @@ impl RenderedTree {
             record,
             sops_files,
             special,
+            journal,
         })
     }
 

@@ -173,6 +173,7 @@ fn open_or_empty(out: &Path) -> Result<RenderedTree, Failure> {
             record: Default::default(),
             sops_files: Default::default(),
             special: Default::default(),
+            journal: false,
         })
     }
 }

@@ -161,6 +161,8 @@ impl Classify for OutputError {
             OutputError::Io(e) => e.exit_kind(),
             // A sealed file that must be written again needs a key or a credential at hand.
             OutputError::Seal(_) => ExitKind::Input,
+            // Committing the PKI is writing state.
+            OutputError::Commit(_) => ExitKind::Output,
             OutputError::NotADirectory(_)
             | OutputError::BadRecord { .. }
             | OutputError::NotOurs(_)
