@@ -234,6 +234,8 @@ fn is_loop(e: &io::Error) -> bool {
 pub struct Confined {
     root: PathBuf,
     safe: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    /// The directories `make_dirs` created, in the order it created them.
+    created: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 /// Why a path inside a confined tree cannot be used.
@@ -250,6 +252,7 @@ impl Confined {
         Confined {
             root: root.to_owned(),
             safe: Default::default(),
+            created: Default::default(),
         }
     }
 
@@ -348,7 +351,11 @@ impl Confined {
                 Ok(m) if !m.is_dir() => return Ok(Err(Blocked::NotADirectory(dir))),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
-                    Ok(()) => {}
+                    Ok(()) => self
+                        .created
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(dir.clone()),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(IoError::write(&dir)(e)),
                 },
@@ -360,6 +367,20 @@ impl Confined {
                 .insert(dir.clone());
         }
         Ok(Ok(()))
+    }
+
+    /// Removes the directories `make_dirs` created that are empty, deepest first: what a write
+    /// that fails before anything is put in place leaves.
+    pub fn remove_created_dirs(&self) {
+        let created = std::mem::take(
+            &mut *self
+                .created
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for dir in created.iter().rev() {
+            remove_dir_if_empty(dir);
+        }
     }
 
     /// Removes the regular file at `rel`, never through a symlink; `Ok(Err)` if one is in the way.
@@ -561,12 +582,34 @@ impl Staged {
         &self.target
     }
 
+    /// Keeps the temporary file (it is no longer deleted when dropped) and returns its path: for
+    /// a journal that names it, which a later run completes.
+    pub fn keep(self) -> Result<PathBuf, IoError> {
+        let target = self.target;
+        self.temp
+            .keep()
+            .map_err(|e| IoError::write(&target)(e.error))
+    }
+
     /// Renames the staged file into place.
     pub fn commit(self) -> Result<(), IoError> {
         let target = self.target;
         self.temp
             .persist(&target)
             .map_err(|e| IoError::write(&target)(e.error))
+    }
+}
+
+/// Makes everything written to the file system holding `dir` durable.
+pub fn sync_fs(dir: &Path) -> Result<(), IoError> {
+    let file = fs::File::open(dir).map_err(IoError::write(dir))?;
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::syncfs(&file).map_err(|e| IoError::write(dir)(e.into()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        file.sync_all().map_err(IoError::write(dir))
     }
 }
 

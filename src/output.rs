@@ -130,6 +130,26 @@ fn blocked(blocked: Blocked) -> OutputError {
     }
 }
 
+/// Whether the tree in `out_dir` (its record, or the journal of an interrupted commit) lists a
+/// sealed file named `file_name` in any directory.
+pub fn records_sealed(out_dir: &Path, file_name: &str) -> Result<bool, OutputError> {
+    if !out_dir.is_dir() {
+        return Ok(false);
+    }
+    let confined = Confined::new(out_dir);
+    let suffix = format!("/{file_name}");
+    let mut found = false;
+    for name in [RECORD_FILE, JOURNAL_FILE] {
+        if let Some(record) = read_record(&confined, name)? {
+            found |= record
+                .files
+                .iter()
+                .any(|(path, entry)| path.ends_with(&suffix) && entry.inputs.is_some());
+        }
+    }
+    Ok(found)
+}
+
 /// Brings `out_dir` to `tree`: carries out the plan — writes what differs, seals what must be
 /// sealed, prunes recorded files no longer rendered — and updates the record. Nothing is
 /// replaced if the plan refuses a path (a file in the way was not written by us), or if a
@@ -194,6 +214,9 @@ pub fn write(
     if !out_dir.exists() {
         disk::create_dir_all(out_dir, Mode::Public)?;
     }
+    // Until the commit point, a failure takes away the directories made here (after the staged
+    // files, which are dropped first).
+    let mut undo_dirs = UndoDirs(Some(&confined));
     for dir in dirs {
         confined.make_dirs(dir)?.map_err(blocked)?;
     }
@@ -257,6 +280,7 @@ pub fn write(
     }
     disk::crash_point("staged");
     sealer.commit().map_err(OutputError::Commit)?;
+    undo_dirs.0 = None;
     let changes = !staged.is_empty() || !to_remove.is_empty() || new != old;
     if changes {
         disk::write_atomic(&out_dir.join(JOURNAL_FILE), &new.to_bytes(), Mode::Public)?;
@@ -279,6 +303,17 @@ pub fn write(
         confined.remove_file(JOURNAL_FILE)?.map_err(blocked)?;
     }
     Ok(summary)
+}
+
+/// Removes the directories a write made, when dropped armed.
+struct UndoDirs<'a>(Option<&'a Confined>);
+
+impl Drop for UndoDirs<'_> {
+    fn drop(&mut self) {
+        if let Some(confined) = self.0 {
+            confined.remove_created_dirs();
+        }
+    }
 }
 
 enum StageError {

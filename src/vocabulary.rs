@@ -54,6 +54,11 @@ pub const NETWORK_GATEWAY_PORTS: [u16; 4] =
 /// out/.sops.yaml's rules by this suffix.
 pub const SEALED_SUFFIX: &str = ".sops.yaml";
 
+/// The file a cluster's `cacerts` is sealed in, in its `istio-system` layer.
+pub fn cacerts_file() -> String {
+    format!("{CACERTS_SECRET}{SEALED_SUFFIX}")
+}
+
 /// The encryption rule of every Kubernetes Secret mesh-render seals: kind and metadata stay
 /// readable.
 pub const SECRET_ENCRYPTED_REGEX: &str = "^(data|stringData)$";

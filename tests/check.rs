@@ -766,7 +766,7 @@ fn check_against_never_creates_identities_or_issues_certificates() {
     fs::remove_dir_all(ws.path().join("pki")).unwrap();
     let before = common::files_under(ws.path());
     let checked = ws.check(&["--against", "mesh.yaml"]);
-    checked.named("error", "pki", "a render issues a new root CA");
+    checked.named("error", "pki", "a render refuses to issue a new root");
     assert_eq!(common::files_under(ws.path()), before);
 }
 

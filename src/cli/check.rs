@@ -18,11 +18,13 @@ use crate::config::{Mesh, Origin};
 use crate::disk::LockMode;
 use crate::env::Env;
 use crate::model::{Model, WarningKind};
+use crate::output;
 use crate::pki::store::Change;
 use crate::plan::SealReason;
 use crate::render::{self, Tree};
 use crate::seal::{self, Mode, Resolved};
 use crate::sops::Identities;
+use crate::vocabulary;
 
 /// Shared locks on the mesh's directory (when it has one here) and on the tree, in the order
 /// writers take them: what is read is what no writer is changing.
@@ -212,27 +214,50 @@ impl InMemory {
         })
     }
 
-    /// What a render would issue, for the user.
-    fn issue_notes(&self) -> Vec<String> {
+    /// What a render would issue, for the user; `sealed_cacerts`: the output compared with
+    /// records cacerts sealed under a root.
+    fn issue_notes(&self, sealed_cacerts: bool) -> Vec<(String, &'static str)> {
+        let state = self.resolved.pki_dir.state_found().or(sealed_cacerts
+            .then_some("cacerts sealed under it are recorded in the output directory"));
+        const RENDER: &str = "run mesh-render with an admin identity and commit the result";
         self.would_issue
             .iter()
             .map(|change| match change {
-                Change::IssuedRoot => format!(
-                    "no PKI in {}: a render issues a new root CA, and every cacerts with it",
-                    self.resolved.pki_dir.path().display()
+                Change::IssuedRoot => match state {
+                    // A render refuses this: the root is gone, not yet to be made.
+                    Some(what) => (
+                        format!(
+                            "{} is missing, but the PKI has state ({what}): a render refuses to issue a new root",
+                            self.resolved.pki_dir.root_file().display()
+                        ),
+                        "restore pki/root.yaml from git; to start a new mesh on purpose, remove pki/ and the output directory together",
+                    ),
+                    None => (
+                        format!(
+                            "no PKI in {}: a render issues a new root CA, and every cacerts with it",
+                            self.resolved.pki_dir.path().display()
+                        ),
+                        RENDER,
+                    ),
+                },
+                Change::IssuedIntermediate(cluster) => (
+                    format!("the PKI has no intermediate CA for {cluster}: a render issues one"),
+                    RENDER,
                 ),
-                Change::IssuedIntermediate(cluster) => {
-                    format!("the PKI has no intermediate CA for {cluster}: a render issues one")
-                }
-                Change::Retired { cluster, .. } => {
-                    format!("a render retires the intermediate CA of {cluster}")
-                }
+                Change::Retired { cluster, .. } => (
+                    format!("a render retires the intermediate CA of {cluster}"),
+                    RENDER,
+                ),
             })
             .collect()
     }
 
     fn notes(&self) -> Vec<String> {
-        let mut notes = self.issue_notes();
+        let mut notes: Vec<String> = self
+            .issue_notes(false)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         notes.extend(self.admin_notes());
         notes
     }
@@ -256,13 +281,9 @@ impl InMemory {
         for finding in drift::findings(&diffs, &self.origin.to_string()) {
             report.push(finding);
         }
-        for issue in self.issue_notes() {
-            report.push(Finding::error(
-                "drift",
-                "pki",
-                issue,
-                "run mesh-render with an admin identity and commit the result",
-            ));
+        let sealed_cacerts = output::records_sealed(out, &vocabulary::cacerts_file())?;
+        for (issue, fix) in self.issue_notes(sealed_cacerts) {
+            report.push(Finding::error("drift", "pki", issue, fix));
         }
         for note in self.admin_notes() {
             report.note(note);

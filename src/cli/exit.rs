@@ -124,6 +124,7 @@ impl Classify for StoreError {
             | StoreError::NeedIdentity { .. }
             | StoreError::Ca(_)
             | StoreError::Rotation { .. }
+            | StoreError::RootMissing { .. }
             | StoreError::Symlink(_) => ExitKind::Input,
         }
     }

@@ -99,7 +99,8 @@ fn resolve_for_pki(
     for created in &resolved.created {
         println!("note: {}", describe_created(created));
     }
-    for change in resolved.issue(mesh, now)? {
+    // No output directory here: a root is issued only into an empty pki/.
+    for change in resolved.issue(mesh, false, now)? {
         println!("note: {}", describe_change(&change, &resolved.pki_dir));
     }
     Ok(resolved)
@@ -127,6 +128,7 @@ pub(super) fn renew(
     let now = edge::now();
     let mut resolved = resolve_for_pki(&mesh, &origin, env, now)?;
     let retired = resolved.renew(&mesh, &cluster, now)?;
+    resolved.commit()?;
     println!(
         "Issued a new intermediate CA for {cluster} (the old one is kept in {}). Render again: only {cluster}'s cacerts changes; istiod reloads it in place.",
         retired.display()
@@ -154,6 +156,7 @@ pub(super) fn rotate_root(
         RotateStage::Done => None,
     };
     resolved.rotate(&mesh, target, now)?;
+    resolved.commit()?;
     match target {
         Some(stage) => println!(
             "Root rotation: stage `{}` recorded in {}. Render, review and sync it to every cluster; then check that {}.",

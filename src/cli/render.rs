@@ -20,6 +20,7 @@ use crate::output::{self, Summary};
 use crate::pki::store::{Change, PkiDir};
 use crate::render;
 use crate::seal::{self, Created, MeshSealer, Mode};
+use crate::vocabulary;
 
 /// Applies `--target` to the description; a GitOps target needs the repository.
 pub(super) fn apply_target(
@@ -79,8 +80,8 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
     let swept = disk::sweep_temporaries(&cli.out)?;
     let now = edge::now();
     let mut resolved = seal::resolve(mesh, origin, env, Mode::Render)?;
-    let swept = swept + disk::sweep_temporaries(resolved.pki_dir.path())?;
-    let changes = resolved.issue(mesh, now)?;
+    let sealed_cacerts = output::records_sealed(&cli.out, &vocabulary::cacerts_file())?;
+    let changes = resolved.issue(mesh, sealed_cacerts, now)?;
     let plans = seal::plans(mesh, &resolved.public_inputs(cli.refresh_credentials, now));
     // --jobs bounds the threads of the render and of the write alike.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -124,6 +125,13 @@ pub(super) fn describe_created(created: &Created) -> String {
             "{} held no identity (an interrupted first run's?) and nothing was encrypted to it: replaced it with a new local admin identity (mode 0600); back it up",
             path.display()
         ),
+        Created::CompletedPkiChange(path) => format!(
+            "completed the change to {} that an interrupted command had committed",
+            path.display()
+        ),
+        Created::SweptPkiTemporaries(n) => {
+            format!("removed {n} temporary files an interrupted command left in the PKI directory")
+        }
     }
 }
 

@@ -7,5 +7,6 @@ pub mod ca;
 pub mod rotation;
 pub mod state;
 pub mod store;
+pub mod txn;
 
 pub use ca::{Ca, CaCerts, CaError, cacerts, issue_intermediate, issue_root};

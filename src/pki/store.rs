@@ -1,8 +1,9 @@
 //! The PKI's files in `pki/` (beside mesh.yaml): `root.yaml`, `intermediates/<cluster>.yaml`, and
 //! during a root rotation `rotation.yaml`, `root-next.yaml` and `intermediates-next/`, each CA a
 //! SOPS file with the certificate in clear and the private key encrypted to the admins. Reads
-//! the state (`state` parses it), decrypts a key when a CA must sign, and writes through `disk`
-//! when a CA is issued, renewed, rotated or retired.
+//! the state (`state` parses it), decrypts a key when a CA must sign, and makes every change —
+//! a CA issued, renewed, rotated or retired — in its transaction (`txn`): reads see it at once,
+//! `commit` puts it on disk as one change, and the CAs issued are used from memory until then.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,9 @@ use zeroize::Zeroizing;
 use super::ca::{self, Ca, CaError};
 use super::rotation::Stage;
 use super::state::{self, CaRecord, Kind, PkiState, RotationState};
+use super::txn::{self, Txn};
 use crate::config::{Algorithm, ClusterName, Validity};
-use crate::disk::{self, IoError, Mode};
+use crate::disk::IoError;
 use crate::sops::{self, Identities, Recipient};
 use crate::templates::TemplateError;
 
@@ -49,6 +51,8 @@ pub enum StoreError {
     Symlink(PathBuf),
     #[error("root rotation: {message}\n  fix: {fix}")]
     Rotation { message: String, fix: String },
+    #[error("{} is missing, but the mesh has PKI state ({what}): issuing a new root would replace the trust of every cluster\n  fix: restore {} from git; to start a new mesh on purpose, remove pki/ and the output directory together", .path.display(), .path.display())]
+    RootMissing { path: PathBuf, what: String },
 }
 
 /// What `ensure` did, for the summary.
@@ -59,15 +63,61 @@ pub enum Change {
     Retired { cluster: ClusterName, to: PathBuf },
 }
 
-/// A PKI directory (`pki/` beside mesh.yaml).
+/// A PKI directory (`pki/` beside mesh.yaml) and the change pending in it (shared by clones).
 #[derive(Debug, Clone)]
 pub struct PkiDir {
     path: PathBuf,
+    txn: Txn,
+}
+
+/// What opening a PKI directory found of an interrupted command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovered {
+    Nothing,
+    /// A committed change was completed.
+    CompletedChange,
 }
 
 impl PkiDir {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            txn: Txn::default(),
+        }
+    }
+
+    /// Opens the directory to change it: a change an interrupted command committed is completed
+    /// first.
+    pub fn open_to_change(path: impl Into<PathBuf>) -> Result<(Self, Recovered), StoreError> {
+        let dir = Self::new(path);
+        dir.guard(&dir.path.join(txn::JOURNAL))?;
+        let recovered = match txn::recover(&dir.path)? {
+            true => Recovered::CompletedChange,
+            false => Recovered::Nothing,
+        };
+        Ok((dir, recovered))
+    }
+
+    /// Opens the directory to read it, as it will be once a change an interrupted command
+    /// committed is completed (nothing is written).
+    pub fn open_to_read(path: impl Into<PathBuf>) -> Result<(Self, Recovered), StoreError> {
+        let path = path.into();
+        let dir = Self::new(&path);
+        dir.guard(&path.join(txn::JOURNAL))?;
+        Ok(match Txn::pending_journal(&path)? {
+            Some(txn) => (Self { path, txn }, Recovered::CompletedChange),
+            None => (dir, Recovered::Nothing),
+        })
+    }
+
+    /// Puts the pending change on disk as one change (nothing if there is none).
+    pub fn commit(&self) -> Result<(), StoreError> {
+        Ok(self.txn.commit(&self.path)?)
+    }
+
+    /// Whether a change is pending.
+    pub fn changed(&self) -> bool {
+        !self.txn.is_empty()
     }
 
     pub fn path(&self) -> &Path {
@@ -95,7 +145,7 @@ impl PkiDir {
     /// Reads a state file's public part, or `None` if it does not exist.
     fn read_record(&self, path: &Path) -> Result<Option<CaRecord>, StoreError> {
         self.guard(path)?;
-        let Some(bytes) = disk::read_optional(path)? else {
+        let Some(bytes) = self.txn.read(path)? else {
             return Ok(None);
         };
         state::parse_record(&bytes, path)
@@ -120,22 +170,42 @@ impl PkiDir {
         self.path.join("retired")
     }
 
-    /// Whether anything of a PKI is here: a root, intermediates, a retired CA, a rotation.
+    /// What of a PKI is here, if anything: a root, intermediates, a retired CA, a rotation.
+    pub fn state_found(&self) -> Option<&'static str> {
+        let files = [
+            ("root.yaml", "pki/root.yaml"),
+            ("rotation.yaml", "a root rotation in pki/rotation.yaml"),
+            ("root-next.yaml", "a next root in pki/root-next.yaml"),
+        ];
+        let dirs = [
+            ("intermediates", "intermediate CAs in pki/intermediates/"),
+            (
+                "intermediates-next",
+                "next intermediate CAs in pki/intermediates-next/",
+            ),
+            ("retired", "retired CAs in pki/retired/"),
+        ];
+        files
+            .iter()
+            .find(|(name, _)| self.txn.exists(&self.path.join(name)))
+            .or_else(|| {
+                dirs.iter().find(|(name, _)| {
+                    self.txn
+                        .list(&self.path.join(name))
+                        .is_ok_and(|found| !found.is_empty())
+                })
+            })
+            .map(|(_, what)| *what)
+    }
+
+    /// Whether anything of a PKI is here.
     pub fn has_state(&self) -> bool {
-        [
-            "root.yaml",
-            "intermediates",
-            "retired",
-            "rotation.yaml",
-            "root-next.yaml",
-        ]
-        .iter()
-        .any(|name| std::fs::symlink_metadata(self.path.join(name)).is_ok())
+        self.state_found().is_some()
     }
 
     /// Whether a PKI exists here.
     pub fn exists(&self) -> bool {
-        self.root_file().is_file()
+        self.txn.exists(&self.root_file())
     }
 
     fn rotation_file(&self) -> PathBuf {
@@ -159,7 +229,7 @@ impl PkiDir {
         };
         let intermediates = read_intermediates(self, &self.path.join("intermediates"))?;
         self.guard(&self.rotation_file())?;
-        let rotation = match disk::read_optional(&self.rotation_file())? {
+        let rotation = match self.txn.read(&self.rotation_file())? {
             Some(bytes) => {
                 let path = self.rotation_file();
                 let stage = std::str::from_utf8(&bytes)
@@ -186,10 +256,14 @@ impl PkiDir {
 
     /// Brings the PKI to the mesh: a root if there is none, an intermediate for every cluster
     /// without one, and the intermediates of removed clusters retired (kept, moved aside).
-    /// Issuing an intermediate under an existing root needs an admin identity.
+    /// Issuing an intermediate under an existing root needs an admin identity. A root is issued
+    /// only into an empty directory, and only when `sealed_cacerts` is false (no output lists
+    /// cacerts sealed under an earlier root).
+    #[allow(clippy::too_many_arguments)]
     pub fn ensure(
         &self,
         clusters: &[ClusterName],
+        sealed_cacerts: bool,
         admins: &[Recipient],
         identities: Option<&Identities>,
         algorithm: Algorithm,
@@ -199,6 +273,14 @@ impl PkiDir {
         let mut changes = Vec::new();
         let mut root_ca: Option<Ca> = None;
         if !self.exists() {
+            let found = self.state_found().or(sealed_cacerts
+                .then_some("cacerts sealed under it are recorded in the output directory"));
+            if let Some(what) = found {
+                return Err(StoreError::RootMissing {
+                    path: self.root_file(),
+                    what: what.to_owned(),
+                });
+            }
             let root = ca::issue_root(algorithm, validity, now)?;
             self.write_state(
                 &self.root_file(),
@@ -342,7 +424,7 @@ impl PkiDir {
                     )?;
                 }
             }
-            None => return self.promote(&state),
+            None => return self.promote(&state, clusters),
         }
         let stage = stage.unwrap_or(Stage::Finish);
         self.guard(&self.rotation_file())?;
@@ -350,43 +432,55 @@ impl PkiDir {
             path: self.rotation_file(),
             source,
         })?;
-        Ok(disk::write_atomic(
-            &self.rotation_file(),
-            text.as_bytes(),
-            Mode::Public,
-        )?)
+        self.txn.write(&self.rotation_file(), text.into_bytes());
+        Ok(())
     }
 
     /// Completes a rotation: the old root and intermediates are retired, the next ones take
     /// their place (file bytes unchanged, so `cacerts` stay as the `finish` stage rendered them).
-    fn promote(&self, state: &PkiState) -> Result<(), StoreError> {
+    /// Everything it needs is checked first: a next root and a next intermediate for every
+    /// cluster that has one now; without them nothing changes.
+    fn promote(&self, state: &PkiState, clusters: &[ClusterName]) -> Result<(), StoreError> {
+        let rotation = state.rotation.as_ref();
+        let restore = |path: &Path, issued_by: &str| StoreError::Rotation {
+            message: format!(
+                "{} is missing, so the rotation cannot complete (nothing was changed)",
+                path.display()
+            ),
+            fix: format!(
+                "restore {} from git (stage `{issued_by}` issued it), then run `mesh-render pki rotate-root --stage done` again",
+                path.display()
+            ),
+        };
+        if rotation.and_then(|r| r.next_root.as_ref()).is_none() {
+            return Err(restore(&self.next_root_file(), "trust-both"));
+        }
+        let next = rotation.map(|r| &r.next_intermediates);
+        for cluster in clusters {
+            if !next.is_some_and(|n| n.contains_key(cluster)) {
+                return Err(restore(&self.next_intermediate_file(cluster), "switch"));
+            }
+        }
         let dir = self.retired_dir();
         for path in [&dir, &self.root_file(), &self.next_root_file()] {
             self.guard(path)?;
         }
-        disk::create_dir_all(&dir, Mode::Public)?;
         let stamp = |r: &CaRecord| r.digest.get(..12).unwrap_or(&r.digest).to_owned();
-        disk::rename(
+        self.txn.rename(
             &self.root_file(),
             &dir.join(format!("root-{}.yaml", stamp(&state.root))),
         )?;
-        disk::rename(&self.next_root_file(), &self.root_file())?;
+        self.txn.rename(&self.next_root_file(), &self.root_file())?;
         for (cluster, record) in &state.intermediates {
             self.retire(cluster, record)?;
         }
-        let next_dir = self.path.join("intermediates-next");
-        let current_dir = self.path.join("intermediates");
-        disk::create_dir_all(&current_dir, Mode::Public)?;
-        for cluster in state
-            .rotation
-            .iter()
-            .flat_map(|r| r.next_intermediates.keys())
-        {
+        for cluster in next.into_iter().flat_map(|n| n.keys()) {
             let from = self.next_intermediate_file(cluster);
-            disk::rename(&from, &self.intermediate_file(cluster))?;
+            self.guard(&from)?;
+            self.txn.rename(&from, &self.intermediate_file(cluster))?;
         }
-        disk::remove_dir_if_empty(&next_dir);
-        Ok(disk::remove_file(&self.rotation_file())?)
+        self.txn.remove(&self.rotation_file())?;
+        Ok(())
     }
 
     /// A cluster's next intermediate with its key, during a rotation.
@@ -414,7 +508,7 @@ impl PkiDir {
         subject: &str,
     ) -> Result<Ca, StoreError> {
         self.guard(&record.path)?;
-        let bytes = disk::read(&record.path)?;
+        let bytes = self.txn.read(&record.path)?.unwrap_or_default();
         if crate::digest::sha256_hex(&bytes) != record.digest {
             return Err(StoreError::BadState {
                 path: record.path.clone(),
@@ -519,7 +613,18 @@ impl PkiDir {
         why: &str,
     ) -> Result<Zeroizing<String>, StoreError> {
         self.guard(path)?;
-        let text = disk::read_text(path)?;
+        // A CA this run issued is used as it was made: nothing to decrypt.
+        if let Some((_, key)) = self.txn.issued(path) {
+            return Ok(key);
+        }
+        let bytes = self
+            .txn
+            .read(path)?
+            .ok_or_else(|| IoError::read(path)(std::io::ErrorKind::NotFound.into()))?;
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::BadState {
+            path: path.to_owned(),
+            message: "it is not UTF-8 text".into(),
+        })?;
         let need = || {
             let recipients = sops::metadata(&text)
                 .map(|m| m.recipients().iter().map(ToString::to_string).collect())
@@ -599,22 +704,19 @@ impl PkiDir {
             source,
         })?;
         self.guard(path)?;
-        Ok(disk::write_atomic(
-            path,
-            encrypted.as_bytes(),
-            Mode::Public,
-        )?)
+        self.txn.write(path, encrypted.into_bytes());
+        self.txn.remember(path, &ca.cert_pem, ca.key_pem());
+        Ok(())
     }
 
     /// Moves a cluster's intermediate to `retired/<cluster>-<notAfter>.yaml`.
     fn retire(&self, cluster: &ClusterName, record: &CaRecord) -> Result<PathBuf, StoreError> {
         let dir = self.retired_dir();
-        disk::create_dir_all(&dir, Mode::Public)?;
         let stamp = record.digest.get(..12).unwrap_or(&record.digest);
         let to = dir.join(format!("{cluster}-{stamp}.yaml"));
         self.guard(&record.path)?;
         self.guard(&to)?;
-        disk::rename(&record.path, &to)?;
+        self.txn.rename(&record.path, &to)?;
         Ok(to)
     }
 }
@@ -626,7 +728,7 @@ fn read_intermediates(
 ) -> Result<BTreeMap<ClusterName, CaRecord>, StoreError> {
     pki.guard(dir)?;
     let mut intermediates = BTreeMap::new();
-    let entries = disk::list_dir(dir)?;
+    let entries = pki.txn.list(dir)?;
     let clusters: Vec<(ClusterName, PathBuf)> = entries
         .into_iter()
         .filter_map(|path| {

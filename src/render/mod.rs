@@ -14,7 +14,7 @@ use crate::gitops;
 use crate::model::{Base, ClusterPlan, Layer, Model, SealedPlan};
 use crate::templates::{self, TemplateError};
 use crate::vocabulary::{
-    CACERTS_SECRET, CROSS_NETWORK_PORT, ISTIO_NAMESPACE, SEALED_SUFFIX, SECRET_ENCRYPTED_REGEX,
+    self, CROSS_NETWORK_PORT, ISTIO_NAMESPACE, SEALED_SUFFIX, SECRET_ENCRYPTED_REGEX,
     remote_secret_name,
 };
 pub use tree::{Entry, RelPath, Sealed, Secret, Tree};
@@ -228,7 +228,7 @@ fn render_cluster(
             }
         }
         if let (Layer::IstioSystem, Some(plan)) = (layer, &cluster.cacerts) {
-            let file = format!("{CACERTS_SECRET}{SEALED_SUFFIX}");
+            let file = vocabulary::cacerts_file();
             let secret = Secret::CaCerts {
                 cluster: cluster.name.clone(),
                 namespace: ISTIO_NAMESPACE.to_owned(),

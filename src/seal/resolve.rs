@@ -1,8 +1,11 @@
 //! Resolving a mesh's secret inputs, the one way render, `check`, `diff` and the `pki` commands
 //! all do it: who the admins are (listed in mesh.yaml, or the local admin identity), which
 //! identities are at hand, the PKI's state and the clusters' credential sources. To render, a
-//! missing local admin identity is created; to inspect, nothing is created or written. Issuing
-//! and rotating the PKI are explicit steps that say what they changed.
+//! missing local admin identity is created and a PKI change an interrupted command committed is
+//! completed; to inspect, nothing is created or written (the PKI is read as that change leaves
+//! it). Issuing and rotating the PKI are explicit steps that say what they changed; they change
+//! it in memory, and the change is committed by `PkiDir::commit` (a render's sealer, once the
+//! output is staged) or by the command.
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +16,12 @@ use super::error::SealError;
 use super::identities;
 use super::recipe::PublicInputs;
 use crate::config::{AgeRecipient, ClusterName, Mesh, Origin};
+use crate::disk;
 use crate::env::Env;
 use crate::keys::{self, StateDir};
 use crate::pki::rotation::Stage;
 use crate::pki::state::PkiState;
-use crate::pki::store::{Change, PkiDir};
+use crate::pki::store::{Change, PkiDir, Recovered, StoreError};
 use crate::sops::{Identities, Recipient};
 
 /// Why the secret inputs are resolved.
@@ -64,6 +68,11 @@ pub enum Created {
     /// The local admin identity, replacing a file there that held none (empty or unreadable)
     /// while no PKI state was encrypted to it.
     ReplacedLocalAdminIdentity(PathBuf),
+    /// A change to the PKI in this directory, committed by a command that was interrupted,
+    /// completed (to inspect: found, and read as completed).
+    CompletedPkiChange(PathBuf),
+    /// Temporary files an interrupted command left in the PKI directory, removed.
+    SweptPkiTemporaries(usize),
 }
 
 /// A mesh's secret inputs, resolved.
@@ -95,6 +104,26 @@ pub fn pki_dir(
     })
 }
 
+/// Opens the PKI directory: to render, a change an interrupted command committed is completed and
+/// its temporary files removed; to inspect, it is read as that change leaves it.
+fn open_pki(dir: PkiDir, mode: Mode, created: &mut Vec<Created>) -> Result<PkiDir, SealError> {
+    let path = dir.path().to_owned();
+    let (dir, recovered) = match mode {
+        Mode::Render => PkiDir::open_to_change(&path)?,
+        Mode::Inspect => PkiDir::open_to_read(&path)?,
+    };
+    if recovered == Recovered::CompletedChange {
+        created.push(Created::CompletedPkiChange(path.clone()));
+    }
+    if mode == Mode::Render {
+        let swept = disk::sweep_temporaries(&path).map_err(StoreError::from)?;
+        if swept > 0 {
+            created.push(Created::SweptPkiTemporaries(swept));
+        }
+    }
+    Ok(dir)
+}
+
 /// The directory relative paths of mesh.yaml are resolved against.
 pub fn base_dir(origin: &Origin) -> PathBuf {
     match origin {
@@ -115,9 +144,9 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
     // The state directory holds the local admin identity and the example's PKI: a mesh that
     // lists its admins and keeps pki/ beside mesh.yaml needs no home directory.
     let state_dir = || Ok::<_, SealError>(StateDir::for_mesh(&mesh.mesh_id, env)?);
-    let pki_dir = pki_dir(origin, state_dir)?;
-    let mut identities = identities::discover(env)?;
     let mut created = Vec::new();
+    let pki_dir = open_pki(pki_dir(origin, state_dir)?, mode, &mut created)?;
+    let mut identities = identities::discover(env)?;
     let admins = if mesh.secrets.admins.is_empty() {
         let path = state_dir()?.admin_identity();
         let comment = format!("mesh-render local admin identity of mesh {}", mesh.mesh_id);
@@ -243,11 +272,19 @@ impl Resolved {
 
     /// Brings the PKI to the mesh: a root if there is none, an intermediate for every cluster
     /// without one (under the next root too, mid-rotation), and the intermediates of removed
-    /// clusters retired. Returns what it changed.
-    pub fn issue(&mut self, mesh: &Mesh, now: OffsetDateTime) -> Result<Vec<Change>, SealError> {
+    /// clusters retired. Returns what it changed. A root is issued only for a new mesh: not if
+    /// the PKI has any state, nor if `sealed_cacerts` (the output records cacerts sealed under
+    /// an earlier one).
+    pub fn issue(
+        &mut self,
+        mesh: &Mesh,
+        sealed_cacerts: bool,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Change>, SealError> {
         self.must_render()?;
         let (state, changes) = self.pki_dir.ensure(
             &cluster_names(mesh),
+            sealed_cacerts,
             &self.admins.recipients(),
             self.identities.as_ref(),
             mesh.pki.algorithm,
@@ -256,6 +293,11 @@ impl Resolved {
         )?;
         self.pki = Some(state);
         Ok(changes)
+    }
+
+    /// Puts the PKI change made so far on disk, as one change.
+    pub fn commit(&self) -> Result<(), SealError> {
+        Ok(self.pki_dir.commit()?)
     }
 
     /// What [`Resolved::issue`] would issue, changing nothing.

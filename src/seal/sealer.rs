@@ -193,4 +193,9 @@ impl Sealer for MeshSealer<'_> {
     ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
         self.seal_one(sealed).map_err(Into::into)
     }
+
+    /// The PKI this render issued, retired or completed is committed once every file is staged.
+    fn commit(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.resolved.pki_dir.commit().map_err(Into::into)
+    }
 }
