@@ -759,8 +759,16 @@ fn lock_holder(file: &fs::File) -> Option<u32> {
     }
 }
 
+/// Whether `path` names a temporary file of this module.
+pub fn is_temporary(path: &Path) -> bool {
+    path.file_name()
+        .map(|n| n.to_string_lossy())
+        .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
+}
+
 /// Removes the temporary files (`.mesh-render-*.tmp`) a run that died left under `root`, without
 /// following symlinks; only a writer holding the exclusive lock may call it. Returns how many.
+/// A PKI journal's staged files are temporary files too: complete it first.
 pub fn sweep_temporaries(root: &Path) -> Result<usize, IoError> {
     let mut removed = 0;
     let mut dirs = vec![root.to_owned()];

@@ -221,11 +221,15 @@ pub fn write(
         confined.make_dirs(dir)?.map_err(blocked)?;
     }
     progress.begin(work.len() as u64);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let staged: Vec<Result<StagedFile<'_>, StageError>> = work
         .par_iter()
         .map(|(path, decision)| {
             let staged = stage(out_dir, path, decision, sealer);
             progress.advance();
+            if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == work.len() / 2 {
+                disk::crash_point("staging");
+            }
             staged
         })
         .collect();

@@ -77,9 +77,11 @@ pub(super) fn render(cli: &RenderArgs, env: &Env, wait: Duration) -> Result<(), 
 
 /// The render, under the locks.
 fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> Result<(), Failure> {
-    let swept = disk::sweep_temporaries(&cli.out)?;
     let now = edge::now();
+    // Resolving completes an interrupted PKI change (whose staged files are temporary files)
+    // before any temporary file is swept.
     let mut resolved = seal::resolve(mesh, origin, env, Mode::Render)?;
+    let swept = disk::sweep_temporaries(&cli.out)?;
     let sealed_cacerts = output::records_sealed(&cli.out, &vocabulary::cacerts_file())?;
     let changes = resolved.issue(mesh, sealed_cacerts, now)?;
     let plans = seal::plans(mesh, &resolved.public_inputs(cli.refresh_credentials, now));

@@ -173,29 +173,25 @@ impl Txn {
             return Ok(());
         }
         let mut steps = Vec::with_capacity(changes.len());
-        for change in changes {
-            match change {
-                Change::Write { path, bytes } => {
-                    let dir = path.parent().unwrap_or(pki);
-                    disk::create_dir_all(dir, Mode::Public)?;
-                    let staged = Staged::new(&path, &bytes)?;
-                    steps.push(Step::Rename {
-                        from: staged.keep()?,
-                        to: path,
-                        sha256: sha256_hex(&bytes),
-                    });
+        let staged = stage(pki, changes, &mut steps).and_then(|()| {
+            disk::crash_point("pki-staged");
+            // Every staged file is durable before the journal names it.
+            disk::sync_fs(pki)?;
+            let text = serde_json::to_vec_pretty(&steps).unwrap_or_default();
+            disk::write_atomic(&pki.join(JOURNAL), &text, Mode::Public)
+        });
+        if let Err(e) = staged {
+            // Before the commit point: what was staged goes, and `pki/` is as it was.
+            for step in &steps {
+                if let Step::Rename { from, .. } = step
+                    && disk::is_temporary(from)
+                {
+                    let _ = disk::remove_file(from);
+                    disk::remove_empty_parents(pki, from);
                 }
-                Change::Rename { from, to, sha256 } => {
-                    steps.push(Step::Rename { from, to, sha256 })
-                }
-                Change::Remove { path, sha256 } => steps.push(Step::Remove { path, sha256 }),
             }
+            return Err(e);
         }
-        // Every staged file is durable before the journal names it.
-        disk::sync_fs(pki)?;
-        let journal = pki.join(JOURNAL);
-        let text = serde_json::to_vec_pretty(&steps).unwrap_or_default();
-        disk::write_atomic(&journal, &text, Mode::Public)?;
         disk::crash_point("pki-commit");
         apply(pki, &steps)?;
         let mut inner = self.inner();
@@ -226,6 +222,27 @@ impl Txn {
         txn.inner().changes.clear();
         Ok(Some(txn))
     }
+}
+
+/// Stages every written file beside its target and turns each change into its step.
+fn stage(pki: &Path, changes: Vec<Change>, steps: &mut Vec<Step>) -> Result<(), IoError> {
+    for change in changes {
+        match change {
+            Change::Write { path, bytes } => {
+                let dir = path.parent().unwrap_or(pki);
+                disk::create_dir_all(dir, Mode::Public)?;
+                let staged = Staged::new(&path, &bytes)?;
+                steps.push(Step::Rename {
+                    from: staged.keep()?,
+                    to: path,
+                    sha256: sha256_hex(&bytes),
+                });
+            }
+            Change::Rename { from, to, sha256 } => steps.push(Step::Rename { from, to, sha256 }),
+            Change::Remove { path, sha256 } => steps.push(Step::Remove { path, sha256 }),
+        }
+    }
+    Ok(())
 }
 
 fn read_journal(pki: &Path) -> Result<Option<Vec<Step>>, IoError> {

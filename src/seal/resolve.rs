@@ -292,6 +292,7 @@ impl Resolved {
             now,
         )?;
         self.pki = Some(state);
+        disk::crash_point("issued");
         Ok(changes)
     }
 
