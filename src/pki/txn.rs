@@ -173,7 +173,8 @@ impl Txn {
             return Ok(());
         }
         let mut steps = Vec::with_capacity(changes.len());
-        let staged = stage(pki, changes, &mut steps).and_then(|()| {
+        let mut made = Vec::new();
+        let staged = stage(pki, changes, &mut steps, &mut made).and_then(|()| {
             disk::crash_point("pki-staged");
             // Every staged file is durable before the journal names it.
             disk::sync_fs(pki)?;
@@ -187,8 +188,10 @@ impl Txn {
                     && disk::is_temporary(from)
                 {
                     let _ = disk::remove_file(from);
-                    disk::remove_empty_parents(pki, from);
                 }
+            }
+            for dir in made.iter().rev() {
+                disk::remove_dir_if_empty(dir);
             }
             return Err(e);
         }
@@ -224,13 +227,34 @@ impl Txn {
     }
 }
 
-/// Stages every written file beside its target and turns each change into its step.
-fn stage(pki: &Path, changes: Vec<Change>, steps: &mut Vec<Step>) -> Result<(), IoError> {
+/// Stages every written file beside its target, makes every directory a step moves a file
+/// into, and turns each change into its step: whatever the change needs of the file system (an
+/// inode, a block) is taken before its commit point, so the steps after it only rename and
+/// remove. `made` gets the directories it created, parents first.
+fn stage(
+    pki: &Path,
+    changes: Vec<Change>,
+    steps: &mut Vec<Step>,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), IoError> {
+    let mut make_dir = |dir: &Path| -> Result<(), IoError> {
+        let mut missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| *d != pki && std::fs::symlink_metadata(d).is_err())
+            .map(Path::to_owned)
+            .collect();
+        disk::create_dir_all(dir, Mode::Public)?;
+        missing.reverse();
+        made.extend(missing);
+        Ok(())
+    };
     for change in changes {
+        if let Change::Rename { to, .. } = &change {
+            make_dir(to.parent().unwrap_or(pki))?;
+        }
         match change {
             Change::Write { path, bytes } => {
-                let dir = path.parent().unwrap_or(pki);
-                disk::create_dir_all(dir, Mode::Public)?;
+                make_dir(path.parent().unwrap_or(pki))?;
                 let staged = Staged::new(&path, &bytes)?;
                 steps.push(Step::Rename {
                     from: staged.keep()?,
