@@ -227,6 +227,21 @@ impl Delays {
     }
 }
 
+/// What a killed run left, for the trials' summary.
+fn what_is_left(ws: &Workspace) -> &'static str {
+    let left = leftovers(ws.path());
+    let has = |name: &str| left.iter().any(|f| f.ends_with(name));
+    if has(".render-journal.json") {
+        "an output journal"
+    } else if has(".pki-journal.json") {
+        "a PKI journal"
+    } else if !left.is_empty() {
+        "temporary files only"
+    } else {
+        "nothing"
+    }
+}
+
 /// How long an uninterrupted run of `args` takes in a workspace `prepare` makes.
 fn duration(prepare: impl Fn() -> Workspace, args: &[&str]) -> Duration {
     let ws = prepare();
@@ -267,6 +282,7 @@ fn kill_9_at_random_moments_never_wedges_the_tree_or_loses_the_root() {
     };
     let again = duration(changed, &["out", "--refresh-credentials"]);
     let (mut killed, mut finished) = (0, 0);
+    let mut left = std::collections::BTreeMap::new();
     for trial in 0..trials() {
         // Even trials kill a first render, odd ones a re-render that changes the PKI and
         // re-seals every file.
@@ -284,13 +300,14 @@ fn kill_9_at_random_moments_never_wedges_the_tree_or_loses_the_root() {
             killed += 1;
         }
         let at = format!("trial {trial} (seed {seed}): {args:?} killed after {delay:?}");
+        *left.entry(what_is_left(&ws)).or_insert(0) += 1;
         recovers(&ws, &at);
         if before.is_some() {
             assert_eq!(root(&ws), before, "{at}");
         }
     }
     eprintln!(
-        "kill -9 trials: {} ({killed} killed mid-run, {finished} finished first; a full first render took {first:?}, a re-render {again:?}); every one recovered",
+        "kill -9 trials: {} ({killed} killed mid-run, {finished} finished first; a full first render took {first:?}, a re-render {again:?}); every one recovered; left behind: {left:?}",
         killed + finished
     );
 }
