@@ -7,6 +7,11 @@
 
 use sha2::{Digest, Sha256};
 
+/// SHA-256 of `bytes` (a certificate's fingerprint).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
 /// Lowercase hex SHA-256 of `bytes`, as the render record and the PKI's records keep it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))

@@ -285,6 +285,14 @@ impl InMemory {
         for (issue, fix) in self.issue_notes(sealed_cacerts) {
             report.push(Finding::error("drift", "pki", issue, fix));
         }
+        for flaw in &self.resolved.pki_flaws {
+            report.push(Finding::error(
+                "pki",
+                flaw.path.display().to_string(),
+                flaw.problem.clone(),
+                "restore pki/ from git (`git log -p pki/` shows who changed it); a render refuses this PKI",
+            ));
+        }
         for note in self.admin_notes() {
             report.note(note);
         }

@@ -151,6 +151,7 @@ impl Classify for SealError {
             | SealError::NoRoot { .. }
             | SealError::NoIntermediate { .. }
             | SealError::Encrypt { .. }
+            | SealError::PkiNotProven { .. }
             | SealError::InputFiles { .. } => ExitKind::Input,
         }
     }

@@ -156,7 +156,19 @@ pub(super) fn rotate_root(
         RotateStage::Done => None,
     };
     resolved.rotate(&mesh, target, now)?;
+    // Completing the rotation makes the next root the root: a pinned fingerprint follows it,
+    // before the PKI commits (a fingerprint of the next root is accepted at `finish`).
+    let pinned = match (target, mesh.pki.root_fingerprint) {
+        (None, Some(_)) => super::render::pin_root(&origin, &resolved)?,
+        _ => None,
+    };
     resolved.commit()?;
+    if let Some(path) = pinned {
+        println!(
+            "note: pki.rootFingerprint in {} now names the new root: commit it with pki/",
+            path.display()
+        );
+    }
     match target {
         Some(stage) => println!(
             "Root rotation: stage `{}` recorded in {}. Render, review and sync it to every cluster; then check that {}.",

@@ -95,7 +95,18 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
     let sealer = MeshSealer::new(&resolved, now);
     let bar = progress::Bar::new(cli.quiet);
     let summary = pool.install(|| output::write(&cli.out, &tree, &sealer, &bar))?;
+    // The root this render issued is pinned in mesh.yaml: a replaced pki/ is then caught keylessly.
+    let pinned = match changes.contains(&Change::IssuedRoot) {
+        true => pin_root(origin, &resolved)?,
+        false => None,
+    };
     if !cli.quiet {
+        if let Some(path) = &pinned {
+            println!(
+                "note: recorded the root's fingerprint in {} (pki.rootFingerprint): commit it with pki/; every render and check then proves the root is this one",
+                path.display()
+            );
+        }
         if swept > 0 {
             println!("note: removed {swept} temporary files an interrupted run left");
         }
@@ -115,6 +126,30 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
         );
     }
     Ok(())
+}
+
+/// Writes the fingerprint of the resolved root into mesh.yaml as `pki.rootFingerprint` (the
+/// built-in example has no file to write it to); returns the file it wrote.
+pub(super) fn pin_root(
+    origin: &Origin,
+    resolved: &seal::Resolved,
+) -> Result<Option<std::path::PathBuf>, Failure> {
+    let (Origin::File(path), Some(state)) = (origin, &resolved.pki) else {
+        return Ok(None);
+    };
+    let fingerprint = crate::pki::proof::fingerprint(&state.root)
+        .map_err(|message| CommandError::Edit(format!("the root: {message}")))?;
+    let text = disk::read_text(path)?;
+    let edited = config::edit::set_root_fingerprint(
+        &text,
+        &fingerprint.to_string(),
+        "the mesh's root CA (mesh-render)",
+    )
+    .map_err(CommandError::Edit)?;
+    if edited != text {
+        disk::write_atomic(path, edited.as_bytes(), disk::Mode::Public)?;
+    }
+    Ok(Some(path.clone()))
 }
 
 pub(super) fn describe_created(created: &Created) -> String {

@@ -64,6 +64,57 @@ pub fn set_gitops_recipient(
     }
 }
 
+/// Sets `pki.rootFingerprint` in the mesh description `text`: replaces the line if there is one,
+/// else inserts it first under a top-level `pki:` line, else appends a `pki:` block.
+pub fn set_root_fingerprint(
+    text: &str,
+    fingerprint: &str,
+    comment: &str,
+) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    let top = |l: &str, key: &str| {
+        l.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().is_empty() || rest.trim_start().starts_with('#'))
+    };
+    match lines.iter().position(|l| top(l.trim_end(), "pki:")) {
+        Some(at) => {
+            // The block's keys: the lines after it indented more than nothing.
+            let mut end = at + 1;
+            while end < lines.len() && (lines[end].starts_with(' ') || lines[end].trim().is_empty())
+            {
+                end += 1;
+            }
+            let indent = lines[at + 1..end]
+                .iter()
+                .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .map_or(2, |l| l.len() - l.trim_start().len());
+            let line = format!(
+                "{}rootFingerprint: {fingerprint} # {comment}\n",
+                " ".repeat(indent)
+            );
+            match (at + 1..end).find(|&i| lines[i].trim_start().starts_with("rootFingerprint:")) {
+                Some(i) => out[i] = line,
+                None => out.insert(at + 1, line),
+            }
+        }
+        None => {
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push("\n".to_owned());
+            }
+            out.push(format!(
+                "pki:\n  rootFingerprint: {fingerprint} # {comment}\n"
+            ));
+        }
+    }
+    let edited: String = out.concat();
+    let mesh = parse(&edited, &Origin::File("mesh.yaml".into())).map_err(|e| e.to_string())?;
+    match mesh.pki.root_fingerprint {
+        Some(f) if f.to_string() == fingerprint => Ok(edited),
+        _ => Err("could not place pki.rootFingerprint in the mesh description".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +142,36 @@ mod tests {
             once.matches("gitopsRecipient").count()
         );
         assert!(twice.contains("# second"));
+    }
+
+    const FP: &str = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn a_root_fingerprint_goes_first_under_pki_and_replaces_an_old_one() {
+        let text = crate::config::EXAMPLE_YAML;
+        let edited = set_root_fingerprint(text, FP, "the render that issued the root").unwrap();
+        assert!(
+            edited.contains(&format!(
+                "pki:\n  rootFingerprint: {FP} # the render that issued the root\n"
+            )),
+            "{edited}"
+        );
+        assert_eq!(edited.lines().count(), text.lines().count() + 1);
+        let other = FP.replace("00", "ff");
+        let again = set_root_fingerprint(&edited, &other, "rotated").unwrap();
+        assert_eq!(again.lines().count(), edited.lines().count());
+        assert!(again.contains(&other) && !again.contains(FP));
+    }
+
+    #[test]
+    fn a_description_without_pki_gets_a_pki_block() {
+        let text = crate::config::EXAMPLE_YAML;
+        let start = text.find("\npki:").unwrap() + 1;
+        let end = start + text[start..].find("\n\n").unwrap_or(text.len() - start);
+        let without: String = format!("{}{}", &text[..start], &text[end..]);
+        assert!(!without.contains("\npki:"), "{without}");
+        let edited = set_root_fingerprint(&without, FP, "c").unwrap();
+        assert!(edited.ends_with(&format!("pki:\n  rootFingerprint: {FP} # c\n")));
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use super::names::{
-    AgeRecipient, ClusterName, ContextName, ImageRef, MeshId, NetworkName, Revision, TrustDomain,
+    AgeRecipient, ClusterName, ContextName, ImageRef, MeshId, NetworkName, Revision,
+    RootFingerprint, TrustDomain,
 };
 use super::spec;
 pub use super::spec::{Algorithm, Cni, GitOpsTarget, Profile, Topology, Workload};
@@ -214,6 +215,8 @@ pub struct PkiSettings {
     pub algorithm: Algorithm,
     pub validity: Validity,
     pub expiry_warning_days: i64,
+    /// The fingerprint the root must have (`pki.rootFingerprint`), if mesh.yaml pins it.
+    pub root_fingerprint: Option<RootFingerprint>,
 }
 
 impl PkiSettings {

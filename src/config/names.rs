@@ -285,3 +285,41 @@ mod tests {
         assert!(TrustDomain::parse("a..b").is_err());
     }
 }
+
+/// The fingerprint of the mesh's root certificate: the SHA-256 of its DER, written
+/// `sha256:<64 lowercase hex digits>` (`openssl x509 -in root.pem -outform DER | sha256sum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RootFingerprint([u8; 32]);
+
+impl RootFingerprint {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let invalid = || {
+            Invalid {
+            problem: format!("{s:?} is not a root fingerprint (sha256: and 64 hex digits)"),
+            fix: "leave it as the render that issued the root wrote it, or set it to `sha256:` and the output of `openssl x509 -in root.pem -outform DER | sha256sum`".to_owned(),
+        }
+        };
+        let hex = s.strip_prefix("sha256:").ok_or_else(invalid)?;
+        if hex.len() != 64 {
+            return Err(invalid());
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(invalid)?, 16)
+                .map_err(|_| invalid())?;
+        }
+        Ok(Self(bytes))
+    }
+
+    /// The fingerprint of a certificate's DER.
+    pub fn of_der(der: &[u8]) -> Self {
+        Self(crate::digest::sha256(der))
+    }
+}
+
+impl fmt::Display for RootFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sha256:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}

@@ -370,6 +370,9 @@ pub struct PkiSpec {
     pub intermediate_validity_days: Option<Spanned<u32>>,
     #[serde(default)]
     pub expiry_warning_days: Option<Spanned<u32>>,
+    /// The SHA-256 fingerprint of the root certificate, written by the render that issues it.
+    #[serde(default)]
+    pub root_fingerprint: Option<Text>,
 }
 
 /// How the rendered tree is synced.

@@ -12,7 +12,7 @@ use super::mesh::{
 };
 use super::names::{
     self, AgeRecipient, ClusterName, ContextName, ImageRef, Invalid, MeshId, NetworkName, Revision,
-    TrustDomain,
+    RootFingerprint, TrustDomain,
 };
 use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
 
@@ -264,7 +264,12 @@ fn pki_settings(p: &mut Problems, spec: &spec::PkiSpec) -> Option<PkiSettings> {
         PkiSettings::DEFAULT_EXPIRY_WARNING_DAYS,
         0,
     );
+    let root_fingerprint = spec
+        .root_fingerprint
+        .as_ref()
+        .and_then(|text| p.name("pki.rootFingerprint", text, RootFingerprint::parse));
     (p.0.len() == before).then_some(PkiSettings {
+        root_fingerprint,
         algorithm: spec.algorithm,
         validity: Validity {
             root_days,

@@ -5,6 +5,7 @@
 //! change one transaction (in memory until committed, one journal, completed after a crash).
 
 pub mod ca;
+pub mod proof;
 pub mod rotation;
 pub mod state;
 pub mod store;

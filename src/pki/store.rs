@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::ca::{self, Ca, CaError};
+use super::proof::{self, Flaw};
 use super::rotation::Stage;
 use super::state::{self, CaRecord, Kind, PkiState, RotationState};
 use super::txn::{self, Txn};
@@ -481,6 +482,67 @@ impl PkiDir {
         }
         self.txn.remove(&self.rotation_file())?;
         Ok(())
+    }
+
+    /// With an admin identity: every CA file of `state` decrypts (so its MAC verifies) and its
+    /// key is the key of its certificate. A CA issued in this run is proven by being made here.
+    /// `None` if no identity at hand opens any of them (none is an admin's: nothing to prove
+    /// with).
+    pub fn prove_keys(&self, state: &PkiState, identities: &Identities) -> Option<Vec<Flaw>> {
+        let records: Vec<&CaRecord> = std::iter::once(&state.root)
+            .chain(state.intermediates.values())
+            .chain(
+                state
+                    .rotation
+                    .iter()
+                    .flat_map(|r| r.next_root.iter().chain(r.next_intermediates.values())),
+            )
+            .filter(|r| self.txn.issued(&r.path).is_none())
+            .collect();
+        /// What decrypting one file showed.
+        enum Opened {
+            Proven,
+            Flawed(String),
+            /// No identity at hand is one of its recipients.
+            Closed,
+        }
+        let results: Vec<(&CaRecord, Opened)> = records
+            .into_par_iter()
+            .map(|record| {
+                let opened = match self.decrypt_key(&record.path, Some(identities), "prove it") {
+                    Ok(key) => match proof::prove_key(record, &key) {
+                        Ok(()) => Opened::Proven,
+                        Err(problem) => Opened::Flawed(problem),
+                    },
+                    Err(StoreError::NeedIdentity { .. }) => Opened::Closed,
+                    Err(StoreError::Sops { source, .. }) => Opened::Flawed(format!(
+                        "it does not decrypt as sops wrote it: {source} (sops exit {})",
+                        source.sops_exit_code()
+                    )),
+                    Err(e) => Opened::Flawed(e.to_string()),
+                };
+                (record, opened)
+            })
+            .collect();
+        if !results.is_empty() && results.iter().all(|(_, o)| matches!(o, Opened::Closed)) {
+            return None;
+        }
+        Some(
+            results
+                .into_iter()
+                .filter_map(|(record, opened)| {
+                    let problem = match opened {
+                        Opened::Proven => return None,
+                        Opened::Flawed(problem) => problem,
+                        Opened::Closed => "no admin identity at hand can decrypt it, though it opens the others: it is not encrypted to this admin".to_owned(),
+                    };
+                    Some(Flaw {
+                        path: record.path.clone(),
+                        problem,
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// A cluster's next intermediate with its key, during a rotation.

@@ -11,6 +11,8 @@ use crate::templates::TemplateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    #[error("the PKI state cannot be proven, so mesh-render will not use it:\n{}\n  fix: restore pki/ from git (`git log -p pki/` shows who changed it); never edit a PKI file by hand", .flaws.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    PkiNotProven { flaws: Vec<crate::pki::proof::Flaw> },
     #[error(transparent)]
     Keys(#[from] KeysError),
     #[error(transparent)]

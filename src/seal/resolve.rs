@@ -19,6 +19,7 @@ use crate::config::{AgeRecipient, ClusterName, Mesh, Origin};
 use crate::disk;
 use crate::env::Env;
 use crate::keys::{self, StateDir};
+use crate::pki::proof::{self, Flaw};
 use crate::pki::rotation::Stage;
 use crate::pki::state::PkiState;
 use crate::pki::store::{Change, PkiDir, Recovered, StoreError};
@@ -90,6 +91,8 @@ pub struct Resolved {
     pub identities: Option<Identities>,
     pub credentials: CredentialSources,
     pub created: Vec<Created>,
+    /// What is wrong with the PKI's state (only when inspecting: a render refuses it).
+    pub pki_flaws: Vec<Flaw>,
 }
 
 /// The PKI directory of a mesh: `pki/` beside its mesh.yaml; the example's lives in the state
@@ -218,7 +221,15 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
         Admins::Unknown { .. } => Vec::new(),
     };
     let pki = pki_dir.load()?;
+    let pki_flaws = match &pki {
+        Some(state) => prove(mesh, &pki_dir, state, identities.as_ref()),
+        None => Vec::new(),
+    };
+    if mode == Mode::Render && !pki_flaws.is_empty() {
+        return Err(SealError::PkiNotProven { flaws: pki_flaws });
+    }
     Ok(Resolved {
+        pki_flaws,
         mode,
         pki_dir,
         pki,
@@ -228,6 +239,24 @@ pub fn resolve(mesh: &Mesh, origin: &Origin, env: &Env, mode: Mode) -> Result<Re
         credentials,
         created,
     })
+}
+
+/// Every flaw of the PKI's state: its certificates, the root's fingerprint against mesh.yaml,
+/// and with an admin identity each file's MAC and key.
+fn prove(
+    mesh: &Mesh,
+    pki_dir: &PkiDir,
+    state: &PkiState,
+    identities: Option<&Identities>,
+) -> Vec<Flaw> {
+    let mut flaws = proof::prove_certificates(state);
+    if let Some(expected) = &mesh.pki.root_fingerprint {
+        flaws.extend(proof::prove_fingerprint(state, expected));
+    }
+    if let Some(identities) = identities {
+        flaws.extend(pki_dir.prove_keys(state, identities).unwrap_or_default());
+    }
+    flaws
 }
 
 fn cluster_names(mesh: &Mesh) -> Vec<ClusterName> {
