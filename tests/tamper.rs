@@ -278,3 +278,152 @@ fn an_intermediate_moved_to_another_clusters_file_is_refused() {
         text(&o)
     );
 }
+
+/// Points the render record at the bytes `file` now holds, as an attacker covering a change would.
+fn rerecord(ws: &Workspace, file: &str) {
+    let path = ws.out().join(".render-record.json");
+    let mut record: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let bytes = fs::read(ws.out().join(file)).unwrap();
+    record["files"][file]["sha256"] = mesh_render::digest::sha256_hex(&bytes).into();
+    fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+}
+
+const REMOTE: &str = "clusters/kt-k2p/40-mesh/istio-remote-secret-ncloud-nks.sops.yaml";
+
+#[test]
+fn a_remote_secret_re_sealed_with_an_attackers_token_by_the_real_sops_is_caught() {
+    if !common::judge_available("sops", "the attacker uses the real sops") {
+        return;
+    }
+    let ws = Workspace::with_token_files();
+    ws.ok(true, &["out"]);
+    let file = ws.out().join(REMOTE);
+    let recipients = sops::metadata(&fs::read_to_string(&file).unwrap())
+        .unwrap()
+        .recipients()
+        .join(",");
+    let sops_run = |args: &[&str]| {
+        let o = Command::new("sops")
+            .args(args)
+            .current_dir(ws.path())
+            .env("SOPS_AGE_KEY_FILE", &ws.admin_key)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        o.stdout
+    };
+    let plain = String::from_utf8(sops_run(&["-d", file.to_str().unwrap()])).unwrap();
+    let token = common::token("istio-reader-service-account", "ncloud-nks");
+    assert!(plain.contains(&token));
+    let forged = plain.replace(&token, &common::token("attacker", "ncloud-nks"));
+    let forged_path = ws.path().join("forged.yaml");
+    fs::write(&forged_path, forged).unwrap();
+    let sealed = sops_run(&[
+        "-e",
+        "--age",
+        &recipients,
+        "--encrypted-regex",
+        "^(data|stringData)$",
+        forged_path.to_str().unwrap(),
+    ]);
+    fs::write(&file, sealed).unwrap();
+    rerecord(&ws, REMOTE);
+    // The record vouches for it: a render keeps it.
+    assert!(ws.ok(true, &["out"]).contains("0 written"));
+    let (code, report) = check(&ws, true);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert!(
+        has_error(
+            &report,
+            REMOTE,
+            "decrypts to something other than what mesh.yaml and pki/ seal: stringData.ncloud-nks differs"
+        ),
+        "{report:#}"
+    );
+    let shown = report.to_string();
+    assert!(
+        !shown.contains(&token) && !shown.contains("attacker"),
+        "no value is shown"
+    );
+}
+
+#[test]
+fn two_clusters_cacerts_swapped_are_caught_with_a_key_even_without_the_description() {
+    let ws = rendered();
+    let (a, b) = (
+        "clusters/kt-k2p/10-istio-system/cacerts.sops.yaml",
+        "clusters/ncloud-nks/10-istio-system/cacerts.sops.yaml",
+    );
+    let (bytes_a, bytes_b) = (
+        fs::read(ws.out().join(a)).unwrap(),
+        fs::read(ws.out().join(b)).unwrap(),
+    );
+    fs::write(ws.out().join(a), bytes_b).unwrap();
+    fs::write(ws.out().join(b), bytes_a).unwrap();
+    rerecord(&ws, a);
+    rerecord(&ws, b);
+    let o = ws.run(true, &["check", "out", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        has_error(
+            &report,
+            a,
+            "ca-cert.pem is the intermediate CA of ncloud-nks, not of kt-k2p"
+        ),
+        "{report:#}"
+    );
+    let (code, report) = check(&ws, true);
+    assert_eq!(code, Some(1));
+    assert!(
+        has_error(&report, a, "decrypts to something other than"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_sealed_file_from_another_mesh_is_an_error_with_or_without_a_key() {
+    let ws = rendered();
+    let other = rendered();
+    let file = "clusters/kt-k2p/10-istio-system/cacerts.sops.yaml";
+    fs::copy(other.out().join(file), ws.out().join(file)).unwrap();
+    rerecord(&ws, file);
+    for with_key in [false, true] {
+        let (code, report) = check(&ws, with_key);
+        assert_eq!(code, Some(1), "{report:#}");
+        assert!(
+            has_error(
+                &report,
+                file,
+                "none of its recipients is an admin of this mesh"
+            ),
+            "{report:#}"
+        );
+    }
+    let (_, report) = check(&ws, true);
+    assert!(has_error(&report, file, "cannot open it"), "{report:#}");
+}
+
+#[test]
+fn without_an_admin_identity_check_says_sealed_files_were_checked_against_the_record_only() {
+    let ws = rendered();
+    let (code, report) = check(&ws, false);
+    assert_eq!(code, Some(0), "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("checked against the render record only"),
+        "{notes}"
+    );
+    let o = ws.run(
+        false,
+        &["check", "out", "--against", "mesh.yaml", "--verify-secrets"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let (_, report) = check(&ws, true);
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("3 exactly as this render seals them"),
+        "{report:#}"
+    );
+}

@@ -50,6 +50,15 @@ pub struct Options {
 /// If `root` is not a rendered tree (no render record) or cannot be read; every problem inside
 /// the tree is a finding.
 pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
+    run_decrypting(root, options).map(|(report, _)| report)
+}
+
+/// Decrypted SOPS files, by path in the tree.
+pub type Decrypted = BTreeMap<String, Vec<Value>>;
+
+/// [`run`], also returning what the SOPS files decrypted to (for proving the sealed files
+/// against a render).
+pub fn run_decrypting(root: &Path, options: &Options) -> Result<(Report, Decrypted), TreeError> {
     let tree = RenderedTree::open(root)?;
     let mut report = Report::default();
 
@@ -102,6 +111,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
     structure::check_roots(&roots, &built, &mut report);
 
     // Mesh invariants.
+    let decrypted = plain.clone();
     let view = mesh_view(&built, &docs, plain);
     invariants::check(
         &view,
@@ -113,7 +123,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Report, TreeError> {
         report.note("no mesh description given (--against mesh.yaml): sample placement and remote secret servers were checked for consistency only");
     }
     report.sort();
-    Ok(report)
+    Ok((report, decrypted))
 }
 
 /// Every YAML file of the tree, parsed; a file that does not parse is a finding.

@@ -213,6 +213,14 @@ pub fn check_cacerts(
                 file("cert-chain.pem"),
             );
             bundles.insert(path.clone(), root_bundle.clone());
+            if let Some(problem) = names_its_cluster(path, &ca_cert) {
+                report.push(Finding::error(
+                    "secret",
+                    path,
+                    problem,
+                    "render again: each cluster's cacerts holds its own intermediate; if nobody on the team moved it, treat it as an attack",
+                ));
+            }
             if !chain.starts_with(&ca_cert) {
                 report.push(Finding::error(
                     "secret",
@@ -261,6 +269,25 @@ pub fn check_cacerts(
             "render every cluster from one PKI; mid-rotation, sync every stage to every cluster",
         ));
     }
+}
+
+/// Whether the intermediate of a cacerts under `clusters/<cluster>/` names that cluster
+/// (`L=<cluster>`, as mesh-render issues it); the problem if not.
+fn names_its_cluster(path: &str, ca_cert: &str) -> Option<String> {
+    let cluster = path.strip_prefix("clusters/")?.split('/').next()?;
+    let der = pem_blocks(ca_cert).into_iter().next()?;
+    let (_, cert) = X509Certificate::from_der(&der).ok()?;
+    let named: Vec<&str> = cert
+        .subject()
+        .iter_locality()
+        .filter_map(|a| a.as_str().ok())
+        .collect();
+    (named != [cluster]).then(|| {
+        format!(
+            "ca-cert.pem is the intermediate CA of {}, not of {cluster}, whose directory holds it",
+            named.first().copied().unwrap_or("no cluster")
+        )
+    })
 }
 
 /// Verifies the intermediate's signature against one root of the bundle; returns the notAfter of

@@ -183,6 +183,15 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// With --against: prove every sealed file by decrypting it and comparing it with what the
+    /// render would seal, and fail if no admin identity is at hand (default: prove when one is).
+    #[arg(long, requires = "against", conflicts_with = "no_verify_secrets")]
+    pub verify_secrets: bool,
+
+    /// With --against: check sealed files against the render record only.
+    #[arg(long, requires = "against")]
+    pub no_verify_secrets: bool,
+
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

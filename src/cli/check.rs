@@ -15,16 +15,18 @@ use super::render::apply_target;
 use crate::check::drift::Why;
 use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
 use crate::config::{Mesh, Origin};
-use crate::disk::LockMode;
+use crate::disk::{self, LockMode};
 use crate::env::Env;
 use crate::model::{Model, WarningKind};
 use crate::output;
 use crate::pki::store::Change;
 use crate::plan::SealReason;
-use crate::render::{self, Tree};
-use crate::seal::{self, Mode, Resolved};
-use crate::sops::Identities;
+use crate::render::{self, Entry, RelPath, Sealed, Tree};
+use crate::seal::verify::{self, Verdict};
+use crate::seal::{self, MeshSealer, Mode, Resolved};
+use crate::sops::{self, Identities};
 use crate::vocabulary;
+use rayon::prelude::*;
 
 /// Shared locks on the mesh's directory (when it has one here) and on the tree, in the order
 /// writers take them: what is read is what no writer is changing.
@@ -79,7 +81,16 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
             .map_or(90, |a| a.mesh.pki.expiry_warning_days),
         now,
     };
-    let mut report = check::run(&args.out, &options)?;
+    let (mut report, decrypted) = check::run_decrypting(&args.out, &options)?;
+    if let Some(against) = &mut against {
+        against.resolved.identities = options.identities;
+        let wanted = match (args.verify_secrets, args.no_verify_secrets) {
+            (true, _) => VerifySecrets::Yes,
+            (_, true) => VerifySecrets::No,
+            _ => VerifySecrets::Auto,
+        };
+        against.verify_secrets(&args.out, wanted, &decrypted, now, &mut report)?;
+    }
     if let Some(used) = used {
         report.note(format!(
             "SOPS files decrypted with the identities of {used}"
@@ -180,6 +191,16 @@ fn open_or_empty(out: &Path) -> Result<RenderedTree, Failure> {
     }
 }
 
+/// Whether `check --against` proves sealed files by their plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VerifySecrets {
+    /// When an admin identity is at hand.
+    Auto,
+    /// Always: without an admin identity, `check` fails.
+    Yes,
+    No,
+}
+
 /// A render done in memory from a mesh description, with its secret inputs read, not created.
 struct InMemory {
     mesh: Mesh,
@@ -212,6 +233,132 @@ impl InMemory {
             resolved,
             would_issue,
         })
+    }
+
+    /// Proves every sealed file of the tree that decrypted by comparing it with what this
+    /// render would seal; with no admin identity at hand, says that sealed files were checked
+    /// against the render record only.
+    fn verify_secrets(
+        &self,
+        out: &Path,
+        wanted: VerifySecrets,
+        decrypted: &check::Decrypted,
+        now: time::OffsetDateTime,
+        report: &mut Report,
+    ) -> Result<(), Failure> {
+        let admins: Vec<String> = self
+            .resolved
+            .admins
+            .recipients()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let sealed: Vec<(&RelPath, &Sealed)> = self
+            .tree
+            .iter()
+            .filter_map(|(path, entry)| match entry {
+                Entry::Sealed(sealed) => Some((path, sealed)),
+                Entry::Text(_) => None,
+            })
+            .collect();
+        // Keyless: every sealed file's clear recipient list names an admin.
+        let confined = disk::Confined::new(out);
+        let on_disk: Vec<(&RelPath, Option<Vec<String>>)> = sealed
+            .par_iter()
+            .filter_map(|(path, _)| {
+                let bytes = confined.read(path.as_str()).ok()?.ok()??;
+                let text = String::from_utf8(bytes).ok()?;
+                let recipients = sops::metadata(&text)
+                    .ok()
+                    .map(|m| m.recipients().iter().map(ToString::to_string).collect());
+                Some((*path, recipients))
+            })
+            .collect();
+        if self.resolved.admins.known() {
+            for (path, recipients) in &on_disk {
+                if let Some(recipients) = recipients
+                    && !recipients.iter().any(|r| admins.contains(r))
+                {
+                    report.push(Finding::error(
+                        "secret",
+                        path.as_str(),
+                        "none of its recipients is an admin of this mesh (secrets.admins): it was not sealed by this mesh's render",
+                        "render with an admin identity to seal it again; find who wrote it",
+                    ));
+                }
+            }
+        }
+        let admin_at_hand = self.resolved.identities.as_ref().is_some_and(|ids| {
+            ids.recipients()
+                .iter()
+                .any(|r| admins.contains(&r.to_string()))
+        });
+        match (wanted, admin_at_hand) {
+            (VerifySecrets::No, _) => {
+                report.note("sealed files were checked against the render record only (--no-verify-secrets)");
+                return Ok(());
+            }
+            (VerifySecrets::Yes, false) => {
+                return Err(CommandError::VerifyNeedsAdmin.into());
+            }
+            (VerifySecrets::Auto, false) => {
+                report.note("no admin identity at hand: sealed files were checked against the render record only, not proven by their plaintext");
+                return Ok(());
+            }
+            _ => {}
+        }
+        let sealer = MeshSealer::new(&self.resolved, now);
+        let verdicts: Vec<(&RelPath, Result<Verdict, String>)> = sealed
+            .par_iter()
+            .filter_map(|(path, sealed)| {
+                let docs = decrypted.get(path.as_str())?;
+                let doc = docs.first()?;
+                let verdict = sealer
+                    .expected(sealed)
+                    .map(|expected| verify::compare(&expected, doc))
+                    .map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned());
+                Some((*path, verdict))
+            })
+            .collect();
+        let (mut proven, mut unverified) = (0, Vec::new());
+        for (path, verdict) in verdicts {
+            match verdict {
+                Ok(Verdict::Proven) => proven += 1,
+                Ok(Verdict::Unverified { why }) => unverified.push(format!("{path} ({why})")),
+                Err(why) => unverified.push(format!("{path} ({why})")),
+                Ok(Verdict::Differs(fields)) => report.push(Finding::error(
+                    "secret",
+                    path.as_str(),
+                    format!(
+                        "decrypts to something other than what mesh.yaml and pki/ seal: {} differ{}",
+                        fields.join(", "),
+                        if fields.len() == 1 { "s" } else { "" }
+                    ),
+                    "render with an admin identity to seal it again; if nobody on the team changed it, treat it as an attack: find the commit, rotate what it holds",
+                )),
+            }
+        }
+        // A sealed file that no admin identity opens while others open: not encrypted to the
+        // admins (copied from another mesh, or written for someone else).
+        for (path, recipients) in &on_disk {
+            if !decrypted.contains_key(path.as_str()) && recipients.is_some() {
+                report.push(Finding::error(
+                    "secret",
+                    path.as_str(),
+                    "the admin identity at hand cannot open it: it is not encrypted to the mesh's admins",
+                    "render with an admin identity to seal it again; find who wrote it",
+                ));
+            }
+        }
+        report.note(format!(
+            "sealed files proven by their plaintext: {proven} exactly as this render seals them, {} compared without a credential that is not at hand{}",
+            unverified.len(),
+            match unverified.first() {
+                Some(first) => format!(" (first: {first})"),
+                None => String::new(),
+            }
+        ));
+        Ok(())
     }
 
     /// What a render would issue, for the user; `sealed_cacerts`: the output compared with

@@ -36,8 +36,12 @@ pub enum CommandError {
     GeneratedInvalid(String),
     #[error("{0}")]
     NoContexts(String),
-    #[error("could not record the recipient in the mesh description: {0}")]
+    #[error("could not edit the mesh description: {0}")]
     Edit(String),
+    #[error(
+        "--verify-secrets: no admin identity is at hand to decrypt the sealed files with\n  fix: point SOPS_AGE_KEY_FILE at an admin's identity (one of secrets.admins), or drop --verify-secrets"
+    )]
+    VerifyNeedsAdmin,
     #[error(
         "--schemas: {0}\n  fix: pass a directory of JSON Schemas (layout {{group}}/{{kind}}_{{version}}.json) or a kubeconform path template"
     )]
@@ -59,6 +63,7 @@ impl Classify for CommandError {
             | CommandError::UnknownCluster { .. }
             | CommandError::InitExists(_)
             | CommandError::NoContexts(_)
+            | CommandError::VerifyNeedsAdmin
             | CommandError::Schemas(_) => ExitKind::Input,
         }
     }

@@ -186,6 +186,48 @@ impl CredentialSources {
     }
 }
 
+impl CredentialSources {
+    /// What mesh.yaml itself says of `source`'s credential when the credential cannot be read:
+    /// a credential with stand-ins for what is not at hand, and the kubeconfig fields those
+    /// stand-ins fill (`check` compares a sealed remote secret without them).
+    pub fn stand_in(
+        &self,
+        source: &ClusterName,
+    ) -> Option<(ReaderCredential, &'static [&'static str])> {
+        const AUTH: &[&str] = &["users.*.user"];
+        const ALL: &[&str] = &["users.*.user", "clusters.*.cluster"];
+        let stand_in = ReaderAuth::Token("stand-in".to_owned());
+        match self.by_cluster.get(source)? {
+            Credentials::TokenFile {
+                server,
+                ca_data,
+                tls_server_name,
+                ..
+            } => Some((
+                ReaderCredential {
+                    server: server.clone(),
+                    ca_data: ca_data.clone(),
+                    tls_server_name: tls_server_name.clone(),
+                    auth: stand_in,
+                    is_reader_token: true,
+                },
+                AUTH,
+            )),
+            Credentials::Kubeconfig { .. } => Some((
+                ReaderCredential {
+                    server: "https://stand-in".to_owned(),
+                    ca_data: String::new(),
+                    tls_server_name: None,
+                    auth: stand_in,
+                    is_reader_token: true,
+                },
+                ALL,
+            )),
+            Credentials::ExternalSecrets { .. } => None,
+        }
+    }
+}
+
 /// A token file's bytes: a regular file of at most 1 MiB.
 fn read_token_file(path: &Path) -> Result<Vec<u8>, disk::IoError> {
     disk::read_input(path, disk::MAX_INPUT_BYTES, disk::Input::Regular)

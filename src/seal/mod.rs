@@ -4,7 +4,8 @@
 //! reads the clusters' credentials, plans every sealed file from one recipe (its inputs digest
 //! and its material come from the same decision), and seals descriptors into SOPS files when the
 //! output asks. `check` and `diff` resolve exactly as render does, in `Mode::Inspect`, which
-//! creates and writes nothing.
+//! creates and writes nothing; `check` proves a tree's sealed files against what the sealer
+//! would seal (`verify`).
 
 mod credentials;
 mod error;
@@ -13,6 +14,7 @@ mod plaintext;
 mod recipe;
 mod resolve;
 mod sealer;
+pub mod verify;
 
 pub use credentials::CredentialSources;
 pub use error::{CredentialError, SealError};

@@ -13,6 +13,7 @@ use super::error::SealError;
 use super::plaintext;
 use super::recipe;
 use super::resolve::Resolved;
+use super::verify;
 use crate::config::ClusterName;
 use crate::kubeconfig;
 use crate::output::Sealer;
@@ -130,40 +131,83 @@ impl<'a> MeshSealer<'a> {
         for warning in warnings {
             self.warn(warning);
         }
-        let auth = match &credential.auth {
-            kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
-            kubeconfig::ReaderAuth::ClientCertificate {
-                certificate_data,
-                key_data,
-            } => ReaderAuth::ClientCertificate {
-                certificate_data,
-                key_data,
-            },
-        };
-        let kubeconfig = RemoteKubeconfig {
-            server: &credential.server,
-            ca_data: &credential.ca_data,
-            tls_server_name: credential.tls_server_name.as_deref(),
-            auth,
-        };
-        Ok(crate::render::kubeconfig::kubeconfig(source, &kubeconfig)?)
+        kubeconfig_of(source, &credential)
     }
 
-    fn seal_one(&self, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
-        let (what, plaintext) = match &sealed.secret {
-            Secret::CaCerts { cluster, namespace } => (
-                format!("the cacerts of {cluster}"),
-                self.cacerts(cluster, namespace)?,
-            ),
+    /// What the render would seal for `sealed`: its exact plaintext, or, for a remote secret
+    /// whose credential is not at hand, its plaintext around stand-ins for what is not, and the
+    /// fields of its kubeconfig they fill.
+    pub fn expected(&self, sealed: &Sealed) -> Result<verify::Expected, SealError> {
+        match &sealed.secret {
             Secret::RemoteSecret {
                 source,
                 target,
                 namespace,
-            } => (
-                format!("the remote secret of {source} for {target}"),
-                self.remote_secret(source, target, namespace)?,
-            ),
+            } => match self.remote_secret(source, target, namespace) {
+                Ok(plain) => Ok(verify::Expected::Exact(plain)),
+                Err(e) => {
+                    let Some((credential, masked)) = self.resolved.credentials.stand_in(source)
+                    else {
+                        return Err(e);
+                    };
+                    let inner = kubeconfig_of(source, &credential)?;
+                    Ok(verify::Expected::Structural {
+                        plain: plaintext::remote_secret(source, target, namespace, &inner)?,
+                        key: source.to_string(),
+                        masked,
+                        why: e.to_string().lines().next().unwrap_or("").to_owned(),
+                    })
+                }
+            },
+            Secret::CaCerts { .. } => self.seal_plaintext(sealed).map(verify::Expected::Exact),
+        }
+    }
+
+    fn seal_plaintext(&self, sealed: &Sealed) -> Result<Zeroizing<String>, SealError> {
+        Ok(match &sealed.secret {
+            Secret::CaCerts { cluster, namespace } => self.cacerts(cluster, namespace)?,
+            Secret::RemoteSecret {
+                source,
+                target,
+                namespace,
+            } => self.remote_secret(source, target, namespace)?,
+        })
+    }
+}
+
+/// The kubeconfig a remote secret holds for `source`, around `credential`.
+fn kubeconfig_of(
+    source: &ClusterName,
+    credential: &kubeconfig::ReaderCredential,
+) -> Result<Zeroizing<String>, SealError> {
+    let auth = match &credential.auth {
+        kubeconfig::ReaderAuth::Token(t) => ReaderAuth::Token(t),
+        kubeconfig::ReaderAuth::ClientCertificate {
+            certificate_data,
+            key_data,
+        } => ReaderAuth::ClientCertificate {
+            certificate_data,
+            key_data,
+        },
+    };
+    let kubeconfig = RemoteKubeconfig {
+        server: &credential.server,
+        ca_data: &credential.ca_data,
+        tls_server_name: credential.tls_server_name.as_deref(),
+        auth,
+    };
+    Ok(crate::render::kubeconfig::kubeconfig(source, &kubeconfig)?)
+}
+
+impl MeshSealer<'_> {
+    fn seal_one(&self, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
+        let what = match &sealed.secret {
+            Secret::CaCerts { cluster, .. } => format!("the cacerts of {cluster}"),
+            Secret::RemoteSecret { source, target, .. } => {
+                format!("the remote secret of {source} for {target}")
+            }
         };
+        let plaintext = self.seal_plaintext(sealed)?;
         let recipients: Vec<Recipient> = sealed
             .recipients
             .iter()
