@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::digest::sha256_hex;
 use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
 use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
-use crate::record::{FileRecord, JOURNAL_FILE, RECORD_FILE, Record};
+use crate::record::{FileRecord, JOURNAL_FILE, RECORD_FILE, Record, Trust};
 use crate::render::{RelPath, Sealed, Tree};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,8 @@ pub struct Summary {
     pub kept_edited: Vec<String>,
     /// Whether this write created the tree (there was no render record before).
     pub created: bool,
+    /// What changed in the mesh's trust since the tree was last rendered, for the reviewer.
+    pub trust_changes: Vec<String>,
 }
 
 /// Reports the progress of a long write (a terminal progress bar; nothing otherwise).
@@ -161,6 +163,7 @@ pub fn records_sealed(out_dir: &Path, file_name: &str) -> Result<bool, OutputErr
 pub fn write(
     out_dir: &Path,
     tree: &Tree,
+    trust: &Trust,
     sealer: &dyn Sealer,
     progress: &dyn Progress,
 ) -> Result<Summary, OutputError> {
@@ -271,7 +274,11 @@ pub fn write(
         }
     }
     files.extend(ok.iter().map(|s| (s.path.to_string(), s.record.clone())));
-    let new = Record::new(files.into_iter().collect());
+    let new = Record::new(files.into_iter().collect()).with_trust(trust.clone());
+    summary.trust_changes = match &old.trust {
+        Some(was) => trust.changes_from(was),
+        None => Vec::new(),
+    };
 
     // Apply: the staged bytes reach the disk before any rename makes them visible; the sealer's
     // state is committed; the next record is journaled; then the renames, the removals, the

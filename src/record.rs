@@ -1,6 +1,8 @@
 //! The render record (`.render-record.json`), committed with the output: every file mesh-render
 //! wrote, with the SHA-256 of its bytes and, for a sealed file, the digest of the inputs it was
-//! sealed from. Read and validated here only, for the writer and for `check` alike.
+//! sealed from; and the mesh's trust as it was rendered (who can decrypt what, which API servers
+//! the remote secrets reach), so the next render and `diff` name what changed in it first. Read
+//! and validated here only, for the writer and for `check` alike.
 //!
 //! Forward-compatible: every format ever written is read, and the next render rewrites it in the
 //! current one. A record of a newer format than this release writes is refused (a downgrade
@@ -18,8 +20,8 @@ pub const RECORD_FILE: &str = ".render-record.json";
 /// interrupted mid-commit.
 pub const JOURNAL_FILE: &str = ".render-journal.json";
 
-/// The format this release writes.
-pub const FORMAT: u32 = 1;
+/// The format this release writes (2 adds `trust`).
+pub const FORMAT: u32 = 2;
 
 /// Every file mesh-render wrote into a tree.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -27,6 +29,79 @@ pub const FORMAT: u32 = 1;
 pub struct Record {
     format: u32,
     pub files: BTreeMap<String, FileRecord>,
+    /// The mesh's trust when this tree was rendered (none in a format-1 record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Trust>,
+}
+
+/// What the security of a rendered mesh rests on, none of it secret: the recipients every sealed
+/// file is encrypted to, and for each cluster the GitOps recipient that can also decrypt its
+/// secrets and what the other clusters' istiods are told to trust of it.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Trust {
+    pub admins: Vec<String>,
+    pub clusters: BTreeMap<String, ClusterTrust>,
+}
+
+/// One cluster's part of the mesh's trust.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterTrust {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitops_recipient: Option<String>,
+    /// The API server its remote secrets reach (as mesh.yaml states it), or where the credential
+    /// is read from (`kubeconfig <file> context <name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<String>,
+    /// SHA-256 of the API server's CA data (mesh.yaml's caData).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_data: Option<String>,
+}
+
+impl Trust {
+    /// What changed from `old` to `self`, one line each, for a reviewer: admins and GitOps
+    /// recipients added or removed, API servers and CA data changed. Clusters added or removed
+    /// are not listed (the rest of the summary says so).
+    pub fn changes_from(&self, old: &Trust) -> Vec<String> {
+        let mut lines = Vec::new();
+        for added in self.admins.iter().filter(|a| !old.admins.contains(a)) {
+            lines.push(format!(
+                "admin recipient added: {added} can now decrypt every sealed file and the PKI"
+            ));
+        }
+        for removed in old.admins.iter().filter(|a| !self.admins.contains(a)) {
+            lines.push(format!("admin recipient removed: {removed}"));
+        }
+        for (cluster, new) in &self.clusters {
+            let Some(was) = old.clusters.get(cluster) else {
+                continue;
+            };
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_owned());
+            if new.gitops_recipient != was.gitops_recipient {
+                lines.push(format!(
+                    "GitOps recipient of {cluster} changed: {} -> {} (it decrypts {cluster}'s secrets)",
+                    show(&was.gitops_recipient),
+                    show(&new.gitops_recipient)
+                ));
+            }
+            if new.api_server != was.api_server {
+                lines.push(format!(
+                    "API server of {cluster} changed: {} -> {} (every other cluster's istiod connects there)",
+                    show(&was.api_server),
+                    show(&new.api_server)
+                ));
+            }
+            if new.ca_data != was.ca_data {
+                lines.push(format!(
+                    "CA data of {cluster} changed: {} -> {} (the CA every other istiod trusts for its API server)",
+                    show(&was.ca_data),
+                    show(&new.ca_data)
+                ));
+            }
+        }
+        lines
+    }
 }
 
 /// One written file.
@@ -51,7 +126,14 @@ impl Record {
         Record {
             format: FORMAT,
             files,
+            trust: None,
         }
+    }
+
+    /// This record with the mesh's trust.
+    pub fn with_trust(mut self, trust: Trust) -> Self {
+        self.trust = Some(trust);
+        self
     }
 
     /// Reads a record of any format this release knows.
@@ -62,7 +144,7 @@ impl Record {
         }
         let header: Header = serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string()))?;
         match header.format {
-            1 => serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string())),
+            1 | 2 => serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string())),
             newer => Err(BadRecord(format!(
                 "format {newer} is newer than the format {FORMAT} this mesh-render writes: render with the release that wrote it, or a later one"
             ))),
@@ -122,6 +204,33 @@ mod tests {
         let text = br#"{"format": 1, "files": {"x": {"sha256": "ab"}}}"#;
         let record = Record::parse(text).unwrap();
         assert_eq!(record.get("x").map(|r| r.sha256.as_str()), Some("ab"));
+    }
+
+    #[test]
+    fn a_changed_admin_or_api_server_is_named() {
+        let cluster = |server: &str| ClusterTrust {
+            gitops_recipient: None,
+            api_server: Some(server.into()),
+            ca_data: None,
+        };
+        let old = Trust {
+            admins: vec!["age1a".into()],
+            clusters: [("c1".to_owned(), cluster("https://a"))].into(),
+        };
+        let new = Trust {
+            admins: vec!["age1a".into(), "age1evil".into()],
+            clusters: [("c1".to_owned(), cluster("https://evil"))].into(),
+        };
+        let lines = new.changes_from(&old);
+        assert!(
+            lines[0].starts_with("admin recipient added: age1evil"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("API server of c1 changed: https://a -> https://evil"),
+            "{lines:?}"
+        );
+        assert_eq!(new.changes_from(&new), Vec::<String>::new());
     }
 
     #[test]

@@ -329,6 +329,7 @@ fn render_into(dir: &Path, yaml: &str) -> PathBuf {
     mesh_render::output::write(
         &out,
         &common::render_text(yaml),
+        &Default::default(),
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )

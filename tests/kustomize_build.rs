@@ -69,6 +69,7 @@ fn render_into(dir: &Path, yaml: &str) -> std::path::PathBuf {
     mesh_render::output::write(
         &out,
         &common::render_text(yaml),
+        &Default::default(),
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )

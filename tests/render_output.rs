@@ -13,6 +13,7 @@ fn write(out: &Path, yaml: &str) -> output::Summary {
     output::write(
         out,
         &common::render_text(yaml),
+        &Default::default(),
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )
@@ -154,6 +155,7 @@ fn assert_refused_for_readme(out: &Path, files: &[&str]) {
     let err = output::write(
         out,
         &common::render_example(),
+        &Default::default(),
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )
@@ -204,6 +206,7 @@ fn a_corrupt_record_is_an_error_naming_the_record() {
     let err = output::write(
         &out,
         &common::render_example(),
+        &Default::default(),
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )

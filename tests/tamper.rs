@@ -427,3 +427,36 @@ fn without_an_admin_identity_check_says_sealed_files_were_checked_against_the_re
         "{report:#}"
     );
 }
+
+#[test]
+fn an_added_admin_is_named_first_by_diff_and_by_the_render() {
+    let ws = rendered();
+    let (_, evil) = sops::generate_identity();
+    let mesh = fs::read_to_string(ws.path().join("mesh.yaml")).unwrap();
+    let listed = mesh.find("  admins:\n").unwrap() + "  admins:\n".len();
+    fs::write(
+        ws.path().join("mesh.yaml"),
+        format!("{}    - {evil}\n{}", &mesh[..listed], &mesh[listed..]),
+    )
+    .unwrap();
+    let line = format!(
+        "security: admin recipient added: {evil} can now decrypt every sealed file and the PKI"
+    );
+    let diff = ws.ok(true, &["diff", "out"]);
+    assert!(diff.starts_with(&line), "{diff}");
+    let render = ws.ok(true, &["out"]);
+    assert!(render.starts_with(&line), "{render}");
+    assert!(!ws.ok(true, &["out"]).contains("security:"), "said once");
+}
+
+#[test]
+fn a_changed_api_server_is_named_first_by_diff_and_by_the_render() {
+    let ws = Workspace::with_token_files();
+    ws.ok(true, &["out"]);
+    ws.edit_mesh("https://203.0.113.20:6443", "https://198.51.100.66:6443");
+    let line = "security: API server of kt-k2p changed: https://203.0.113.20:6443 -> https://198.51.100.66:6443";
+    let diff = ws.ok(true, &["diff", "out"]);
+    assert!(diff.starts_with(line), "{diff}");
+    let render = ws.ok(true, &["out"]);
+    assert!(render.starts_with(line), "{render}");
+}

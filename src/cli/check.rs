@@ -148,8 +148,15 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
     let rendered = InMemory::render(loaded, args.target, env)?;
     let disk = open_or_empty(&args.out)?;
     let diffs = drift::compare(&rendered.tree, &disk)?;
+    let security = match &disk.record.trust {
+        Some(was) => rendered.resolved.trust(&rendered.mesh).changes_from(was),
+        None => Vec::new(),
+    };
     match args.format {
         Format::Text => {
+            for change in &security {
+                println!("security: {change}");
+            }
             print!("{}", drift::unified(&diffs));
             for note in rendered.notes() {
                 eprintln!("note: {note}");
@@ -158,6 +165,7 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
         Format::Json => {
             let value = serde_json::json!({
                 "tree": args.out.display().to_string(),
+                "security": security,
                 "changes": diffs,
                 "notes": rendered.notes(),
             });
@@ -167,7 +175,7 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
             );
         }
     }
-    let changed = !diffs.is_empty() || !rendered.would_issue.is_empty();
+    let changed = !diffs.is_empty() || !rendered.would_issue.is_empty() || !security.is_empty();
     Ok(if args.exit_code && changed {
         Outcome::Found
     } else {

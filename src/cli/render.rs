@@ -94,12 +94,18 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
     let tree = pool.install(|| render::render(&model))?;
     let sealer = MeshSealer::new(&resolved, now);
     let bar = progress::Bar::new(cli.quiet);
-    let summary = pool.install(|| output::write(&cli.out, &tree, &sealer, &bar))?;
+    let trust = resolved.trust(mesh);
+    let summary = pool.install(|| output::write(&cli.out, &tree, &trust, &sealer, &bar))?;
     // The root this render issued is pinned in mesh.yaml: a replaced pki/ is then caught keylessly.
     let pinned = match changes.contains(&Change::IssuedRoot) {
         true => pin_root(origin, &resolved)?,
         false => None,
     };
+    // What changed in who can decrypt what, and in what every istiod trusts: first, on its own
+    // lines, even with --quiet.
+    for change in &summary.trust_changes {
+        println!("security: {change}");
+    }
     if !cli.quiet {
         if let Some(path) = &pinned {
             println!(

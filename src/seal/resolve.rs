@@ -15,7 +15,8 @@ use super::credentials::CredentialSources;
 use super::error::SealError;
 use super::identities;
 use super::recipe::PublicInputs;
-use crate::config::{AgeRecipient, ClusterName, Mesh, Origin};
+use crate::config::{AgeRecipient, ClusterName, Credentials, Mesh, Origin};
+use crate::digest;
 use crate::disk;
 use crate::env::Env;
 use crate::keys::{self, StateDir};
@@ -23,6 +24,7 @@ use crate::pki::proof::{self, Flaw};
 use crate::pki::rotation::Stage;
 use crate::pki::state::PkiState;
 use crate::pki::store::{Change, PkiDir, Recovered, StoreError};
+use crate::record::{ClusterTrust, Trust};
 use crate::sops::{Identities, Recipient};
 
 /// Why the secret inputs are resolved.
@@ -323,6 +325,47 @@ impl Resolved {
         self.pki = Some(state);
         disk::crash_point("issued");
         Ok(changes)
+    }
+
+    /// The mesh's trust, as the render record keeps it: the admins, and per cluster its GitOps
+    /// recipient, API server and CA data (a digest).
+    pub fn trust(&self, mesh: &Mesh) -> Trust {
+        let clusters = mesh
+            .clusters
+            .iter()
+            .map(|c| {
+                let (api_server, ca_data) = match &c.credentials {
+                    Some(Credentials::TokenFile {
+                        server, ca_data, ..
+                    }) => (
+                        Some(server.clone()),
+                        Some(format!("sha256:{}", digest::sha256_hex(ca_data.as_bytes()))),
+                    ),
+                    Some(Credentials::Kubeconfig { file, context }) => (
+                        Some(format!("kubeconfig {} context {context}", file.display())),
+                        None,
+                    ),
+                    Some(Credentials::ExternalSecrets { server, .. }) => {
+                        (Some(server.clone()), None)
+                    }
+                    None => (None, None),
+                };
+                let trust = ClusterTrust {
+                    gitops_recipient: c.gitops_recipient.as_ref().map(ToString::to_string),
+                    api_server,
+                    ca_data,
+                };
+                (c.name.to_string(), trust)
+            })
+            .collect();
+        Trust {
+            admins: self
+                .admin_recipients
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            clusters,
+        }
     }
 
     /// Puts the PKI change made so far on disk, as one change.
