@@ -572,7 +572,10 @@ fn parse_file(text: &str, path: &Path) -> Result<FileConfig, KubeconfigError> {
     {
         return Err(invalid(
             None,
-            format!("unsupported apiVersion {v:?}; kubeconfig files are apiVersion v1"),
+            format!(
+                "unsupported apiVersion {}; kubeconfig files are apiVersion v1",
+                crate::shown::value(v)
+            ),
             "set `apiVersion: v1`",
         ));
     }
@@ -999,7 +1002,7 @@ fn yaml_error(err: &YamlError, field: Option<&str>, text: &str, path: &Path) -> 
         .location()
         .filter(|l| l.line() > 0)
         .map(|l| (l.line(), l.column()));
-    let message = strip_location(&root(err).to_string()).to_owned();
+    let message = crate::shown::parser_message(strip_location(&root(err).to_string()));
     let field = field.filter(|f| !f.is_empty() && *f != ".");
     let (problem, fix) = match root(err) {
         YamlError::MultipleDocuments { .. }

@@ -6,7 +6,8 @@
 //!   text to a validated `Mesh`), `model` (what each cluster receives), `render` (the model to a
 //!   `Tree` of files and sealed descriptors), `gitops` (the Flux and Argo CD wiring), `sops` (the
 //!   SOPS format), with `templates`, `digest`, `env` (the environment as data), `pki::ca`,
-//!   `pki::rotation` and `pki::state` beneath them;
+//!   `pki::rotation`, `pki::state`, `pki::proof` and `shown` (how a value read from a file may
+//!   appear in a message) beneath them;
 //! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
 //!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
 //! - `plan`: per path of the tree and the record, keep / write / seal / remove / refuse, with a
@@ -33,6 +34,7 @@ pub mod plan;
 pub mod record;
 pub mod render;
 pub mod seal;
+pub mod shown;
 pub mod sops;
 pub mod templates;
 pub mod values;

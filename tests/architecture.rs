@@ -603,6 +603,8 @@ fn pure_core(file: &str) -> bool {
                 | "pki/state.rs"
                 | "pki/ca.rs"
                 | "pki/rotation.rs"
+                | "pki/proof.rs"
+                | "shown.rs"
         )
 }
 

@@ -460,3 +460,49 @@ fn a_changed_api_server_is_named_first_by_diff_and_by_the_render() {
     let render = ws.ok(true, &["out"]);
     assert!(render.starts_with(line), "{render}");
 }
+
+#[test]
+fn a_plaintext_token_password_or_bearer_string_anywhere_in_the_tree_is_an_error() {
+    for (file, planted) in [
+        (
+            "clusters/kt-k2p/README.md",
+            "token: s3cr3t-static-token-value\n",
+        ),
+        (
+            "base/metallb/kustomization.yaml",
+            "  password: hunter2hunter2\n",
+        ),
+        (
+            "clusters/nhn-nks/README.md",
+            "curl -H 'Authorization: Bearer abcdefgh12345678' …\n",
+        ),
+        (
+            "values/kt-k2p/istiod.yaml",
+            "x:\n  client-key-data: LS0tLS1CRUdJTg==\n",
+        ),
+    ] {
+        let ws = rendered();
+        let path = ws.out().join(file);
+        let Ok(before) = fs::read_to_string(&path) else {
+            panic!("{file} is not in the tree");
+        };
+        fs::write(&path, format!("{before}{planted}")).unwrap();
+        rerecord(&ws, file);
+        let o = ws.run(false, &["check", "out", "--format", "json"]);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            has_error(&report, file, "in plaintext (a value of"),
+            "{report:#}"
+        );
+        let secret = planted
+            .split([':', ' '])
+            .rfind(|w| w.len() > 8)
+            .unwrap()
+            .trim();
+        assert!(
+            !report.to_string().contains(secret),
+            "{secret} shown: {report:#}"
+        );
+    }
+}

@@ -143,7 +143,10 @@ fn parse_all(tree: &RenderedTree, report: &mut Report) -> Docs {
             Err(e) => report.push(Finding::error(
                 "structure",
                 path,
-                format!("does not parse: {e}"),
+                format!(
+                    "does not parse: {}",
+                    crate::shown::parser_message(&e.to_string())
+                ),
                 "render again (or restore it from version control)",
             )),
         }

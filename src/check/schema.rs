@@ -433,7 +433,8 @@ fn short_message(error: &jsonschema::ValidationError<'_>) -> String {
     match error.instance().as_ref() {
         Value::Object(_) => error.masked_with("object").to_string(),
         Value::Array(_) => error.masked_with("array").to_string(),
-        _ => error.to_string(),
+        // A scalar is quoted in the message: shown only if it looks like a name.
+        _ => crate::shown::parser_message(&error.to_string()),
     }
 }
 

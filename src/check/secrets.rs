@@ -33,8 +33,62 @@ fn leaks() -> [(Regex, &'static str); 3] {
     ]
 }
 
+/// A credential under a YAML key (`token`, `client-key-data`, `password`) or after `Bearer`,
+/// outside `ENC[…]`; the value's length, never the value. Template expressions (an
+/// ExternalSecret's `{{ .token }}`) and empty values are not credentials.
+fn credential_in_clear(text: &str) -> Option<(&'static str, usize)> {
+    static KEYED: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    static BEARER: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let keyed = KEYED.get_or_init(|| {
+        Regex::new(r#"(?m)^[ \t]*(?:-[ \t]+)?["']?(token|client-key-data|password)["']?[ \t]*:[ \t]*(.*)$"#)
+            .unwrap_or_else(|_| unreachable!())
+    });
+    let bearer = BEARER.get_or_init(|| {
+        Regex::new(r"Bearer[ \t]+([A-Za-z0-9._~+/=-]{8,})").unwrap_or_else(|_| unreachable!())
+    });
+    let clear = |value: &str| {
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        !(value.is_empty()
+            || value.starts_with("ENC[")
+            || value.contains("{{")
+            || matches!(value, "null" | "~" | "|" | ">" | "|-" | ">-"))
+    };
+    for caps in keyed.captures_iter(text) {
+        let (key, value) = (caps.get(1)?, caps.get(2)?);
+        if clear(value.as_str()) {
+            let what = match key.as_str() {
+                "token" => "a `token`",
+                "password" => "a `password`",
+                _ => "a `client-key-data`",
+            };
+            return Some((what, value.as_str().trim().len()));
+        }
+    }
+    bearer
+        .captures(text)
+        .and_then(|c| c.get(1))
+        .map(|v| ("a `Bearer` token", v.as_str().len()))
+}
+
 /// No plaintext key, identity or token in any file.
 pub fn check_leaks(tree: &RenderedTree, report: &mut Report) {
+    let in_clear: Vec<(&String, (&str, usize))> = tree
+        .files
+        .par_iter()
+        .filter_map(|(path, bytes)| {
+            let text = std::str::from_utf8(bytes).ok()?;
+            Some((path, credential_in_clear(text)?))
+        })
+        .collect();
+    for (path, (what, len)) in in_clear {
+        report.push(Finding::error(
+            "secret",
+            path,
+            format!("holds {what} in plaintext (a value of {len} characters)"),
+            "remove it from the tree and rotate it: whoever can read the repository has it",
+        ));
+    }
     let leaks = leaks();
     let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
     let found: Vec<(&String, &str)> = files

@@ -167,7 +167,10 @@ impl RenderedTree {
                 report.push(Finding::error(
                     "structure",
                     &kpath,
-                    format!("not valid YAML: {e}"),
+                    format!(
+                        "not valid YAML: {}",
+                        crate::shown::parser_message(&e.to_string())
+                    ),
                     "render again",
                 ));
                 return Vec::new();
@@ -267,7 +270,10 @@ impl RenderedTree {
             Err(e) => report.push(Finding::error(
                 "structure",
                 path,
-                format!("not valid YAML: {e}"),
+                format!(
+                    "not valid YAML: {}",
+                    crate::shown::parser_message(&e.to_string())
+                ),
                 "render again",
             )),
         }

@@ -30,7 +30,8 @@ pub fn main() -> ExitCode {
     match run(&cli, &env) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // A value pasted into the wrong field never reaches a CI log through a message.
+            eprintln!("error: {}", crate::shown::scrub(&failure.to_string()));
             ExitCode::from(failure.kind.code())
         }
     }

@@ -98,8 +98,8 @@ fn check_header(text: &str) -> Result<(), Problem> {
             return Err(Problem::new(
                 "apiVersion",
                 format!(
-                    "unsupported apiVersion {:?}; this mesh-render reads {API_VERSION}",
-                    v.value
+                    "unsupported apiVersion {}; this mesh-render reads {API_VERSION}",
+                    crate::shown::value(&v.value)
                 ),
                 want("apiVersion", API_VERSION),
             )
@@ -258,7 +258,10 @@ fn yaml_problem(err: &YamlError, field: String) -> Problem {
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. } => alias_bomb(),
         other => (
-            format!("not valid YAML: {}", strip_location(&other.to_string())),
+            format!(
+                "not valid YAML: {}",
+                crate::shown::parser_message(&strip_location(&other.to_string()))
+            ),
             "fix the YAML syntax at this line (indentation, quoting, a missing ':')".to_owned(),
         ),
     };
