@@ -506,3 +506,24 @@ fn a_plaintext_token_password_or_bearer_string_anywhere_in_the_tree_is_an_error(
         );
     }
 }
+
+#[test]
+fn the_full_proof_finds_nothing_on_an_honest_five_cluster_tree() {
+    let ws = Workspace::build(|admin, dir| {
+        let mesh = common::five_cluster_mesh().replacen(
+            "clusters:\n",
+            &format!("secrets:\n  admins:\n    - {admin}\nclusters:\n"),
+            1,
+        );
+        common::workspace::with_token_files(&mesh, dir, &["c1", "c2", "c3", "c4", "c5"], 30)
+    });
+    ws.ok(true, &["out"]);
+    let (code, report) = check(&ws, true);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["errors"], 0, "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("25 exactly as this render seals them, 0 compared without"),
+        "5 cacerts and 20 remote secrets: {notes}"
+    );
+}
