@@ -527,3 +527,29 @@ fn the_full_proof_finds_nothing_on_an_honest_five_cluster_tree() {
         "5 cacerts and 20 remote secrets: {notes}"
     );
 }
+
+#[test]
+fn a_remote_secret_whose_token_is_not_at_hand_is_compared_without_it_and_counted() {
+    let ws = Workspace::with_token_files();
+    ws.ok(true, &["out"]);
+    fs::remove_file(ws.path().join("kt-k2p.token")).unwrap();
+    let (code, report) = check(&ws, true);
+    assert_eq!(code, Some(0), "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("7 exactly as this render seals them, 2 compared without a credential that is not at hand"),
+        "3 cacerts and 4 remote secrets proven, kt-k2p's 2 compared structurally: {notes}"
+    );
+    // Its API server is still bound to mesh.yaml.
+    ws.edit_mesh("https://203.0.113.20:6443", "https://198.51.100.66:6443");
+    let (code, report) = check(&ws, true);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert!(
+        has_error(
+            &report,
+            "clusters/ncloud-nks/40-mesh/istio-remote-secret-kt-k2p.sops.yaml",
+            "stringData.kt-k2p (kubeconfig) clusters.0.cluster.server differs"
+        ),
+        "{report:#}"
+    );
+}
