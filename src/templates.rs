@@ -112,6 +112,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("README.md", include_str!("../templates/README.md")),
     (
+        "scripts/install.sh",
+        include_str!("../templates/scripts/install.sh"),
+    ),
+    (
         "cluster-README.md",
         include_str!("../templates/cluster-README.md"),
     ),

@@ -239,7 +239,9 @@ fn adding_a_fourth_cluster_adds_one_remote_secret_to_each_old_cluster_and_nothin
             changed,
             [
                 format!("{prefix}40-mesh/istio-remote-secret-fourth.sops.yaml"),
-                format!("{prefix}40-mesh/kustomization.yaml")
+                format!("{prefix}40-mesh/kustomization.yaml"),
+                // It applies the new remote secret too.
+                format!("{prefix}install.sh")
             ],
             "{c}"
         );

@@ -295,25 +295,25 @@ fn the_cilium_restart_digest_changes_only_with_the_settings() {
 }
 
 #[test]
-fn each_cluster_readme_installs_metallb_and_metrics_server_only_where_the_model_sends_them() {
+fn each_cluster_install_script_installs_metallb_and_metrics_server_only_where_the_model_sends_them()
+{
     let tree = common::render_example();
-    let section = |c: &str| {
-        tree.get(&format!("clusters/{c}/README.md"))
+    let script = |c: &str| {
+        tree.get(&format!("clusters/{c}/install.sh"))
             .unwrap()
             .to_owned()
     };
     assert!(
-        section("kt-k2p").contains("-k base/metallb")
-            && section("kt-k2p").contains("-k base/metrics-server")
+        script("kt-k2p").contains("-k base/metallb")
+            && script("kt-k2p").contains("-k base/metrics-server")
     );
     for c in ["ncloud-nks", "nhn-nks"] {
         assert!(
-            !section(c).contains("base/metallb") && !section(c).contains("base/metrics-server"),
+            !script(c).contains("base/metallb") && !script(c).contains("base/metrics-server"),
             "{c}"
         );
     }
-    assert!(
-        section("ncloud-nks")
-            .contains("apply --server-side -k clusters/ncloud-nks/30-provider-fixes")
-    );
+    assert!(script("ncloud-nks").contains(
+        "apply --server-side --force-conflicts -k clusters/ncloud-nks/30-provider-fixes"
+    ));
 }

@@ -2,6 +2,7 @@
 //! writes none; templates hold the YAML shape, this module decides which files exist where.
 
 pub mod init;
+mod install;
 pub mod kubeconfig;
 pub mod tree;
 
@@ -58,6 +59,19 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
             let mut own = Output::default();
             render_cluster(&mut own, &globals, cluster, model.gitops.target)?;
             gitops_cluster_files(&mut own, &globals, model, cluster)?;
+            // Without a GitOps target, the cluster is installed by hand.
+            if model.gitops.target == GitOpsTarget::None {
+                let layers = cluster
+                    .layers
+                    .iter()
+                    .map(|layer| {
+                        let (plain, sealed) = sealed_files(*layer, cluster)?;
+                        Ok((*layer, plain, sealed))
+                    })
+                    .collect::<Result<Vec<_>, TemplateError>>()?;
+                let (path, ctx) = install::install_script(model, cluster, &layers);
+                own.file(&path, "", "scripts/install.sh", ctx)?;
+            }
             Ok(own.tree)
         })
         .collect::<Result<_, RenderError>>()?;
@@ -170,6 +184,7 @@ fn render_cluster(
     )?;
     let readme = context! {
         cluster => context! { cacerts => cluster.cacerts.is_some(), ..Serde(cluster) },
+        by_hand => target == GitOpsTarget::None,
         ..ctx.clone()
     };
     out.file(
@@ -261,6 +276,27 @@ fn render_cluster(
         )?;
     }
     Ok(())
+}
+
+/// The file names of one layer: those rendered in clear, then the sealed ones (cacerts first).
+fn sealed_files(
+    layer: Layer,
+    cluster: &ClusterPlan,
+) -> Result<(Vec<String>, Vec<String>), TemplateError> {
+    let plain = layer_files(layer, cluster)?
+        .into_iter()
+        .map(|(file, _, _)| file)
+        .collect();
+    let mut sealed = Vec::new();
+    if layer == Layer::IstioSystem && cluster.cacerts.is_some() {
+        sealed.push(vocabulary::cacerts_file());
+    }
+    if layer == Layer::Mesh {
+        for (source, _) in &cluster.remote_secrets {
+            sealed.push(format!("{}{SEALED_SUFFIX}", remote_secret_name(source)));
+        }
+    }
+    Ok((plain, sealed))
 }
 
 /// The files of one layer, in the order its kustomization lists them:

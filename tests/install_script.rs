@@ -1,0 +1,484 @@
+//! `clusters/<cluster>/install.sh`, judged without a cluster: it runs under `PATH` stubs of
+//! `kubectl`, `helm` and `sops` that record every call. `sops` calls go to the real sops; every
+//! object piped to `kubectl apply -f -` must be decrypted; every `kubectl apply -k` target must
+//! build with the real `kubectl kustomize`; every `helm` release is rendered again with
+//! `helm template` against the real chart (`../shared/upstream/istio-charts/<version>/`) by
+//! Helm 3 and Helm 4 (`../shared/tools/install-helm.sh`, installed by scripts/test.sh); every call
+//! names the cluster's context; the steps come in the rollout order; a second run makes the same
+//! idempotent calls.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::Workspace;
+
+const STUB: &str = r#"#!/usr/bin/env bash
+# A stand-in that records its call (one line, arguments tab-separated) and answers as needed.
+tool=$(basename "$0")
+{ printf '%s' "$tool"; for a in "$@"; do printf '\t%s' "$a"; done; echo; } >> "$STUB_LOG"
+case "$tool" in
+  sops) exec "$REAL_SOPS" "$@" ;;
+  kubectl)
+    for a in "$@"; do
+      if [ "$a" = "-" ]; then n=$(ls "$STUB_DIR"/stdin-* 2>/dev/null | wc -l); cat > "$STUB_DIR/stdin-$n.yaml"; fi
+    done
+    case " $* " in *" get secret "*) echo "dG9rZW4=" ;; esac ;;
+esac
+exit 0
+"#;
+
+/// The stubs, and where they record.
+struct Stubs {
+    dir: tempfile::TempDir,
+}
+
+impl Stubs {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for tool in ["kubectl", "helm", "sops"] {
+            let path = dir.path().join(tool);
+            fs::write(&path, STUB).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Stubs { dir }
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("calls.log")
+    }
+
+    /// Every recorded call, as its arguments (the tool first).
+    fn calls(&self) -> Vec<Vec<String>> {
+        fs::read_to_string(self.log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// What was piped to `kubectl apply -f -`, in order.
+    fn piped(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("stdin-")
+            })
+            .collect();
+        files.sort_by_key(|p| {
+            p.file_stem().unwrap().to_string_lossy()[6..]
+                .parse::<usize>()
+                .unwrap()
+        });
+        files
+            .iter()
+            .map(|p| fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// Runs `install.sh` of `cluster` in `out` with `args`.
+    fn run(&self, ws: &Workspace, cluster: &str, args: &[&str]) -> Output {
+        let real_sops = which("sops").expect("sops");
+        let path = format!(
+            "{}:{}",
+            self.dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new("bash")
+            .arg(format!("clusters/{cluster}/install.sh"))
+            .args(args)
+            .current_dir(ws.out())
+            .env("PATH", path)
+            .env("STUB_LOG", self.log())
+            .env("STUB_DIR", self.dir.path())
+            .env("REAL_SOPS", real_sops)
+            .env("SOPS_AGE_KEY_FILE", &ws.admin_key)
+            .output()
+            .unwrap()
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_string_lossy()
+        .split(':')
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The real Helm binaries, or `None` outside CI when they are not installed.
+fn helms() -> Option<Vec<PathBuf>> {
+    let dir = std::env::var_os("MESH_RENDER_HELM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo_root().join("target/test-tools/helm"));
+    let found: Vec<PathBuf> = ["helm3", "helm4"].iter().map(|h| dir.join(h)).collect();
+    if found.iter().all(|h| h.is_file()) {
+        return Some(found);
+    }
+    assert!(
+        !common::in_ci(),
+        "Helm 3 and 4 are required in CI at {} (scripts/test.sh installs them with ../shared/tools/install-helm.sh)",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED outside CI: no Helm at {}; scripts/test.sh installs it",
+        dir.display()
+    );
+    None
+}
+
+/// The example with every cluster's credentials, rendered: nothing pending.
+fn connected() -> Workspace {
+    let ws = Workspace::with_token_files();
+    ws.ok(true, &["out"]);
+    ws
+}
+
+/// The steps the script announced, in order.
+fn steps(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("==> ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_call_names_the_clusters_context_and_the_steps_come_in_rollout_order() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "kt-k2p", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        steps(&o),
+        [
+            "helm-repository",
+            "istio-system",
+            "gateway-api",
+            "istio-base",
+            "reader",
+            "istiod",
+            "metallb",
+            "metrics-server",
+            "provider-fixes",
+            "istio-ingressgateway",
+            "mesh",
+            "sample"
+        ]
+    );
+    for call in stubs.calls() {
+        let names_context = match call[0].as_str() {
+            "kubectl" => call.windows(2).any(|w| w == ["--context", "kt-k2p"]),
+            "helm" if call[1] == "repo" => true,
+            "helm" => call.windows(2).any(|w| w == ["--kube-context", "kt-k2p"]),
+            _ => true,
+        };
+        assert!(names_context, "{call:?}");
+    }
+}
+
+#[test]
+fn every_object_reaching_the_api_server_is_decrypted() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "kt-k2p", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let piped = stubs.piped();
+    // cacerts and the two remote secrets for the other clusters.
+    assert_eq!(piped.len(), 3, "{piped:?}");
+    for doc in &piped {
+        let value: serde_json::Value = serde_saphyr::from_str(doc).unwrap();
+        assert!(
+            value.get("sops").is_none() && !doc.contains("ENC["),
+            "{doc}"
+        );
+        assert_eq!(value["kind"], "Secret");
+        assert!(
+            value["stringData"]
+                .as_object()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    // Nothing encrypted is applied any other way.
+    for call in stubs.calls().iter().filter(|c| c[0] == "kubectl") {
+        if let Some(i) = call.iter().position(|a| a == "-f") {
+            assert!(!call[i + 1].ends_with(".sops.yaml"), "{call:?}");
+        }
+        if let Some(i) = call.iter().position(|a| a == "-k") {
+            let dir = ws.out().join(&call[i + 1]);
+            let listed = fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+            assert!(
+                !listed.contains(".sops.yaml"),
+                "{call:?} applies encrypted files"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_kustomization_the_script_applies_builds_with_the_real_kubectl() {
+    if !common::judge_available("kubectl", "kubectl kustomize builds each layer")
+        || !common::judge_available("sops", "the install decrypts with the real sops")
+    {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    assert!(stubs.run(&ws, "ncloud-nks", &[]).status.success());
+    let mut built = 0;
+    for call in stubs.calls().iter().filter(|c| c[0] == "kubectl") {
+        let Some(i) = call.iter().position(|a| a == "-k") else {
+            continue;
+        };
+        let dir = &call[i + 1];
+        // The bases reference upstream releases by URL (no network here): judged by their
+        // kustomization only, as `check` does.
+        if dir.starts_with("base/") {
+            continue;
+        }
+        let o = Command::new("kubectl")
+            .args(["kustomize", dir])
+            .current_dir(ws.out())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{dir}: {}", text(&o));
+        built += 1;
+    }
+    // 20-reader, 30-provider-fixes, 50-sample (the others hold encrypted files).
+    assert_eq!(built, 3);
+}
+
+/// Each recorded `helm upgrade --install`, rendered again with `helm template` against the real
+/// chart by `helm`, with the recorded flags; whether it rendered.
+fn helm_template(helm: &Path, ws: &Workspace, call: &[String], skip: Option<bool>) -> Output {
+    let release = &call[3];
+    let chart = call[4].strip_prefix("istio/").unwrap();
+    let version = &call[call.iter().position(|a| a == "--version").unwrap() + 1];
+    let values = &call[call.iter().position(|a| a == "-f").unwrap() + 1];
+    let chart_dir = common::shared().join(format!("upstream/istio-charts/{version}/{chart}"));
+    let mut cmd = Command::new(helm);
+    cmd.args(["template", release])
+        .arg(chart_dir)
+        .args(["-n", "istio-system", "-f", values])
+        .current_dir(ws.out());
+    let recorded = call.iter().any(|a| a == "--skip-schema-validation");
+    if skip.unwrap_or(recorded) {
+        cmd.arg("--skip-schema-validation");
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn every_helm_release_renders_through_the_real_chart_with_helm_3_and_4() {
+    let Some(helms) = helms() else { return };
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    assert!(stubs.run(&ws, "kt-k2p", &[]).status.success());
+    let releases: Vec<Vec<String>> = stubs
+        .calls()
+        .into_iter()
+        .filter(|c| c[0] == "helm" && c[1] == "upgrade")
+        .collect();
+    assert_eq!(releases.len(), 3, "base, istiod, the gateway: {releases:?}");
+    for call in &releases {
+        assert_eq!(call[2], "--install", "{call:?}");
+        for helm in &helms {
+            let o = helm_template(helm, &ws, call, None);
+            assert!(
+                o.status.success(),
+                "{} {call:?}: {}",
+                helm.display(),
+                text(&o)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_schema_flag_is_given_exactly_where_the_chart_needs_it() {
+    let Some(helms) = helms() else { return };
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    assert!(stubs.run(&ws, "kt-k2p", &[]).status.success());
+    let gateway = stubs
+        .calls()
+        .into_iter()
+        .find(|c| c[0] == "helm" && c.get(4).is_some_and(|a| a == "istio/gateway"))
+        .unwrap();
+    assert!(gateway.iter().any(|a| a == "--skip-schema-validation"));
+    // Helm 4 rejects the 1.26.0 gateway chart's own defaults without it (istio/istio#57354).
+    let o = helm_template(&helms[1], &ws, &gateway, Some(false));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("don't meet the specifications of the schema"),
+        "{}",
+        text(&o)
+    );
+    // A patch release without the bug gets no flag, and passes without it.
+    let fixed = Workspace::build(|admin, dir| {
+        common::workspace::with_token_files(
+            &common::workspace::example_with_admin(admin)
+                .replace("version: 1.26.0", "version: 1.26.8"),
+            dir,
+            &common::workspace::CLUSTERS,
+            20,
+        )
+    });
+    fixed.ok(true, &["out"]);
+    let stubs = Stubs::new();
+    assert!(stubs.run(&fixed, "kt-k2p", &[]).status.success());
+    let gateway = stubs
+        .calls()
+        .into_iter()
+        .find(|c| c[0] == "helm" && c.get(4).is_some_and(|a| a == "istio/gateway"))
+        .unwrap();
+    assert!(
+        !gateway.iter().any(|a| a == "--skip-schema-validation"),
+        "{gateway:?}"
+    );
+    for helm in &helms {
+        let o = helm_template(helm, &fixed, &gateway, None);
+        assert!(o.status.success(), "{}: {}", helm.display(), text(&o));
+    }
+}
+
+#[test]
+fn a_second_run_makes_the_same_idempotent_calls() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    let run1 = stubs.run(&ws, "ncloud-nks", &[]);
+    assert!(run1.status.success());
+    let first = stubs.calls();
+    let run2 = stubs.run(&ws, "ncloud-nks", &[]);
+    assert!(run2.status.success());
+    assert_eq!(steps(&run1), steps(&run2));
+    // A pipeline's two ends log in either order: the calls are compared as a set.
+    let sorted = |mut calls: Vec<Vec<String>>| {
+        calls.sort();
+        calls
+    };
+    let all = stubs.calls();
+    assert_eq!(
+        sorted(all[first.len()..].to_vec()),
+        sorted(first.clone()),
+        "the same calls again"
+    );
+    for call in &first {
+        let words: Vec<&str> = call.iter().map(String::as_str).collect();
+        assert!(!words.contains(&"create"), "{call:?}");
+        assert!(
+            !(words[0] == "helm" && words[1] == "install"),
+            "{call:?}: helm install fails on a second run"
+        );
+    }
+    // The Cilium settings belong to Cilium's Helm release: taken over server-side.
+    let fixes = first
+        .iter()
+        .find(|c| c.iter().any(|a| a.ends_with("30-provider-fixes")))
+        .unwrap();
+    assert!(
+        fixes.contains(&"--server-side".to_owned())
+            && fixes.contains(&"--force-conflicts".to_owned())
+    );
+}
+
+#[test]
+fn a_first_rollout_with_pending_remote_secrets_stops_after_the_gateways_with_exit_3() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = Workspace::example();
+    ws.ok(true, &["out"]);
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "nhn-nks", &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(
+        steps(&o).last().map(String::as_str),
+        Some("istio-ingressgateway")
+    );
+    let out = text(&o);
+    assert!(out.contains("Stopped after the gateways"), "{out}");
+    assert!(
+        out.contains("kubectl --context nhn-nks -n istio-system get secret istio-reader-service-account-istio-remote-secret-token -o jsonpath='{.data.token}' | base64 -d > nhn-nks.token"),
+        "{out}"
+    );
+    assert!(
+        !stubs
+            .calls()
+            .iter()
+            .any(|c| c.iter().any(|a| a.contains("40-mesh")))
+    );
+}
+
+#[test]
+fn a_dry_run_calls_nothing_and_prints_the_commands() {
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "kt-k2p", &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stubs.calls().is_empty(), "{:?}", stubs.calls());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("helm upgrade --install istiod istio/istiod"),
+        "{out}"
+    );
+    assert!(out.contains("sops -d clusters/kt-k2p/10-istio-system/cacerts.sops.yaml | kubectl --context kt-k2p apply -f -"), "{out}");
+}
+
+#[test]
+fn run_from_elsewhere_the_script_says_where_to_run_it() {
+    let ws = connected();
+    let o = Command::new("bash")
+        .arg(ws.out().join("clusters/kt-k2p/install.sh"))
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("run it from the root of the rendered tree"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn gitops_trees_have_no_install_script() {
+    let ws = Workspace::build(|admin, _| {
+        format!(
+            "{}gitops:\n  repository:\n    url: https://example.com/mesh.git\n",
+            common::workspace::example_with_admin(admin)
+        )
+    });
+    ws.ok(true, &["--target", "flux", "out"]);
+    assert!(ws.out().join("clusters/kt-k2p/README.md").is_file());
+    assert!(!ws.out().join("clusters/kt-k2p/install.sh").exists());
+}
