@@ -112,6 +112,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("README.md", include_str!("../templates/README.md")),
     (
+        "sample/verify-job.yaml",
+        include_str!("../templates/sample/verify-job.yaml"),
+    ),
+    (
         "scripts/install.sh",
         include_str!("../templates/scripts/install.sh"),
     ),

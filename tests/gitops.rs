@@ -377,7 +377,9 @@ fn every_flux_directory_builds_with_kubectl_kustomize() {
             } else {
                 Mode::Strict
             };
-            let violations = catalog.validate(&doc, mode).unwrap();
+            let violations = catalog
+                .validate(&common::job_as_deployment(&doc), mode)
+                .unwrap();
             assert!(violations.is_empty(), "{kdir}: {violations:?}");
         }
     }

@@ -18,14 +18,18 @@ use common::Workspace;
 const STUB: &str = r#"#!/usr/bin/env bash
 # A stand-in that records its call (one line, arguments tab-separated) and answers as needed.
 tool=$(basename "$0")
-{ printf '%s' "$tool"; for a in "$@"; do printf '\t%s' "$a"; done; echo; } >> "$STUB_LOG"
+line=$tool; for a in "$@"; do line="$line"$'\t'"$a"; done
+printf '%s\n' "$line" >> "$STUB_LOG"   # one write: the two ends of a pipeline log whole lines
 case "$tool" in
   sops) exec "$REAL_SOPS" "$@" ;;
   kubectl)
     for a in "$@"; do
       if [ "$a" = "-" ]; then n=$(ls "$STUB_DIR"/stdin-* 2>/dev/null | wc -l); cat > "$STUB_DIR/stdin-$n.yaml"; fi
     done
-    case " $* " in *" get secret "*) echo "dG9rZW4=" ;; esac ;;
+    case " $* " in
+      *" get secret "*) echo "dG9rZW4=" ;;
+      *" get job "*) echo "${STUB_JOB_STATE:-1/}" ;;
+    esac ;;
 esac
 exit 0
 "#;
@@ -481,4 +485,144 @@ fn gitops_trees_have_no_install_script() {
     ws.ok(true, &["--target", "flux", "out"]);
     assert!(ws.out().join("clusters/kt-k2p/README.md").is_file());
     assert!(!ws.out().join("clusters/kt-k2p/install.sh").exists());
+}
+
+#[test]
+fn verify_waits_for_the_verification_job_in_the_cluster_that_runs_sleep() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "nhn-nks", &["--verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(steps(&o).last().map(String::as_str), Some("verify"));
+    assert!(
+        text(&o).contains("Verified: every reviews version answered from nhn-nks"),
+        "{}",
+        text(&o)
+    );
+    let calls = stubs.calls();
+    let delete = calls
+        .iter()
+        .position(|c| c.windows(2).any(|w| w == ["delete", "job"]))
+        .expect("the old Job is deleted first");
+    let apply = calls
+        .iter()
+        .position(|c| c.iter().any(|a| a.ends_with("50-sample")))
+        .unwrap();
+    assert!(delete < apply);
+}
+
+/// The verification Job's script, as rendered.
+fn verify_script(ws: &Workspace) -> String {
+    let text = fs::read_to_string(
+        ws.out()
+            .join("clusters/nhn-nks/50-sample/verify-cross-cluster.yaml"),
+    )
+    .unwrap();
+    let job: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(job["kind"], "Job");
+    job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs the Job's script with a `curl` that answers from the `answering` reviews versions in
+/// turn; its output, and whether it called the sidecar's /quitquitquit.
+fn run_verify(script: &str, answering: &str) -> (Output, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let curl = dir.path().join("curl");
+    fs::write(
+        &curl,
+        r#"#!/bin/sh
+case "$*" in
+  *quitquitquit*) touch "$STUB_DIR/quit"; exit 0 ;;
+esac
+n=$(cat "$STUB_DIR/n" 2>/dev/null || echo 0); echo $((n + 1)) > "$STUB_DIR/n"
+set -- $ANSWERING; shift $((n % $#)); v=$1
+echo "{\"id\": \"1\",\"podname\": \"reviews-$v-5b9c8d7f4-x2x4q\",\"clustername\": \"null\"}"
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&curl, fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Command::new("sh")
+        .args(["-c", script])
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .env("STUB_DIR", dir.path())
+        .env("ANSWERING", answering)
+        .env("VERSIONS", "v1 v2 v3")
+        .env("TRIES", "6")
+        .env("INTERVAL", "0")
+        .output()
+        .unwrap();
+    let quit = dir.path().join("quit").exists();
+    (o, quit)
+}
+
+#[test]
+fn the_verification_job_passes_when_every_reviews_version_answers_and_ends_its_sidecar() {
+    let ws = connected();
+    let job = fs::read_to_string(
+        ws.out()
+            .join("clusters/nhn-nks/50-sample/verify-cross-cluster.yaml"),
+    )
+    .unwrap();
+    assert!(job.contains("value: \"v1 v2 v3\""), "{job}");
+    let (o, quit) = run_verify(&verify_script(&ws), "v1 v2 v3");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("every reviews version answered: v1 v2 v3"),
+        "{}",
+        text(&o)
+    );
+    assert!(quit, "the sidecar is told to quit");
+}
+
+#[test]
+fn the_verification_job_fails_after_its_tries_when_a_version_never_answers() {
+    let ws = connected();
+    let (o, quit) = run_verify(&verify_script(&ws), "v1 v2");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("after 6 tries only these reviews versions answered: v1 v2; missing: v3"),
+        "{}",
+        text(&o)
+    );
+    assert!(quit, "the sidecar is told to quit on failure too");
+}
+
+#[test]
+fn flux_recreates_the_verification_job_and_argo_cd_runs_it_as_a_post_sync_hook() {
+    for target in ["flux", "argocd"] {
+        let ws = Workspace::build(|admin, _| {
+            format!(
+                "{}gitops:\n  repository:\n    url: https://example.com/mesh.git\n",
+                common::workspace::example_with_admin(admin)
+            )
+        });
+        ws.ok(true, &["--target", target, "out"]);
+        let job = fs::read_to_string(
+            ws.out()
+                .join("clusters/nhn-nks/50-sample/verify-cross-cluster.yaml"),
+        )
+        .unwrap();
+        assert!(
+            job.contains("argocd.argoproj.io/hook: PostSync")
+                && job.contains("hook-delete-policy: BeforeHookCreation")
+        );
+        if target == "flux" {
+            let sync = fs::read_to_string(ws.out().join("flux/nhn-nks/sync.yaml")).unwrap();
+            let sample = sync
+                .split("---")
+                .find(|d| d.contains("name: mesh-sample"))
+                .unwrap_or_else(|| panic!("{sync}"));
+            assert!(
+                sample.contains("force: true") && sample.contains("wait: true"),
+                "{sample}"
+            );
+        }
+    }
 }

@@ -46,6 +46,7 @@ fn build_all(out: &Path) -> Vec<(String, Vec<Value>)> {
             } else {
                 Mode::Strict
             };
+            let object = &common::job_as_deployment(object);
             let violations = catalog
                 .validate(object, mode)
                 .unwrap_or_else(|e| panic!("{layer}: {e}"));
@@ -144,7 +145,8 @@ fn every_layer_of_the_example_builds_and_validates() {
             "Service/reviews",
             "Service/sleep",
             "Deployment/reviews-v3",
-            "Deployment/sleep"
+            "Deployment/sleep",
+            "Job/verify-cross-cluster"
         ]
     );
 }
@@ -435,3 +437,4 @@ fn check_resolves_the_flux_wiring_as_kubectl_kustomize_does() {
     let out = render_into(dir.path(), &mesh);
     assert!(assert_check_builds_as_kubectl_does(&out, &["clusters", "flux"]) >= 20);
 }
+

@@ -6,6 +6,7 @@ pub mod flux;
 
 use serde::Serialize;
 
+use crate::config::Workload;
 use crate::model::{Base, ClusterPlan, Layer, Model};
 
 /// A release whose chart values the cluster does not have (a renderer defect).
@@ -42,6 +43,8 @@ pub struct Step {
     /// Holds objects that must never be pruned or deleted by the tool (CRDs, cacerts...): the
     /// objects carry their own annotations too; this keeps the unit's deletion from removing them.
     pub protect: bool,
+    /// Holds an immutable object that changes (the verification Job): recreated, not patched.
+    pub force: bool,
 }
 
 /// Where a step's objects come from.
@@ -80,6 +83,7 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
         source: StepSource::Layer { dir: layer.dir() },
         decrypt,
         protect,
+        force: false,
     };
     let release = |name: &str, chart: &'static str, values: &str, protect: bool| Step {
         name: name.to_owned(),
@@ -90,12 +94,14 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
         }),
         decrypt: false,
         protect,
+        force: false,
     };
     let base = |name: &str, base: Base, protect: bool| Step {
         name: name.to_owned(),
         source: StepSource::Base { dir: base.dir() },
         decrypt: false,
         protect,
+        force: false,
     };
     steps.push(layer(
         "istio-system",
@@ -130,7 +136,9 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
         false,
     ));
     if has(Layer::Sample) {
-        steps.push(layer("sample", Layer::Sample, false, false));
+        let mut sample = layer("sample", Layer::Sample, false, false);
+        sample.force = cluster.workloads.contains(&Workload::Sleep);
+        steps.push(sample);
     }
     steps
 }

@@ -7,6 +7,7 @@
 
 use minijinja::{Value, context};
 
+use crate::config::Workload;
 use crate::gitops::{self, StepSource};
 use crate::model::{Base, ClusterPlan, Layer, Model};
 use crate::vocabulary::ISTIO_NAMESPACE;
@@ -36,6 +37,7 @@ pub(super) fn install_script(
                 pending_stop => release.chart == "gateway"
                     && cluster.gateways.last().is_some_and(|g| g.name == release.name),
                 wait => "",
+                verify => false,
             },
             StepSource::Base { dir } => {
                 let wait = match *dir {
@@ -53,6 +55,7 @@ pub(super) fn install_script(
                     force_conflicts => false,
                     sealed => Vec::<String>::new(),
                     wait,
+                    verify => false,
                     pending_stop => false,
                 }
             }
@@ -84,6 +87,8 @@ pub(super) fn install_script(
                 // The provider fixes are partial objects of what the cluster's own installation
                 // owns (Cilium's Helm release): applied server-side, taking the fields over.
                 let fixes = layer == Some(Layer::ProviderFixes);
+                let verify =
+                    layer == Some(Layer::Sample) && cluster.workloads.contains(&Workload::Sleep);
                 context! {
                     name => step.name,
                     kind => "layer",
@@ -93,6 +98,7 @@ pub(super) fn install_script(
                     server_side => fixes,
                     force_conflicts => fixes,
                     wait,
+                    verify,
                     pending_stop => false,
                 }
             }
@@ -113,6 +119,7 @@ pub(super) fn install_script(
         version => model.istio.version.clone(),
         chart_repository => model.gitops.chart_repository.clone(),
         sample_namespace => model.sample.as_ref().map(|s| s.namespace.clone()),
+        verifies => cluster.workloads.contains(&Workload::Sleep) && model.sample.is_some(),
         steps,
         pending => !pending.is_empty(),
     };

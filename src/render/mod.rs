@@ -44,7 +44,16 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         return Err(RenderError::NoRepository);
     }
     let mut out = Output::default();
+    // The reviews versions placed anywhere in the mesh: what the verification Job waits for.
+    let mut reviews_versions: Vec<&str> = model
+        .clusters
+        .iter()
+        .flat_map(|c| c.workloads.iter().filter_map(|w| w.reviews_version()))
+        .collect();
+    reviews_versions.sort_unstable();
+    reviews_versions.dedup();
     let globals = context! {
+        reviews_versions,
         mesh_id => &model.mesh_id,
         trust_domain => &model.trust_domain,
         istio => Serde(&model.istio),
@@ -278,6 +287,9 @@ fn render_cluster(
     Ok(())
 }
 
+/// The Job that proves cross-cluster traffic, in the sample layer of the cluster that runs sleep.
+const VERIFY_JOB_FILE: &str = "verify-cross-cluster.yaml";
+
 /// The file names of one layer: those rendered in clear, then the sealed ones (cacerts first).
 fn sealed_files(
     layer: Layer,
@@ -382,7 +394,12 @@ fn layer_files(
                         context! { version },
                     )),
                     None if *w == Workload::Sleep => {
-                        files.push(("sleep.yaml".into(), "sample/sleep.yaml", context! {}))
+                        files.push(("sleep.yaml".into(), "sample/sleep.yaml", context! {}));
+                        files.push((
+                            VERIFY_JOB_FILE.into(),
+                            "sample/verify-job.yaml",
+                            context! {},
+                        ));
                     }
                     None => {}
                 }

@@ -5,20 +5,23 @@
 # out. Idempotent: run it again after every render. Every call names the context {{ context }}.
 # Run it from the root of the rendered tree, with an admin identity for the encrypted files:
 #
-#   SOPS_AGE_KEY_FILE=path/to/admin.agekey bash clusters/{{ cluster }}/install.sh [--dry-run]
+#   SOPS_AGE_KEY_FILE=path/to/admin.agekey bash clusters/{{ cluster }}/install.sh [--dry-run] [--verify]
 #
-# --dry-run prints the commands instead of running them. Exit codes: 0 installed; 3 stopped after
-# the gateways because remote secrets are still pending (it prints what to do next); 2 bad usage;
-# anything else: the step it names failed.
+# --dry-run prints the commands instead of running them. --verify waits for the verification Job
+# (the cluster that runs sleep calls reviews until every version, across clusters, has answered).
+# Exit codes: 0 installed; 3 stopped after the gateways because remote secrets are still pending
+# (it prints what to do next); 2 bad usage; anything else: the step it names failed.
 set -euo pipefail
 
 context={{ context | shell }}
 namespace={{ namespace | shell }}
 dry_run=0
+verify=0
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
-    -h|--help) sed -n '4,12p' "$0"; exit 0 ;;
+    --verify) verify=1 ;;
+    -h|--help) sed -n '4,15p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +72,10 @@ run kubectl --context "$context" apply{% if s.server_side %} --server-side{% end
 apply_sealed {{ f }}
 {% endfor %}
 {% else %}
+{% if s.verify %}
+# The verification Job is immutable: it runs anew each time.
+run kubectl --context "$context" -n {{ sample_namespace }} delete job verify-cross-cluster --ignore-not-found
+{% endif %}
 run kubectl --context "$context" apply{% if s.server_side %} --server-side{% endif %}{% if s.force_conflicts %} --force-conflicts{% endif %} -k {{ s.dir }}
 {% endif %}
 {% if s.wait == "crds" %}
@@ -83,6 +90,24 @@ run kubectl --context "$context" -n kube-system rollout status deployment/metric
 run kubectl --context "$context" -n kube-system rollout status daemonset/cilium --timeout=10m
 {% elif s.wait == "sample" %}
 run kubectl --context "$context" -n {{ sample_namespace }} wait --for=condition=Available deployment --all --timeout=5m
+{% if s.verify %}
+if [ "$verify" = 1 ]; then
+  begin verify
+  if [ "$dry_run" = 1 ]; then
+    echo "kubectl --context $context -n {{ sample_namespace }} get job verify-cross-cluster  # until it succeeds or fails"
+  else
+    for _ in $(seq 1 450); do
+      state=$(kubectl --context "$context" -n {{ sample_namespace }} get job verify-cross-cluster -o 'jsonpath={.status.succeeded}/{.status.failed}')
+      case "$state" in
+        1/*) echo "Verified: every reviews version answered from {{ cluster }}."; break ;;
+        */[1-9]*) kubectl --context "$context" -n {{ sample_namespace }} logs job/verify-cross-cluster -c verify >&2 || true; exit 1 ;;
+      esac
+      sleep 2
+    done
+    case "$state" in 1/*) ;; *) echo "install.sh: the verification Job did not finish in 15 minutes" >&2; exit 1 ;; esac
+  fi
+fi
+{% endif %}
 {% endif %}
 {% if s.pending_stop %}
 {% if pending %}
@@ -106,3 +131,8 @@ exit 3
 
 step=""
 echo "Installed {{ cluster }}."
+{% if not verifies %}
+if [ "$verify" = 1 ]; then
+  echo "(--verify: the verification Job runs in the cluster that runs sleep; run install.sh --verify there)"
+fi
+{% endif %}

@@ -312,3 +312,35 @@ pub fn token(account: &str, cluster: &str) -> String {
         ))
     )
 }
+
+/// ../shared/schemas holds no batch/v1 schema (nor does ../shared/upstream's Kubernetes OpenAPI
+/// hold the batch group): a Job's pod template is validated as a Deployment's (the same
+/// PodTemplateSpec), and its own fields are the ones batch/v1 defines.
+pub fn job_as_deployment(object: &serde_json::Value) -> serde_json::Value {
+    if object["apiVersion"] != "batch/v1" || object["kind"] != "Job" {
+        return object.clone();
+    }
+    let spec = object["spec"].as_object().expect("a Job has a spec");
+    for key in spec.keys() {
+        assert!(
+            [
+                "activeDeadlineSeconds",
+                "backoffLimit",
+                "completions",
+                "parallelism",
+                "template",
+                "ttlSecondsAfterFinished",
+            ]
+            .contains(&key.as_str()),
+            "Job spec.{key} is not a batch/v1 JobSpec field mesh-render uses"
+        );
+    }
+    assert_eq!(object["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    let labels = object["spec"]["template"]["metadata"]["labels"].clone();
+    serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object["metadata"],
+        "spec": {"selector": {"matchLabels": labels}, "template": object["spec"]["template"]},
+    })
+}
