@@ -116,6 +116,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/sample/verify-job.yaml"),
     ),
     (
+        "scripts/uninstall.sh",
+        include_str!("../templates/scripts/uninstall.sh"),
+    ),
+    (
         "scripts/install.sh",
         include_str!("../templates/scripts/install.sh"),
     ),

@@ -626,3 +626,198 @@ fn flux_recreates_the_verification_job_and_argo_cd_runs_it_as_a_post_sync_hook()
         }
     }
 }
+
+impl Stubs {
+    /// Runs `uninstall.sh` of `cluster` with `args`, `answer` on its standard input.
+    fn uninstall(&self, ws: &Workspace, cluster: &str, args: &[&str], answer: &str) -> Output {
+        use std::io::Write;
+        let path = format!(
+            "{}:{}",
+            self.dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new("bash")
+            .arg(format!("clusters/{cluster}/uninstall.sh"))
+            .args(args)
+            .current_dir(ws.out())
+            .env("PATH", path)
+            .env("STUB_LOG", self.log())
+            .env("STUB_DIR", self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn joined(calls: &[Vec<String>]) -> Vec<String> {
+    calls.iter().map(|c| c.join(" ")).collect()
+}
+
+#[test]
+fn uninstall_undoes_the_install_in_reverse_and_keeps_what_outlives_its_step() {
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.uninstall(&ws, "ncloud-nks", &["--yes"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        steps(&o),
+        [
+            "sample",
+            "mesh",
+            "istio-ingressgateway",
+            "provider-fixes",
+            "istiod"
+        ]
+    );
+    let calls = joined(&stubs.calls());
+    for call in &calls {
+        assert!(
+            call.contains("--context ncloud-nks") || call.contains("--kube-context ncloud-nks"),
+            "{call}"
+        );
+        for kept in [
+            "Namespace istio-system",
+            "Secret cacerts",
+            "istio-reader-service-account",
+            "crd",
+            "istio-base",
+            "cilium",
+        ] {
+            assert!(!call.contains(kept), "{call} removes {kept} without --all");
+        }
+    }
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("delete Secret istio-remote-secret-kt-k2p")),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("delete Gateway.v1.networking.istio.io cross-network-gateway"))
+    );
+    assert!(calls.iter().any(|c| c.starts_with("helm uninstall istiod")));
+}
+
+#[test]
+fn uninstall_all_drops_only_its_own_fields_from_what_the_cluster_owns_and_keeps_the_crds() {
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.uninstall(&ws, "ncloud-nks", &["--yes", "--all"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let calls = joined(&stubs.calls());
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("cilium") && c.contains("delete")),
+        "{calls:?}"
+    );
+    let empty_applies: Vec<&String> = calls
+        .iter()
+        .filter(|c| {
+            c.contains("apply --server-side --force-conflicts --field-manager=mesh-render -f -")
+        })
+        .collect();
+    assert_eq!(
+        empty_applies.len(),
+        2,
+        "cilium-config and the DaemonSet: {calls:?}"
+    );
+    // The same field manager install.sh applied them with.
+    let install = fs::read_to_string(ws.out().join("clusters/ncloud-nks/install.sh")).unwrap();
+    assert!(install.contains(
+        "--force-conflicts --field-manager=mesh-render -k clusters/ncloud-nks/30-provider-fixes"
+    ));
+    let piped = stubs.piped();
+    assert!(
+        piped
+            .iter()
+            .all(|p| !p.contains("\ndata") && p.lines().count() == 5),
+        "{piped:?}"
+    );
+    for removed in [
+        "delete Namespace istio-system",
+        "delete Secret cacerts",
+        "delete Secret istio-reader-service-account-istio-remote-secret-token",
+    ] {
+        assert!(
+            calls.iter().any(|c| c.contains(removed)),
+            "{removed}: {calls:?}"
+        );
+    }
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("delete crd") || c.starts_with("helm uninstall istio-base"))
+    );
+}
+
+#[test]
+fn uninstall_all_crds_lists_what_the_crds_hold_before_deleting_them() {
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.uninstall(&ws, "kt-k2p", &["--yes", "--all", "--crds"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let calls = joined(&stubs.calls());
+    let at = |needle: &str| {
+        calls
+            .iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {calls:?}"))
+    };
+    assert!(at("get istio-io --all-namespaces") < at("helm uninstall istio-base"));
+    assert!(
+        at("get gateway-api --all-namespaces")
+            < at("delete crd -l gateway.networking.k8s.io/bundle-version")
+    );
+}
+
+#[test]
+fn uninstall_asks_first_and_changes_nothing_unless_told_yes() {
+    let ws = connected();
+    let stubs = Stubs::new();
+    let o = stubs.uninstall(&ws, "kt-k2p", &[], "n\n");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("Are you sure you want to uninstall istio from cluster kt-k2p"),
+        "{}",
+        text(&o)
+    );
+    assert!(stubs.calls().is_empty());
+    let o = stubs.uninstall(&ws, "kt-k2p", &["--yes", "--crds"], "");
+    assert_eq!(o.status.code(), Some(2), "--crds needs --all: {}", text(&o));
+    assert!(stubs.calls().is_empty());
+    let o = stubs.uninstall(&ws, "kt-k2p", &[], "y\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!stubs.calls().is_empty());
+}
+
+#[test]
+fn each_cluster_readme_gives_its_rotation_restarts_with_its_context_and_revision() {
+    let tree = common::render_text(&common::revisioned_mesh());
+    for (cluster, context) in [
+        ("kt-k2p", "kt-k2p"),
+        ("ncloud-nks", "ncloud-nks"),
+        ("nhn-nks", "nhn-nks"),
+    ] {
+        let readme = tree.get(&format!("clusters/{cluster}/README.md")).unwrap();
+        assert!(
+            readme.contains(&format!("kubectl --context {context} -n istio-system rollout restart deployment/istiod-1-26-0\n")),
+            "{cluster}: {readme}"
+        );
+        assert!(
+            readme.contains(&format!("kubectl --context {context} -n istio-system rollout restart deployment/istio-ingressgateway\n")),
+            "{cluster}"
+        );
+    }
+}

@@ -437,4 +437,3 @@ fn check_resolves_the_flux_wiring_as_kubectl_kustomize_does() {
     let out = render_into(dir.path(), &mesh);
     assert!(assert_check_builds_as_kubectl_does(&out, &["clusters", "flux"]) >= 20);
 }
-

@@ -240,8 +240,9 @@ fn adding_a_fourth_cluster_adds_one_remote_secret_to_each_old_cluster_and_nothin
             [
                 format!("{prefix}40-mesh/istio-remote-secret-fourth.sops.yaml"),
                 format!("{prefix}40-mesh/kustomization.yaml"),
-                // It applies the new remote secret too.
-                format!("{prefix}install.sh")
+                // They apply and remove the new remote secret too.
+                format!("{prefix}install.sh"),
+                format!("{prefix}uninstall.sh")
             ],
             "{c}"
         );

@@ -314,6 +314,6 @@ fn each_cluster_install_script_installs_metallb_and_metrics_server_only_where_th
         );
     }
     assert!(script("ncloud-nks").contains(
-        "apply --server-side --force-conflicts -k clusters/ncloud-nks/30-provider-fixes"
+        "apply --server-side --force-conflicts --field-manager=mesh-render -k clusters/ncloud-nks/30-provider-fixes"
     ));
 }

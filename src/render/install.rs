@@ -1,9 +1,10 @@
 //! The by-hand install of one cluster, for a tree without a GitOps target:
 //! `clusters/<cluster>/install.sh` runs the cluster's rollout steps (`gitops::steps`, the order
-//! Flux and Argo CD use) with kubectl, helm and sops, waiting for what the next step needs. Which
-//! files a step decrypts, which it applies server-side, what it waits for and where a first
-//! rollout with pending remote secrets stops are decided here; the script's shape is in
-//! `templates/scripts/install.sh`.
+//! Flux and Argo CD use) with kubectl, helm and sops, waiting for what the next step needs, and
+//! `uninstall.sh` undoes them in reverse. Which files a step decrypts, which it applies
+//! server-side, what it waits for, where a first rollout with pending remote secrets stops, and
+//! which objects outlive their step or belong to the cluster's own installation are decided here;
+//! the scripts' shape is in `templates/scripts/`.
 
 use minijinja::{Value, context};
 
@@ -124,4 +125,70 @@ pub(super) fn install_script(
         pending => !pending.is_empty(),
     };
     (format!("clusters/{name}/install.sh"), ctx)
+}
+
+/// An object a layer applies, as `uninstall.sh` deletes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(super) struct LayerObject {
+    pub api_version: String,
+    pub kind: String,
+    /// The kind as kubectl names it unambiguously (`Kind.version.group`: two `Gateway` kinds).
+    pub resource: String,
+    pub name: String,
+    pub namespace: String,
+    /// A partial object of what the cluster's own installation owns (server-side apply).
+    pub owned_by_cluster: bool,
+}
+
+/// The objects of every layer, in the order the layer applies them.
+pub(super) type LayerObjects = Vec<(Layer, Vec<LayerObject>)>;
+
+/// The path and context of `cluster`'s uninstall script: its steps in reverse.
+pub(super) fn uninstall_script(
+    model: &Model,
+    cluster: &ClusterPlan,
+    objects: &LayerObjects,
+) -> (String, Value) {
+    let name = &cluster.name;
+    let mut steps = Vec::new();
+    for step in gitops::steps(model, cluster).into_iter().rev() {
+        let s = match &step.source {
+            StepSource::Release(release) => context! {
+                name => step.name,
+                kind => "release",
+                release => release.name.clone(),
+                chart => release.chart,
+            },
+            StepSource::Base { dir } => context! {
+                name => step.name,
+                kind => "base",
+                dir => format!("base/{dir}"),
+            },
+            StepSource::Layer { dir } => {
+                let layer = objects.iter().find(|(l, _)| l.dir() == *dir);
+                let mut objects: Vec<LayerObject> =
+                    layer.map(|(_, o)| o.clone()).unwrap_or_default();
+                objects.reverse();
+                let outlives = matches!(
+                    layer.map(|(l, _)| *l),
+                    Some(Layer::IstioSystem | Layer::Reader)
+                );
+                context! {
+                    name => step.name,
+                    kind => "layer",
+                    outlives,
+                    objects => minijinja::value::Serde(&objects),
+                }
+            }
+        };
+        steps.push(s);
+    }
+    let ctx = context! {
+        cluster => name.as_str(),
+        mesh_id => model.mesh_id.clone(),
+        context => cluster.context.as_str(),
+        namespace => ISTIO_NAMESPACE,
+        steps,
+    };
+    (format!("clusters/{name}/uninstall.sh"), ctx)
 }

@@ -80,6 +80,9 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
                     .collect::<Result<Vec<_>, TemplateError>>()?;
                 let (path, ctx) = install::install_script(model, cluster, &layers);
                 own.file(&path, "", "scripts/install.sh", ctx)?;
+                let objects = layer_objects(&own.tree, cluster, &layers);
+                let (path, ctx) = install::uninstall_script(model, cluster, &objects);
+                own.file(&path, "", "scripts/uninstall.sh", ctx)?;
             }
             Ok(own.tree)
         })
@@ -285,6 +288,61 @@ fn render_cluster(
         )?;
     }
     Ok(())
+}
+
+/// The objects each layer applies, read back from the files rendered for it (sealed files by
+/// their Secret's name: what is encrypted is only the data).
+fn layer_objects(
+    tree: &Tree,
+    cluster: &ClusterPlan,
+    layers: &[install::LayerFiles],
+) -> install::LayerObjects {
+    let dir = |layer: Layer| format!("clusters/{}/{}", cluster.name, layer.dir());
+    layers
+        .iter()
+        .map(|(layer, plain, sealed)| {
+            let mut objects = Vec::new();
+            for file in plain {
+                let Some(text) = tree.get(&format!("{}/{file}", dir(*layer))) else {
+                    continue;
+                };
+                let docs: Vec<serde_json::Value> =
+                    serde_saphyr::from_multiple(text).unwrap_or_default();
+                for doc in docs.iter().filter(|d| d.is_object()) {
+                    let field = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+                    let (api_version, kind) = (field(&doc["apiVersion"]), field(&doc["kind"]));
+                    let resource = match api_version.split_once('/') {
+                        Some((group, version)) => format!("{kind}.{version}.{group}"),
+                        None => kind.clone(),
+                    };
+                    objects.push(install::LayerObject {
+                        api_version,
+                        kind,
+                        resource,
+                        name: field(&doc["metadata"]["name"]),
+                        namespace: match doc["metadata"]["namespace"].as_str() {
+                            Some(ns) => ns.to_owned(),
+                            None => "default".to_owned(),
+                        },
+                        owned_by_cluster: doc["metadata"]["annotations"]["mesh-render.dev/partial"]
+                            == "server-side-apply",
+                    });
+                }
+            }
+            for file in sealed {
+                let name = file.strip_suffix(SEALED_SUFFIX).unwrap_or(file);
+                objects.push(install::LayerObject {
+                    api_version: "v1".to_owned(),
+                    kind: "Secret".to_owned(),
+                    resource: "Secret".to_owned(),
+                    name: name.to_owned(),
+                    namespace: ISTIO_NAMESPACE.to_owned(),
+                    owned_by_cluster: false,
+                });
+            }
+            (*layer, objects)
+        })
+        .collect()
 }
 
 /// The Job that proves cross-cluster traffic, in the sample layer of the cluster that runs sleep.

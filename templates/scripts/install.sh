@@ -76,7 +76,7 @@ apply_sealed {{ f }}
 # The verification Job is immutable: it runs anew each time.
 run kubectl --context "$context" -n {{ sample_namespace }} delete job verify-cross-cluster --ignore-not-found
 {% endif %}
-run kubectl --context "$context" apply{% if s.server_side %} --server-side{% endif %}{% if s.force_conflicts %} --force-conflicts{% endif %} -k {{ s.dir }}
+run kubectl --context "$context" apply{% if s.server_side %} --server-side{% endif %}{% if s.force_conflicts %} --force-conflicts --field-manager=mesh-render{% endif %} -k {{ s.dir }}
 {% endif %}
 {% if s.wait == "crds" %}
 run kubectl --context "$context" wait --for=condition=Established crd -l gateway.networking.k8s.io/bundle-version --timeout=2m
