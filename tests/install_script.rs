@@ -821,3 +821,88 @@ fn each_cluster_readme_gives_its_rotation_restarts_with_its_context_and_revision
         );
     }
 }
+
+/// A workspace of `mesh` (a variant of the example) with the admin listed and every cluster's
+/// token file, rendered.
+fn variant(mesh: String) -> Workspace {
+    let ws = Workspace::build(|admin, dir| {
+        let listed = mesh.replace("  admins: []\n", &format!("  admins:\n    - {admin}\n"));
+        common::workspace::with_token_files(&listed, dir, &common::workspace::CLUSTERS, 20)
+    });
+    ws.ok(true, &["out"]);
+    ws
+}
+
+#[test]
+fn both_topologies_with_and_without_a_revision_install_through_the_real_charts() {
+    let Some(helms) = helms() else { return };
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    for (what, mesh, gateways) in [
+        (
+            "dedicated",
+            common::dedicated_mesh(),
+            vec!["istio-eastwestgateway", "istio-ingressgateway"],
+        ),
+        (
+            "revisioned",
+            common::revisioned_mesh(),
+            vec!["istio-ingressgateway"],
+        ),
+    ] {
+        let ws = variant(mesh);
+        for cluster in common::workspace::CLUSTERS {
+            let stubs = Stubs::new();
+            let o = stubs.run(&ws, cluster, &[]);
+            assert_eq!(o.status.code(), Some(0), "{what} {cluster}: {}", text(&o));
+            let releases: Vec<Vec<String>> = stubs
+                .calls()
+                .into_iter()
+                .filter(|c| c[0] == "helm" && c[1] == "upgrade")
+                .collect();
+            let names: Vec<&str> = releases.iter().map(|c| c[3].as_str()).collect();
+            let istiod = if what == "revisioned" {
+                "istiod-1-26-0"
+            } else {
+                "istiod"
+            };
+            let mut expected = vec!["istio-base", istiod];
+            expected.extend(&gateways);
+            assert_eq!(names, expected, "{what} {cluster}");
+            for call in &releases {
+                for helm in &helms {
+                    let o = helm_template(helm, &ws, call, None);
+                    assert!(
+                        o.status.success(),
+                        "{what} {} {call:?}: {}",
+                        helm.display(),
+                        text(&o)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_decrypted_object_validates_against_the_strict_schemas() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let catalog =
+        mesh_render::check::schema::SchemaCatalog::open(common::shared().join("schemas")).unwrap();
+    let ws = connected();
+    let stubs = Stubs::new();
+    assert!(stubs.run(&ws, "nhn-nks", &[]).status.success());
+    let piped = stubs.piped();
+    assert!(!piped.is_empty());
+    for doc in piped {
+        for object in mesh_render::check::schema::parse_documents(&doc).unwrap() {
+            let violations = catalog
+                .validate(&object, mesh_render::check::schema::Mode::Strict)
+                .unwrap();
+            assert!(violations.is_empty(), "{violations:?}");
+        }
+    }
+}
