@@ -42,7 +42,7 @@ struct Stubs {
 impl Stubs {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        for tool in ["kubectl", "helm", "sops"] {
+        for tool in ["kubectl", "helm", "sops", "istioctl"] {
             let path = dir.path().join(tool);
             fs::write(&path, STUB).unwrap();
             use std::os::unix::fs::PermissionsExt;
@@ -905,4 +905,64 @@ fn every_decrypted_object_validates_against_the_strict_schemas() {
             assert!(violations.is_empty(), "{violations:?}");
         }
     }
+}
+
+#[test]
+fn with_istioctl_the_control_plane_goes_before_the_reader_token_and_the_gateways_after_the_fixes() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    for mesh in [common::dedicated_mesh(), common::revisioned_mesh()] {
+        let ws = variant(mesh);
+        let stubs = Stubs::new();
+        let o = stubs.run(&ws, "kt-k2p", &["--istioctl"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let calls = stubs.calls();
+        assert!(
+            !calls.iter().any(|c| c[0] == "helm"),
+            "no Helm at all: {calls:?}"
+        );
+        let at = |pred: &dyn Fn(&Vec<String>) -> bool| calls.iter().position(pred).unwrap();
+        let installs: Vec<&Vec<String>> = calls.iter().filter(|c| c[0] == "istioctl").collect();
+        for call in &installs {
+            assert_eq!(&call[1..4], ["install", "-y", "--context"], "{call:?}");
+            assert_eq!(call[4], "kt-k2p");
+            let file = &call[call.iter().position(|a| a == "-f").unwrap() + 1];
+            let text = fs::read_to_string(ws.out().join(file)).unwrap();
+            let operator: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+            assert_eq!(operator["kind"], "IstioOperator", "{file}");
+        }
+        let control_plane = at(&|c| {
+            c[0] == "istioctl" && c.last().is_some_and(|f| f.ends_with("controlplane.yaml"))
+        });
+        let reader = at(&|c| c.iter().any(|a| a.ends_with("20-reader")));
+        let fixes = at(&|c| c.iter().any(|a| a.ends_with("30-provider-fixes")));
+        let mesh = at(&|c| c.iter().any(|a| a.contains("40-mesh")));
+        assert!(
+            control_plane < reader,
+            "the reader token needs the base's service account"
+        );
+        for call in installs
+            .iter()
+            .filter(|c| !c.last().unwrap().ends_with("controlplane.yaml"))
+        {
+            let i = calls.iter().position(|c| c == *call).unwrap();
+            assert!(fixes < i && i < mesh, "{call:?}");
+        }
+        assert_eq!(installs.len(), 1 + ws_gateways(&ws));
+    }
+}
+
+/// How many gateways kt-k2p has in the workspace's tree.
+fn ws_gateways(ws: &Workspace) -> usize {
+    fs::read_dir(ws.out().join("istioctl/kt-k2p"))
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("controlplane")
+        })
+        .count()
 }

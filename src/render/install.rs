@@ -32,6 +32,11 @@ pub(super) fn install_script(
                 release => release.name.clone(),
                 chart => release.chart,
                 values => format!("values/{name}/{}.yaml", release.values),
+                // The same release as an IstioOperator, for `--istioctl`.
+                istioctl_file => match release.chart {
+                    "gateway" => format!("istioctl/{name}/{}.yaml", release.values),
+                    _ => format!("istioctl/{name}/controlplane.yaml"),
+                },
                 skip_schema => release.chart == "gateway"
                     && gitops::gateway_schema_validation_breaks(&model.istio.version),
                 // The last gateway: where a first rollout with pending remote secrets stops.

@@ -5,8 +5,11 @@
 # out. Idempotent: run it again after every render. Every call names the context {{ context }}.
 # Run it from the root of the rendered tree, with an admin identity for the encrypted files:
 #
-#   SOPS_AGE_KEY_FILE=path/to/admin.agekey bash clusters/{{ cluster }}/install.sh [--dry-run] [--verify]
+#   SOPS_AGE_KEY_FILE=path/to/admin.agekey bash clusters/{{ cluster }}/install.sh [--dry-run] [--verify] [--istioctl]
 #
+# --istioctl installs the control plane and the gateways with `istioctl install -f istioctl/…`
+# (the same settings as IstioOperator files) instead of Helm; the control plane, which includes
+# Istio's base, goes where the base chart would, before the reader token that needs its account.
 # --dry-run prints the commands instead of running them. --verify waits for the verification Job
 # (the cluster that runs sleep calls reviews until every version, across clusters, has answered).
 # Exit codes: 0 installed; 3 stopped after the gateways because remote secrets are still pending
@@ -17,11 +20,13 @@ context={{ context | shell }}
 namespace={{ namespace | shell }}
 dry_run=0
 verify=0
+istioctl=0
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
     --verify) verify=1 ;;
-    -h|--help) sed -n '4,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '4,19p' "$0"; exit 0 ;;
+    --istioctl) istioctl=1 ;;
     *) echo "install.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -56,14 +61,26 @@ await_output() {
   return 1
 }
 
-begin helm-repository
-run helm repo add istio {{ chart_repository | shell }} --force-update
+if [ "$istioctl" = 0 ]; then
+  begin helm-repository
+  run helm repo add istio {{ chart_repository | shell }} --force-update
+fi
 {% for s in steps %}
 
 begin {{ s.name | shell }}
 {% if s.kind == "release" %}
-run helm upgrade --install {{ s.release }} istio/{{ s.chart }} --version {{ version }} -n "$namespace" --kube-context "$context" -f {{ s.values }} --wait{% if s.skip_schema %} --skip-schema-validation{% endif %}
+if [ "$istioctl" = 1 ]; then
+{% if s.chart == "base" %}
+  run istioctl install -y --context "$context" -f {{ s.istioctl_file }}
+{% elif s.chart == "istiod" %}
+  echo "(installed by istioctl with Istio's base)"
+{% else %}
+  run istioctl install -y --context "$context" -f {{ s.istioctl_file }}
+{% endif %}
+else
+  run helm upgrade --install {{ s.release }} istio/{{ s.chart }} --version {{ version }} -n "$namespace" --kube-context "$context" -f {{ s.values }} --wait{% if s.skip_schema %} --skip-schema-validation{% endif %}
 
+fi
 {% elif s.sealed %}
 {% for f in s.plain %}
 run kubectl --context "$context" apply{% if s.server_side %} --server-side{% endif %} -f {{ f }}
