@@ -966,3 +966,20 @@ fn ws_gateways(ws: &Workspace) -> usize {
         })
         .count()
 }
+
+#[test]
+fn help_prints_the_scripts_header_and_nothing_else() {
+    let ws = connected();
+    for script in ["install.sh", "uninstall.sh"] {
+        let o = Command::new("bash")
+            .arg(format!("clusters/kt-k2p/{script}"))
+            .arg("--help")
+            .current_dir(ws.out())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.lines().all(|l| l.starts_with('#')), "{out}");
+        assert!(out.contains(&format!("bash clusters/kt-k2p/{script}")), "{out}");
+    }
+}

@@ -25,7 +25,7 @@ for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
     --verify) verify=1 ;;
-    -h|--help) sed -n '4,19p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR >= 4 && /^#/ { print; next } NR >= 4 { exit }' "$0"; exit 0 ;;
     --istioctl) istioctl=1 ;;
     *) echo "install.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac

@@ -28,7 +28,7 @@ for arg in "$@"; do
     --all) all=1 ;;
     --crds) crds=1 ;;
     --dry-run) dry_run=1 ;;
-    -h|--help) sed -n '4,17p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR >= 4 && /^#/ { print; next } NR >= 4 { exit }' "$0"; exit 0 ;;
     *) echo "uninstall.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
