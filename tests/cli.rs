@@ -190,3 +190,47 @@ fn advice_about_the_mesh_shape_is_shown_when_the_tree_is_created_and_with_verbos
         "{checked}"
     );
 }
+
+#[test]
+fn a_mistyped_subcommand_is_refused_instead_of_rendered_into_a_directory_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (typo, meant) in [
+        ("chek", "check"),
+        ("dif", "diff"),
+        ("inti", "init"),
+        ("kyes", "keys"),
+    ] {
+        let o = common::binary(dir.path(), &dir.path().join("home"))
+            .arg(typo)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{typo}: {err}");
+        assert!(
+            err.contains(&format!("did you mean `mesh-render {meant}`? To render into a directory of that name, write ./{typo}")),
+            "{typo}: {err}"
+        );
+        assert!(!dir.path().join(typo).exists(), "{typo}");
+    }
+}
+
+#[test]
+fn ordinary_directory_names_and_explicit_paths_still_render() {
+    for name in ["dist", "api", "pkg", "./chek"] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = common::binary(dir.path(), &dir.path().join("home"))
+            .args(["--quiet", name])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            dir.path().join(name).join(".render-record.json").is_file(),
+            "{name}"
+        );
+    }
+}

@@ -980,6 +980,9 @@ fn help_prints_the_scripts_header_and_nothing_else() {
         assert_eq!(o.status.code(), Some(0));
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.lines().all(|l| l.starts_with('#')), "{out}");
-        assert!(out.contains(&format!("bash clusters/kt-k2p/{script}")), "{out}");
+        assert!(
+            out.contains(&format!("bash clusters/kt-k2p/{script}")),
+            "{out}"
+        );
     }
 }

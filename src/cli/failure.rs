@@ -48,6 +48,10 @@ pub enum CommandError {
     Schemas(String),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    #[error(
+        "`{name}` is not a directory yet, and looks like the subcommand `{subcommand}`\n  fix: did you mean `mesh-render {subcommand}`? To render into a directory of that name, write ./{name}"
+    )]
+    LooksLikeSubcommand { name: String, subcommand: String },
 }
 
 impl Classify for CommandError {
@@ -64,6 +68,7 @@ impl Classify for CommandError {
             | CommandError::InitExists(_)
             | CommandError::NoContexts(_)
             | CommandError::VerifyNeedsAdmin
+            | CommandError::LooksLikeSubcommand { .. }
             | CommandError::Schemas(_) => ExitKind::Input,
         }
     }

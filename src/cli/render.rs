@@ -44,7 +44,37 @@ pub(super) fn apply_target(
     Ok(())
 }
 
+/// Refuses an output directory that is a subcommand mistyped (`mesh-render chek`): a bare name,
+/// not there yet, one edit from a subcommand of four letters, two from one of five or more.
+/// Shorter subcommands are too close to ordinary names (`pkg`, `api`) to guess at.
+fn refuse_typo(out: &Path) -> Result<(), CommandError> {
+    let Some(name) = out.to_str().filter(|n| !n.contains('/')) else {
+        return Ok(());
+    };
+    if out.exists() {
+        return Ok(());
+    }
+    let command = <super::args::Cli as clap::CommandFactory>::command();
+    let near = command.get_subcommands().map(|c| c.get_name()).find(|sub| {
+        let allowed = match sub.len() {
+            0..=3 => 0,
+            4 => 1,
+            _ => 2,
+        };
+        let distance = strsim::osa_distance(name, sub);
+        distance > 0 && distance <= allowed
+    });
+    match near {
+        Some(sub) => Err(CommandError::LooksLikeSubcommand {
+            name: name.to_owned(),
+            subcommand: sub.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn render(cli: &RenderArgs, env: &Env, wait: Duration) -> Result<(), Failure> {
+    refuse_typo(&cli.out)?;
     let (mut mesh, origin) = edge::load(cli.config.as_deref())?;
     apply_target(&mut mesh, &origin, cli.target)?;
     let pending = model::pending_remote_secrets(&mesh);
