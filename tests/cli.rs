@@ -234,3 +234,68 @@ fn ordinary_directory_names_and_explicit_paths_still_render() {
         );
     }
 }
+
+#[test]
+fn a_new_fleet_says_in_one_line_which_intermediates_it_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mesh = String::from(
+        "apiVersion: mesh-render.dev/v1alpha1\nkind: Mesh\nmeshID: fleet\nistio:\n  version: 1.26.3\nclusters:\n",
+    );
+    for i in 1..=12 {
+        mesh.push_str(&format!("  - name: c{i}\n    network: net{i}\n"));
+    }
+    fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
+    let o = mesh_render(dir.path(), &["out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("intermediate CA"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("note: issued the intermediate CAs of 12 clusters: c1, c2,"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_and_diff_take_o_as_the_output_format() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        mesh_render(dir.path(), &["--quiet", "out"])
+            .status
+            .success()
+    );
+    for args in [
+        &["check", "out", "-o", "json"][..],
+        &["diff", "out", "-o", "json"],
+    ] {
+        let o = mesh_render(dir.path(), args);
+        let value: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)));
+        assert_eq!(value["tree"], "out", "{args:?}");
+    }
+}
+
+#[test]
+fn a_gitops_target_for_the_built_in_example_says_to_write_a_mesh_yaml_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mesh_render(dir.path(), &["--target", "flux", "out"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("write a mesh.yaml first (`mesh-render init`)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_flux_identity_secret_has_one_key_name_everywhere() {
+    let readme = include_str!("../templates/README.md");
+    let keys = include_str!("../src/cli/keys.rs");
+    for text in [readme, keys] {
+        assert!(text.contains("--from-file=age.agekey="));
+        assert!(!text.contains("identity.agekey"));
+    }
+}

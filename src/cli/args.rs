@@ -192,7 +192,8 @@ pub struct CheckArgs {
     #[arg(long, requires = "against")]
     pub no_verify_secrets: bool,
 
-    #[arg(long, value_enum, default_value = "text")]
+    /// The report's format (`-o`, as kubectl and helm name the output format).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub format: Format,
 }
 
@@ -210,7 +211,8 @@ pub struct DiffArgs {
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
 
-    #[arg(long, value_enum, default_value = "text")]
+    /// The report's format (`-o`, as kubectl and helm name the output format).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub format: Format,
 
     /// Exit 1 when a render would change files (as `git diff --exit-code` does).

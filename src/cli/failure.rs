@@ -8,7 +8,11 @@ use crate::config::{ClusterName, MeshId, Origin};
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(
-        "--target needs the Git repository the tree is committed to\n  fix: add `gitops: {{repository: {{url: <git URL>, branch: main, path: out}}}}` to {origin}"
+        "--target needs the Git repository the tree is committed to\n  fix: {}",
+        match .origin {
+            Origin::BuiltinExample => "the built-in example names none: write a mesh.yaml first (`mesh-render init`), then add `gitops: {repository: {url: <git URL>, branch: main, path: out}}` to it".to_owned(),
+            origin => format!("add `gitops: {{repository: {{url: <git URL>, branch: main, path: out}}}}` to {origin}"),
+        }
     )]
     TargetNeedsRepository { origin: Origin },
     #[error(

@@ -10,7 +10,7 @@ use super::edge;
 use super::exit::Failure;
 use super::failure::CommandError;
 use super::locks;
-use super::render::{describe_change, describe_created};
+use super::render::{describe_changes, describe_created};
 use crate::config::{self, ClusterName, Mesh, Origin};
 use crate::disk::{self, LockMode, Mode};
 use crate::env::Env;
@@ -100,8 +100,9 @@ fn resolve_for_pki(
         println!("note: {}", describe_created(created));
     }
     // No output directory here: a root is issued only into an empty pki/.
-    for change in resolved.issue(mesh, false, now)? {
-        println!("note: {}", describe_change(&change, &resolved.pki_dir));
+    let changes = resolved.issue(mesh, false, now)?;
+    for line in describe_changes(&changes, &resolved.pki_dir) {
+        println!("note: {line}");
     }
     Ok(resolved)
 }

@@ -149,8 +149,8 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
         for created in &resolved.created {
             println!("note: {}", describe_created(created));
         }
-        for change in &changes {
-            println!("note: {}", describe_change(change, &resolved.pki_dir));
+        for line in describe_changes(&changes, &resolved.pki_dir) {
+            println!("note: {line}");
         }
         for warning in &sealer.take_notes() {
             println!("warning: {warning}");
@@ -206,6 +206,36 @@ pub(super) fn describe_created(created: &Created) -> String {
             format!("removed {n} temporary files an interrupted command left in the PKI directory")
         }
     }
+}
+
+/// What the changes to the PKI mean, for the user: intermediates issued to several clusters on
+/// one line, with the clusters listed as other long lists are.
+pub(super) fn describe_changes(changes: &[Change], pki_dir: &PkiDir) -> Vec<String> {
+    let issued: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::IssuedIntermediate(cluster) => Some(cluster.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut lines = Vec::new();
+    let mut said_issued = false;
+    for change in changes {
+        match change {
+            Change::IssuedIntermediate(_) if issued.len() > 1 => {
+                if !said_issued {
+                    lines.push(format!(
+                        "issued the intermediate CAs of {} clusters: {}",
+                        issued.len(),
+                        model::short_list(&issued)
+                    ));
+                    said_issued = true;
+                }
+            }
+            change => lines.push(describe_change(change, pki_dir)),
+        }
+    }
+    lines
 }
 
 /// What a change to the PKI means, for the user.
