@@ -19,9 +19,9 @@ pub enum Op {
     Write,
 }
 
-/// An I/O error with the path it concerns.
+/// An I/O error with the path it concerns, and the fix where the cause says what it is.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", .path.display())]
+#[error("{}: {source}{}", .path.display(), self.fix().map(|f| format!("\n  fix: {f}")).unwrap_or_default())]
 pub struct IoError {
     pub op: Op,
     pub path: PathBuf,
@@ -48,6 +48,28 @@ impl IoError {
 
     pub fn is_not_found(&self) -> bool {
         self.source.kind() == io::ErrorKind::NotFound
+    }
+
+    /// What to do about it, for the causes that say (a read-only file system, a full one, a
+    /// permission).
+    fn fix(&self) -> Option<&'static str> {
+        const EROFS: i32 = 30;
+        const ENOSPC: i32 = 28;
+        match (self.op, self.source.raw_os_error(), self.source.kind()) {
+            (_, Some(EROFS), _) => Some(
+                "the file system is read-only: render into a writable directory, or remount it read-write",
+            ),
+            (Op::Write, Some(ENOSPC), _) => Some(
+                "free space or inodes (`df -h`, `df -i`) on that file system and run again: nothing was replaced",
+            ),
+            (Op::Write, _, io::ErrorKind::PermissionDenied) => {
+                Some("make the directory writable for this user, or render into another directory")
+            }
+            (Op::Read, _, io::ErrorKind::PermissionDenied) => {
+                Some("make the file readable for this user")
+            }
+            _ => None,
+        }
     }
 }
 

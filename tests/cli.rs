@@ -299,3 +299,41 @@ fn the_flux_identity_secret_has_one_key_name_everywhere() {
         assert!(!text.contains("identity.agekey"));
     }
 }
+
+#[test]
+fn output_dir_names_the_output_directory_as_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mesh_render(dir.path(), &["--quiet", "--output-dir", "rendered"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("rendered/.render-record.json").is_file());
+    assert!(!dir.path().join("out").exists());
+    let both = mesh_render(dir.path(), &["--output-dir", "a", "b"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn a_read_only_output_directory_gets_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    fs::create_dir(&ro).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&ro)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        assert!(!common::in_ci(), "CI must allow a read-only tmpfs mount");
+        eprintln!("skipped: mounting a tmpfs is not allowed here; CI runs it");
+        return;
+    }
+    let o = mesh_render(dir.path(), &["ro"]);
+    let _ = std::process::Command::new("umount").arg(&ro).status();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Read-only file system")
+            && stderr(&o)
+                .contains("fix: the file system is read-only: render into a writable directory"),
+        "{}",
+        stderr(&o)
+    );
+}

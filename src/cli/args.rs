@@ -96,6 +96,10 @@ pub struct RenderArgs {
     #[arg(default_value = "out")]
     pub out: PathBuf,
 
+    /// The output directory, named by a flag instead (as helm's --output-dir).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub output_dir: Option<PathBuf>,
+
     /// Mesh description to render. Default: ./mesh.yaml, or the built-in example mesh when
     /// there is none.
     #[arg(long, value_name = "FILE")]
@@ -218,4 +222,14 @@ pub struct DiffArgs {
     /// Exit 1 when a render would change files (as `git diff --exit-code` does).
     #[arg(long)]
     pub exit_code: bool,
+}
+
+impl Cli {
+    /// The arguments with their aliases resolved: `--output-dir DIR` is the output directory.
+    pub fn resolved(mut self) -> Self {
+        if let Some(dir) = self.render.output_dir.take() {
+            self.render.out = dir;
+        }
+        self
+    }
 }

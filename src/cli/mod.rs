@@ -25,7 +25,7 @@ pub use exit::{ExitKind, Failure, Outcome};
 pub use render::report;
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse().resolved();
     let env = edge::env();
     match run(&cli, &env) {
         Ok(outcome) => ExitCode::from(outcome.code()),
