@@ -635,15 +635,7 @@ impl PkiDir {
 
     /// The root CA with its key, decrypted with an admin identity.
     pub fn root_ca(&self, identities: Option<&Identities>, why: &str) -> Result<Ca, StoreError> {
-        let path = self.root_file();
-        let key = self.decrypt_key(&path, identities, why)?;
-        let record = self
-            .read_record(&path)?
-            .ok_or_else(|| StoreError::BadState {
-                path: path.clone(),
-                message: "missing".into(),
-            })?;
-        Ok(Ca::from_pem(&record.cert_pem, key, "the root CA")?)
+        self.ca_from(&self.root_file(), identities, why, "the root CA")
     }
 
     /// A cluster's intermediate CA with its key, decrypted with an admin identity.
@@ -653,19 +645,12 @@ impl PkiDir {
         identities: Option<&Identities>,
         why: &str,
     ) -> Result<Ca, StoreError> {
-        let path = self.intermediate_file(cluster);
-        let key = self.decrypt_key(&path, identities, why)?;
-        let record = self
-            .read_record(&path)?
-            .ok_or_else(|| StoreError::BadState {
-                path: path.clone(),
-                message: "missing".into(),
-            })?;
-        Ok(Ca::from_pem(
-            &record.cert_pem,
-            key,
+        self.ca_from(
+            &self.intermediate_file(cluster),
+            identities,
+            why,
             &format!("the intermediate CA of {cluster}"),
-        )?)
+        )
     }
 
     fn decrypt_key(

@@ -303,6 +303,17 @@ fn apply(pki: &Path, steps: &[Step]) -> Result<(), IoError> {
                         disk::create_dir_all(dir, Mode::Public)?;
                     }
                     disk::rename(from, to)?;
+                } else if !holds(to, sha256)? {
+                    // Neither moved nor there to move: the change cannot be completed as it was
+                    // committed. The journal stays; nothing is redone silently.
+                    return Err(IoError::read(from)(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "{} names it, to become {}, and it is gone: restore pki/ from git (the journal lists the change), then remove the journal",
+                            JOURNAL,
+                            to.display()
+                        ),
+                    )));
                 }
                 touched.push(from.clone());
             }
@@ -404,5 +415,21 @@ mod tests {
         assert!(recover(pki).unwrap());
         assert_eq!(std::fs::read(pki.join("current")).unwrap(), b"new");
         assert_eq!(std::fs::read(pki.join("retired/current")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_journal_whose_staged_file_is_gone_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dir.path();
+        let steps = vec![Step::Rename {
+            from: pki.join(".mesh-render-gone.tmp"),
+            to: pki.join("intermediates/c31.yaml"),
+            sha256: sha256_hex(b"c31"),
+        }];
+        std::fs::write(pki.join(JOURNAL), serde_json::to_vec(&steps).unwrap()).unwrap();
+        let err = recover(pki).unwrap_err();
+        assert!(err.to_string().contains("it is gone"), "{err}");
+        assert!(pki.join(JOURNAL).is_file(), "the journal stays");
+        assert!(!pki.join("intermediates/c31.yaml").exists());
     }
 }
