@@ -89,3 +89,16 @@ fn an_alias_bomb_fails_fast() {
     );
     assert!(err.is_err());
 }
+
+#[test]
+fn a_duplicate_network_fix_suggests_a_name_in_the_meshs_own_pattern() {
+    let text = config::EXAMPLE_YAML
+        .replace("network: network1", "network: net-1")
+        .replace("network: network2", "network: net-2")
+        .replace("network: network3", "network: net-2");
+    let err = config::parse(&text, &Origin::File("mesh.yaml".into()))
+        .expect_err("two clusters on one network must be rejected");
+    let text = err.to_string();
+    assert!(text.contains("clusters[2].network: duplicate network \"net-2\""), "{text}");
+    assert!(text.contains("e.g. \"net-3\""), "{text}");
+}

@@ -84,6 +84,52 @@ impl NetworkName {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         label_value(s, "network").map(|()| Self(s.to_owned()))
     }
+
+    /// A network name none of `taken` has, in their own pattern: the lowest free number after
+    /// the prefix most of them share (`net-3` after `net-1` and `net-2`, `network02` after
+    /// `network01`); names with no numbering lead to `network<N>`.
+    pub fn unused_like(taken: &[&str]) -> String {
+        // The prefix most names share before their trailing number, the first seen on a tie.
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for name in taken {
+            let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            if digits == 0 || digits > 9 {
+                continue;
+            }
+            let (prefix, number) = name.split_at(name.len() - digits);
+            match groups.iter_mut().find(|(p, _)| *p == prefix) {
+                Some((_, numbers)) => numbers.push(number),
+                None => groups.push((prefix, vec![number])),
+            }
+        }
+        let best = groups
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, (_, numbers))| (numbers.len(), std::cmp::Reverse(*i)))
+            .map(|(_, group)| group);
+        let in_pattern = best.and_then(|(prefix, numbers)| {
+            // Zero-padded numbers (`01`) keep their width.
+            let padded = numbers.iter().any(|n| n.len() > 1 && n.starts_with('0'));
+            let width = if padded {
+                numbers.iter().map(|n| n.len()).max().unwrap_or(1)
+            } else {
+                1
+            };
+            let lowest = numbers.iter().filter_map(|n| n.parse::<u64>().ok()).min();
+            first_free(prefix, width, lowest.unwrap_or(1), taken)
+        });
+        in_pattern
+            .or_else(|| first_free("network", 1, taken.len() as u64 + 1, taken))
+            .unwrap_or_else(|| "network".to_owned())
+    }
+}
+
+/// The first `{prefix}{n}` from `start` on that no name in `taken` has, if it is a network name.
+fn first_free(prefix: &str, width: usize, start: u64, taken: &[&str]) -> Option<String> {
+    (start..start + taken.len() as u64 + 1)
+        .map(|n| format!("{prefix}{n:0width$}"))
+        .find(|name| !taken.contains(&name.as_str()))
+        .filter(|name| NetworkName::parse(name).is_ok())
 }
 
 impl MeshId {
@@ -245,6 +291,21 @@ fn label_value(s: &str, what: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unused_network_follows_the_names_own_numbering() {
+        assert_eq!(NetworkName::unused_like(&["net-1", "net-2", "net-2"]), "net-3");
+        assert_eq!(NetworkName::unused_like(&["network1", "network1"]), "network2");
+        assert_eq!(NetworkName::unused_like(&["net-01", "net-02", "net-02"]), "net-03");
+        assert_eq!(NetworkName::unused_like(&["zone7", "net-1", "net-5", "net-5"]), "net-2");
+        assert_eq!(NetworkName::unused_like(&["network1", "network1", "network3"]), "network2");
+    }
+
+    #[test]
+    fn an_unused_network_without_a_numbering_is_network_n() {
+        assert_eq!(NetworkName::unused_like(&["east", "east"]), "network3");
+        assert_eq!(NetworkName::unused_like(&["east", "network3", "west"]), "network4");
+    }
 
     #[test]
     fn dns1123_accepts_seed_cluster_names() {

@@ -397,6 +397,7 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
     let mut first_network: BTreeMap<&str, usize> = BTreeMap::new();
     let mut first_context: BTreeMap<&str, usize> = BTreeMap::new();
     let mut first_recipient: BTreeMap<&str, usize> = BTreeMap::new();
+    let networks: Vec<&str> = specs.iter().map(|c| c.network.value.as_str()).collect();
     for (i, c) in specs.iter().enumerate() {
         let at = |f: &str| format!("clusters[{i}].{f}");
         let name = p.name(&at("name"), &c.name, ClusterName::parse);
@@ -419,7 +420,10 @@ fn clusters(p: &mut Problems, specs: &[ClusterSpec], gateways: usize) -> Option<
                 at("network"),
                 Some(&c.network),
                 format!("duplicate network {:?} (clusters[{j}] is on it too); in a multi-network mesh every cluster has its own network", c.network.value),
-                format!("give this cluster its own network, e.g. \"network{}\"", i + 1),
+                format!(
+                    "give this cluster its own network, e.g. {:?}",
+                    NetworkName::unused_like(&networks)
+                ),
             );
         } else {
             first_network.insert(&c.network.value, i);
