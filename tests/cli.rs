@@ -337,3 +337,64 @@ fn a_read_only_output_directory_gets_a_fix() {
         stderr(&o)
     );
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mesh_render(dir.path(), &["--version"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with(&format!("mesh-render {} (", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    match head {
+        // Built from a work tree (CI builds a fresh clone): its commit.
+        Some(head) => {
+            let hash = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+            assert!(text.contains(&format!("(commit {hash}")), "{text} vs {hash}");
+        }
+        None => {
+            assert!(!common::in_ci(), "CI builds from a git clone");
+            assert!(text.contains("(unknown commit)"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn check_config_finds_the_identities_of_a_mesh_description_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("fleet")).unwrap();
+    fs::write(dir.path().join("fleet/mesh.yaml"), common::five_cluster_mesh()).unwrap();
+    let o = mesh_render(dir.path(), &["--config", "fleet/mesh.yaml", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Here the built-in example is the description: its identity opens nothing of this mesh.
+    let without = stdout(&mesh_render(dir.path(), &["check", "out"]));
+    assert!(!without.contains("SOPS files decrypted"), "{without}");
+    let o = mesh_render(dir.path(), &["check", "out", "--config", "fleet/mesh.yaml"]);
+    let with = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{with}{}", stderr(&o));
+    assert!(with.contains("note: SOPS files decrypted with the identities of"), "{with}");
+    // It is no drift check: that needs --against, and the two name one description.
+    assert!(!with.contains("drift"), "{with}");
+    let both = mesh_render(
+        dir.path(),
+        &["check", "out", "--config", "fleet/mesh.yaml", "--against", "fleet/mesh.yaml"],
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+}
+
+#[test]
+fn check_config_that_does_not_load_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(mesh_render(dir.path(), &["out"]).status.success());
+    let o = mesh_render(dir.path(), &["check", "out", "--config", "nope.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope.yaml"), "{}", stderr(&o));
+}

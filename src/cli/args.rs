@@ -6,10 +6,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config;
 
+/// `--version`: the package version and the commit it was built from (`build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MESH_RENDER_COMMIT"),
+    ")"
+);
+
 /// Renders a multi-primary, multi-network Istio mesh into per-cluster kustomize directories
 /// for Argo CD or Flux, without touching any cluster.
 #[derive(Debug, Parser)]
-#[command(name = "mesh-render", version, about, long_about = None)]
+#[command(name = "mesh-render", version = VERSION, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,6 +51,14 @@ pub enum Command {
     /// changed or unchanged only. Exit 0 (with --exit-code: 1 if a render would change files),
     /// 2 bad input.
     Diff(DiffArgs),
+    /// Print a shell completion script: `source <(mesh-render completion bash)`, or write it
+    /// where the shell loads completions (zsh: a `_mesh-render` file on $fpath; fish:
+    /// ~/.config/fish/completions/mesh-render.fish; PowerShell: add it to $PROFILE).
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Manage the mesh CA.
     Pki {
         #[command(subcommand)]
@@ -178,6 +194,12 @@ pub struct CheckArgs {
     /// (drift); its description also checks sample placement and remote secret servers.
     #[arg(long, value_name = "FILE")]
     pub against: Option<PathBuf>,
+
+    /// The mesh description whose identities (its local admin identity, mesh.yaml's key
+    /// sources) and pki/ are used, as a render finds them. Default: ./mesh.yaml, or the built-in
+    /// example. It does not compare the tree with a render: that is --against FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "against")]
+    pub config: Option<PathBuf>,
 
     /// The GitOps target the tree was rendered with, if it was given on the command line.
     #[arg(long, value_enum)]

@@ -52,7 +52,12 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
         Some(path) => Some(edge::load(Some(path))?),
         None => None,
     };
-    let _held = read_locks(loaded.as_ref(), &args.out, env, wait)?;
+    // `--config FILE` names the description to find identities by; it must load.
+    let named = match &args.config {
+        Some(path) => Some(edge::load(Some(path))?),
+        None => None,
+    };
+    let _held = read_locks(loaded.as_ref().or(named.as_ref()), &args.out, env, wait)?;
     let schemas = if args.schemas.is_empty() {
         None
     } else {
@@ -68,7 +73,13 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
     };
     let (identities, identity_notes) = match &mut against {
         Some(a) => (a.resolved.identities.take(), Vec::new()),
-        None => implicit_identities(env)?,
+        None => match named {
+            Some((mesh, origin)) => (
+                seal::resolve(&mesh, &origin, env, Mode::Inspect)?.identities,
+                Vec::new(),
+            ),
+            None => implicit_identities(env)?,
+        },
     };
     let used = identities.as_ref().map(|ids| ids.sources().join(", "));
     let options = check::Options {
@@ -113,8 +124,8 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
     report.sort();
     let shown = args.out.display().to_string();
     match args.format {
-        Format::Text => print!("{}", report.to_text(&shown)),
-        Format::Json => print!("{}", report.to_json(&shown)),
+        Format::Text => edge::print(report.to_text(&shown).as_bytes())?,
+        Format::Json => edge::print(report.to_json(&shown).as_bytes())?,
     }
     Ok(if report.errors() > 0 {
         Outcome::Found
@@ -154,10 +165,12 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
     };
     match args.format {
         Format::Text => {
+            let mut text = String::new();
             for change in &security {
-                println!("security: {change}");
+                text.push_str(&format!("security: {change}\n"));
             }
-            print!("{}", drift::unified(&diffs));
+            text.push_str(&drift::unified(&diffs));
+            edge::print(text.as_bytes())?;
             for note in rendered.notes() {
                 eprintln!("note: {note}");
             }
@@ -169,10 +182,9 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
                 "changes": diffs,
                 "notes": rendered.notes(),
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push('\n');
+            edge::print(text.as_bytes())?;
         }
     }
     let changed = !diffs.is_empty() || !rendered.would_issue.is_empty() || !security.is_empty();

@@ -19,6 +19,19 @@ pub fn now() -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+/// Writes a command's report to standard output. A reader that has gone (`| head`) ends the
+/// report quietly, as it ends `cat`'s; any other failure to write is the command's failure.
+pub fn print(text: &[u8]) -> Result<(), super::failure::CommandError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(super::failure::CommandError::Stdout(e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// How long a mesh description that is not a regular file is waited for.
 const STREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 

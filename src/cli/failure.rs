@@ -56,6 +56,8 @@ pub enum CommandError {
         "`{name}` is not a directory yet, and looks like the subcommand `{subcommand}`\n  fix: did you mean `mesh-render {subcommand}`? To render into a directory of that name, write ./{name}"
     )]
     LooksLikeSubcommand { name: String, subcommand: String },
+    #[error("cannot write to standard output: {0}")]
+    Stdout(#[source] std::io::Error),
 }
 
 impl Classify for CommandError {
@@ -64,7 +66,8 @@ impl Classify for CommandError {
             CommandError::StrictPending { .. } => ExitKind::Findings,
             CommandError::GeneratedInvalid(_)
             | CommandError::Edit(_)
-            | CommandError::Threads(_) => ExitKind::Output,
+            | CommandError::Threads(_)
+            | CommandError::Stdout(_) => ExitKind::Output,
             CommandError::TargetNeedsRepository { .. }
             | CommandError::KeysNeedFile
             | CommandError::BadCluster { .. }

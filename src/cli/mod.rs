@@ -4,6 +4,7 @@
 
 mod args;
 mod check;
+mod completion;
 mod edge;
 mod exit;
 mod failure;
@@ -44,6 +45,10 @@ pub fn run(cli: &Cli, env: &crate::env::Env) -> Result<Outcome, Failure> {
     match &cli.command {
         Some(Command::Check(args)) => check::check(args, env, wait),
         Some(Command::Diff(args)) => check::diff(args, env, wait),
+        Some(Command::Completion { shell }) => {
+            edge::print(&completion::script(*shell))?;
+            Ok(Outcome::Clean)
+        }
         Some(Command::Init(args)) => done(init::init(args, env, wait)),
         Some(Command::Keys { config }) => done(keys::keys(config.as_deref(), env, wait)),
         Some(Command::Pki {
