@@ -346,7 +346,42 @@ impl Kubeconfig {
     }
 }
 
+/// The mesh cluster name `init` gives a kubeconfig cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedName {
+    pub name: ClusterName,
+    /// Whether it was derived, the kubeconfig's own name not being a DNS-1123 label.
+    pub derived: bool,
+}
+
 impl ClusterEntry {
+    /// This cluster's mesh cluster name: its own name when that is a DNS-1123 label, else the
+    /// one [`suggest_mesh_cluster_name`] derives from the distinctive part of the forms cloud
+    /// CLIs write (`arn:aws:eks:…:cluster/prod` gives `prod`).
+    ///
+    /// # Errors
+    ///
+    /// [`KubeconfigError::NotDns1123`] when no label can be derived (a name of symbols only).
+    pub fn imported_name(&self) -> Result<ImportedName, KubeconfigError> {
+        if let Ok(name) = ClusterName::parse(&self.name) {
+            return Ok(ImportedName {
+                name,
+                derived: false,
+            });
+        }
+        suggest_mesh_cluster_name(&self.name)
+            .and_then(|s| ClusterName::parse(&s).ok())
+            .map(|name| ImportedName {
+                name,
+                derived: true,
+            })
+            .ok_or_else(|| KubeconfigError::NotDns1123 {
+                cluster: self.name.clone(),
+                path: self.source.clone(),
+                suggestion: None,
+            })
+    }
+
     /// This cluster's name as a mesh cluster name; see [`mesh_cluster_name`].
     ///
     /// # Errors

@@ -216,18 +216,105 @@ fn init_from_conflicting_kubeconfigs_names_both_files_and_writes_nothing() {
 }
 
 #[test]
-fn init_from_a_kubeconfig_with_a_non_dns_cluster_name_suggests_a_rename() {
+fn init_from_gke_and_eks_kubeconfigs_derives_cluster_names_and_keeps_their_contexts() {
     let dir = tempfile::tempdir().unwrap();
+    let gke = fixtures().join("names/gke.yaml");
     let eks = fixtures().join("names/eks.yaml");
     let o = run(
         dir.path(),
-        &["init", "--from-kubeconfig", eks.to_str().unwrap()],
+        &[
+            "init",
+            "--from-kubeconfig",
+            gke.to_str().unwrap(),
+            eks.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mesh = read_mesh(&dir.path().join("mesh.yaml")).expect("a valid mesh description");
+    let got: Vec<(&str, &str)> = mesh
+        .clusters
+        .iter()
+        .map(|c| (c.name.as_str(), c.context.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        // `kubectl config get-contexts` order: by context name.
+        [
+            ("prod", "arn:aws:eks:eu-west-1:123456789012:cluster/Prod"),
+            ("prod-east", "gke_my-project_europe-west1-b_prod-east"),
+        ]
+    );
+    let text = fs::read_to_string(dir.path().join("mesh.yaml")).unwrap();
+    assert_eq!(
+        text.matches("is not a DNS-1123 label, so its mesh name").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("`context:` still names the kubeconfig's context"), "{text}");
+    assert!(
+        run(dir.path(), &["--quiet", "out"], None).status.success(),
+        "what init wrote renders"
+    );
+}
+
+#[test]
+fn init_from_kubeconfig_writes_the_examples_secrets_pki_and_gitops_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["init", "--from-kubeconfig"];
+    let files = seed_files();
+    args.extend(files.iter().map(String::as_str));
+    assert!(run(dir.path(), &args, None).status.success());
+    let text = fs::read_to_string(dir.path().join("mesh.yaml")).unwrap();
+    let example = config::EXAMPLE_YAML;
+    let sections = &example[example.find("\nsecrets:\n").unwrap()..example.find("\nclusters:\n").unwrap()];
+    assert!(text.contains(sections), "{text}");
+    assert!(text.contains("  admins: []\n") && text.contains("# gitops:\n"), "{text}");
+}
+
+#[test]
+fn init_from_kubeconfigs_whose_names_derive_alike_names_both_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let eu = fixtures().join("names/eks.yaml");
+    let us = fixtures().join("names/eks-us.yaml");
+    let o = run(
+        dir.path(),
+        &[
+            "init",
+            "--from-kubeconfig",
+            eu.to_str().unwrap(),
+            us.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
+    for part in [
+        "arn:aws:eks:eu-west-1:123456789012:cluster/Prod",
+        "arn:aws:eks:us-east-1:123456789012:cluster/Prod",
+        "eks.yaml",
+        "eks-us.yaml",
+        "mesh cluster \"prod\"",
+        "fix: ",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(!dir.path().join("mesh.yaml").exists());
+}
+
+#[test]
+fn init_from_a_kubeconfig_cluster_name_with_no_label_in_it_suggests_a_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(fixtures().join("names/eks.yaml"))
+        .unwrap()
+        .replace("arn:aws:eks:eu-west-1:123456789012:cluster/Prod", "\"@@\"");
+    let file = dir.path().join("symbols.yaml");
+    fs::write(&file, text).unwrap();
+    let o = run(dir.path(), &["init", "--from-kubeconfig", file.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
     assert!(
-        err.contains("eks.yaml") && err.contains("DNS-1123") && err.contains("fix:"),
+        err.contains("symbols.yaml") && err.contains("DNS-1123") && err.contains("fix:"),
         "{err}"
     );
     assert!(!dir.path().join("mesh.yaml").exists());

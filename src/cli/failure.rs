@@ -56,6 +56,16 @@ pub enum CommandError {
         "`{name}` is not a directory yet, and looks like the subcommand `{subcommand}`\n  fix: did you mean `mesh-render {subcommand}`? To render into a directory of that name, write ./{name}"
     )]
     LooksLikeSubcommand { name: String, subcommand: String },
+    #[error(
+        "kubeconfig clusters {first:?} ({first_file}) and {second:?} ({second_file}) would both be mesh cluster \"{name}\"\n  fix: give one of them another name in its kubeconfig (its `name:` under `clusters:` and the `cluster:` of its contexts), or import the files in two meshes"
+    )]
+    ImportCollision {
+        name: ClusterName,
+        first: String,
+        first_file: String,
+        second: String,
+        second_file: String,
+    },
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),
 }
@@ -76,6 +86,7 @@ impl Classify for CommandError {
             | CommandError::NoContexts(_)
             | CommandError::VerifyNeedsAdmin
             | CommandError::LooksLikeSubcommand { .. }
+            | CommandError::ImportCollision { .. }
             | CommandError::Schemas(_) => ExitKind::Input,
         }
     }

@@ -9,7 +9,7 @@ use super::args::InitArgs;
 use super::exit::Failure;
 use super::failure::CommandError;
 use super::locks;
-use crate::config::{self, ContextName, NetworkName, Origin, Workload};
+use crate::config::{self, ClusterName, ContextName, NetworkName, Origin, Workload};
 use crate::disk::{self, LockMode, Mode};
 use crate::env::Env;
 use crate::kubeconfig::Kubeconfig;
@@ -75,6 +75,8 @@ fn import_kubeconfig(files: &[PathBuf], env: &Env) -> Result<(String, Vec<String
     let contexts = kubeconfig.contexts();
     let mut imported: Vec<ImportedCluster> = Vec::new();
     let mut first_context: BTreeMap<&str, &str> = BTreeMap::new();
+    // A mesh cluster name, and the kubeconfig cluster (and file) it was given to first.
+    let mut first_name: BTreeMap<ClusterName, (&str, String)> = BTreeMap::new();
     for view in &contexts {
         let cluster = view.cluster.name.as_str();
         if let Some(first) = first_context.get(cluster) {
@@ -85,7 +87,20 @@ fn import_kubeconfig(files: &[PathBuf], env: &Env) -> Result<(String, Vec<String
             continue;
         }
         first_context.insert(cluster, &view.context.name);
-        let name = view.cluster.mesh_cluster_name()?;
+        let imported_name = view.cluster.imported_name()?;
+        let file = view.cluster.source.display().to_string();
+        if let Some((first, first_file)) = first_name.get(&imported_name.name) {
+            return Err(CommandError::ImportCollision {
+                name: imported_name.name,
+                first: (*first).to_owned(),
+                first_file: first_file.clone(),
+                second: cluster.to_owned(),
+                second_file: file,
+            }
+            .into());
+        }
+        first_name.insert(imported_name.name.clone(), (cluster, file));
+        let name = imported_name.name;
         let context = ContextName::parse(&view.context.name)
             .map_err(|e| CommandError::NoContexts(e.problem))?;
         let network = NetworkName::parse(&format!("network{}", imported.len() + 1))
@@ -95,6 +110,7 @@ fn import_kubeconfig(files: &[PathBuf], env: &Env) -> Result<(String, Vec<String
             network,
             context,
             kubeconfig_cluster: cluster.to_owned(),
+            derived_name: imported_name.derived,
             server: view.cluster.server.clone(),
             kubeconfig_file: view.context.source.display().to_string(),
             unusable_credential: kubeconfig
