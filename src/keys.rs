@@ -7,6 +7,7 @@ use crate::config::{ClusterName, MeshId};
 use crate::disk::{self, IoError, Mode};
 use crate::env::Env;
 use crate::sops::{self, Identities, Recipient};
+use crate::vocabulary::{CLUSTER_IDENTITIES, STATE_DIR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -35,7 +36,7 @@ impl StateDir {
             (None, None) => return Err(KeysError::NoHome),
         };
         Ok(Self {
-            path: data_home.join("mesh-render").join(mesh_id.as_str()),
+            path: data_home.join(STATE_DIR).join(mesh_id.as_str()),
         })
     }
 
@@ -54,7 +55,9 @@ impl StateDir {
 
     /// A cluster's GitOps identity, which its Flux or KSOPS decrypts with.
     pub fn cluster_identity(&self, cluster: &ClusterName) -> PathBuf {
-        self.path.join("clusters").join(format!("{cluster}.agekey"))
+        self.path
+            .join(CLUSTER_IDENTITIES)
+            .join(format!("{cluster}.agekey"))
     }
 
     /// The PKI of the built-in example (a user's mesh keeps its pki/ beside mesh.yaml).

@@ -35,6 +35,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/argocd/argocd-cm-patch.yaml"),
     ),
     (
+        "argocd/repo-server-patch.yaml",
+        include_str!("../templates/argocd/repo-server-patch.yaml"),
+    ),
+    (
         "layers/ksops-generator.yaml",
         include_str!("../templates/layers/ksops-generator.yaml"),
     ),

@@ -1,10 +1,22 @@
 //! The names and numbers of Istio's multi-cluster machinery that mesh-render writes and `check`
 //! reads back: labels, annotations, the cross-network port, the network gateway's ports, the
 //! remote secrets' names, the namespace and encryption rule of every sealed Secret. Model,
-//! render, the seal layer and `check` take them from here; the templates write the same words
+//! render, the seal layer and `check` take them from here (and where the local state keeps
+//! identities, for the commands the README prints); the templates write the same words
 //! (a render that `check` passes is the test that they agree).
 
 use crate::config::ClusterName;
+
+/// The directory under `$XDG_DATA_HOME` where mesh-render keeps each mesh's local state
+/// (`keys::StateDir`), and the one under it that holds the clusters' GitOps identities.
+pub const STATE_DIR: &str = "mesh-render";
+pub const CLUSTER_IDENTITIES: &str = "clusters";
+
+/// Where a mesh's cluster identities are, as a shell word for the commands a README prints (to
+/// be double-quoted): the directory `keys::StateDir` finds on whichever machine runs them.
+pub fn cluster_identity_dir_shell(mesh_id: &str) -> String {
+    format!("${{XDG_DATA_HOME:-$HOME/.local/share}}/{STATE_DIR}/{mesh_id}/{CLUSTER_IDENTITIES}")
+}
 
 /// The namespace istiod, its gateways, `cacerts` and the remote secrets live in.
 pub const ISTIO_NAMESPACE: &str = "istio-system";

@@ -605,6 +605,7 @@ fn pure_core(file: &str) -> bool {
                 | "pki/rotation.rs"
                 | "pki/proof.rs"
                 | "shown.rs"
+                | "template.rs"
         )
 }
 

@@ -291,13 +291,17 @@ fn a_gitops_target_for_the_built_in_example_says_to_write_a_mesh_yaml_first() {
 }
 
 #[test]
-fn the_flux_identity_secret_has_one_key_name_everywhere() {
-    let readme = include_str!("../templates/README.md");
-    let keys = include_str!("../src/cli/keys.rs");
-    for text in [readme, keys] {
-        assert!(text.contains("--from-file=age.agekey="));
-        assert!(!text.contains("identity.agekey"));
-    }
+fn keys_names_the_identity_secret_and_key_the_readme_commands_use() {
+    // tests/bootstrap_commands.rs runs the README's commands; `keys` must say the same.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("mesh.yaml"), mesh_render::config::EXAMPLE_YAML).unwrap();
+    let o = mesh_render(dir.path(), &["keys"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("kubectl -n flux-system create secret generic sops-age --from-file=age.agekey="),
+        "{text}"
+    );
 }
 
 #[test]

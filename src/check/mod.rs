@@ -24,9 +24,19 @@ use invariants::{Doc, MeshView};
 use schema::{Mode, SchemaCatalog, SchemaError};
 use tree::{BuiltObject, Docs};
 
-/// The annotation that marks a partial object for server-side apply: validated with `required`
-/// relaxed.
+/// The annotation that marks a partial object, validated with `required` relaxed: one applied
+/// server-side (`server-side-apply`), or a strategic merge patch a user applies to an object of
+/// their own (`strategic-merge-patch`, Argo CD's repo-server).
 pub const PARTIAL_ANNOTATION: &str = "mesh-render.dev/partial";
+
+/// How strictly `object` is validated: partial objects ([`PARTIAL_ANNOTATION`]) need not carry
+/// the fields their schema requires.
+pub fn schema_mode(object: &Value) -> Mode {
+    match object["metadata"]["annotations"][PARTIAL_ANNOTATION].as_str() {
+        Some("server-side-apply" | "strategic-merge-patch") => Mode::RelaxRequired,
+        _ => Mode::Strict,
+    }
+}
 
 /// How to check.
 pub struct Options {
@@ -190,13 +200,7 @@ fn validate(
                 }
                 _ => value,
             };
-            let mode =
-                if object["metadata"]["annotations"][PARTIAL_ANNOTATION] == "server-side-apply" {
-                    Mode::RelaxRequired
-                } else {
-                    Mode::Strict
-                };
-            match catalog.validate(object, mode) {
+            match catalog.validate(object, schema_mode(object)) {
                 Ok(violations) => {
                     for v in violations {
                         report.push(

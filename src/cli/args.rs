@@ -59,6 +59,11 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the objects a render applies as one YAML stream, each after `# Source: <path>`
+    /// (as `helm template`): every kustomization's build and the Flux or Argo CD objects; a
+    /// sealed Secret, a remote resource or a patch is a comment naming its file. Writes
+    /// nothing; for kubeconform or conftest.
+    Template(TemplateArgs),
     /// Manage the mesh CA.
     Pki {
         #[command(subcommand)]
@@ -221,6 +226,17 @@ pub struct CheckArgs {
     /// The report's format (`-o`, as kubectl and helm name the output format).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// Mesh description to render. Default: ./mesh.yaml, or the built-in example mesh.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
 }
 
 #[derive(Debug, Args)]

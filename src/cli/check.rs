@@ -1,12 +1,12 @@
-//! `mesh-render check` and `mesh-render diff`: read a rendered tree (and a render done in memory)
-//! and report; nothing is written, nothing is issued, no private key is needed. Identities are
+//! `mesh-render check`, `mesh-render diff` and `mesh-render template`: read a rendered tree (and
+//! a render done in memory) and report; nothing is written, nothing is issued, no private key is needed. Identities are
 //! found exactly as a render finds them (the local admin identity included), and the report says
 //! which were used.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::args::{CheckArgs, DiffArgs, Format, TargetArg};
+use super::args::{CheckArgs, DiffArgs, Format, TargetArg, TemplateArgs};
 use super::edge;
 use super::exit::{Failure, Outcome};
 use super::failure::CommandError;
@@ -193,6 +193,22 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
     } else {
         Outcome::Clean
     })
+}
+
+/// `mesh-render template`: the objects a render of the description applies, as one YAML stream
+/// on stdout; nothing is written, nothing is issued.
+pub(super) fn template(args: &TemplateArgs, env: &Env, wait: Duration) -> Result<Outcome, Failure> {
+    let loaded = edge::load(args.config.as_deref())?;
+    let mesh_dir = locks::existing_mesh_dir(&loaded.1, &loaded.0, env);
+    let dirs: Vec<(&Path, LockMode)> = mesh_dir
+        .iter()
+        .map(|d| (d.as_path(), LockMode::Shared))
+        .collect();
+    let _held = locks::hold(&dirs, wait)?;
+    let rendered = InMemory::render(loaded, args.target, env)?;
+    let text = crate::template::stream(&rendered.tree)?;
+    edge::print(text.as_bytes())?;
+    Ok(Outcome::Clean)
 }
 
 /// The tree at `out`, or an empty one if nothing has been rendered there yet.

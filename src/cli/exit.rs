@@ -99,6 +99,13 @@ impl Classify for IoError {
     }
 }
 
+impl Classify for crate::template::StreamError {
+    /// The tree holds what the stream cannot show faithfully: a renderer defect.
+    fn exit_kind(&self) -> ExitKind {
+        ExitKind::Output
+    }
+}
+
 impl Classify for ConfigError {
     fn exit_kind(&self) -> ExitKind {
         ExitKind::Input

@@ -82,7 +82,9 @@ pub(super) fn keys(config_path: Option<&Path>, env: &Env, wait: Duration) -> Res
         println!("  {line}");
     }
     println!(
-        "Next: render again (each cluster's secrets are then encrypted to its identity too), and install each identity in its cluster,\n  e.g. for Flux: kubectl -n flux-system create secret generic sops-age --from-file=age.agekey={}",
+        "Next: render again (each cluster's secrets are then encrypted to its identity too), and install each identity in its cluster\n  as out/README.md shows, e.g. for Flux: kubectl -n flux-system create secret generic {} --from-file={}={}",
+        crate::gitops::IDENTITY_SECRET,
+        crate::gitops::IDENTITY_KEY,
         state.path().join("clusters/<cluster>.agekey").display()
     );
     Ok(())

@@ -20,7 +20,7 @@ use clap::Parser;
 
 pub use args::{
     CheckArgs, Cli, Command, DiffArgs, Format, InitArgs, PkiCommand, RenderArgs, RotateStage,
-    TargetArg,
+    TargetArg, TemplateArgs,
 };
 pub use exit::{ExitKind, Failure, Outcome};
 pub use render::report;
@@ -45,6 +45,7 @@ pub fn run(cli: &Cli, env: &crate::env::Env) -> Result<Outcome, Failure> {
     match &cli.command {
         Some(Command::Check(args)) => check::check(args, env, wait),
         Some(Command::Diff(args)) => check::diff(args, env, wait),
+        Some(Command::Template(args)) => check::template(args, env, wait),
         Some(Command::Completion { shell }) => {
             edge::print(&completion::script(*shell))?;
             Ok(Outcome::Clean)

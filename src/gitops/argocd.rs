@@ -11,6 +11,15 @@ use crate::model::{ClusterPlan, Model};
 /// The namespace Argo CD runs in.
 pub const NAMESPACE: &str = "argocd";
 
+/// KSOPS's image, whose `ksops` binary the repo-server patch copies in
+/// (viaduct-ai/kustomize-sops README, "KSOPS Repo Server Patch").
+pub const KSOPS_IMAGE: &str = "viaductoss/ksops:v4.4.0";
+/// Where kustomize looks for the legacy exec plugin of `apiVersion: viaduct.ai/v1, kind: ksops`,
+/// under `$XDG_CONFIG_HOME/kustomize/plugin/`.
+pub const KSOPS_PLUGIN_DIR: &str = "kustomize/plugin/viaduct.ai/v1/ksops";
+/// The repo-server's XDG_CONFIG_HOME: outside its read-only root file system's own paths.
+pub const REPO_SERVER_CONFIG_HOME: &str = "/.config";
+
 /// The Argo CD files of one cluster; each chart's Application holds its values inline.
 pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpec>, NoValues> {
     let gitops = &model.gitops;
@@ -70,15 +79,30 @@ pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpe
     Ok(files)
 }
 
-/// The files shared by every cluster: the argocd-cm settings the tree needs, and in hub mode
+/// The files shared by every cluster: the argocd-cm settings and the repo-server's KSOPS set-up
+/// the tree needs, and in hub mode
 /// the ApplicationSet that generates every cluster's root.
 pub fn shared_files(model: &Model) -> Vec<FileSpec> {
     let gitops = &model.gitops;
-    let mut files = vec![FileSpec {
-        path: "argocd/argocd-cm-patch.yaml".to_owned(),
-        template: "argocd/argocd-cm-patch.yaml",
-        ctx: context! { namespace => NAMESPACE },
-    }];
+    let mut files = vec![
+        FileSpec {
+            path: "argocd/argocd-cm-patch.yaml".to_owned(),
+            template: "argocd/argocd-cm-patch.yaml",
+            ctx: context! { namespace => NAMESPACE },
+        },
+        FileSpec {
+            path: "argocd/repo-server-patch.yaml".to_owned(),
+            template: "argocd/repo-server-patch.yaml",
+            ctx: context! {
+                namespace => NAMESPACE,
+                secret => super::IDENTITY_SECRET,
+                key => super::IDENTITY_KEY,
+                image => KSOPS_IMAGE,
+                plugin_dir => KSOPS_PLUGIN_DIR,
+                config_home => REPO_SERVER_CONFIG_HOME,
+            },
+        },
+    ];
     if gitops.argocd_hub {
         let clusters: Vec<String> = model.clusters.iter().map(|c| c.name.to_string()).collect();
         files.push(FileSpec {

@@ -15,7 +15,7 @@ pub struct FileSpec {
 }
 
 /// The Secret in `flux-system` holding the cluster's age identity (a key ending in `.agekey`).
-pub const DECRYPTION_SECRET: &str = "sops-age";
+pub const DECRYPTION_SECRET: &str = super::IDENTITY_SECRET;
 
 /// The Flux files of one cluster; each HelmRelease holds its chart values inline.
 pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpec>, NoValues> {

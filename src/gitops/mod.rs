@@ -6,6 +6,12 @@ pub mod flux;
 
 use serde::Serialize;
 
+/// The Secret that holds a cluster's age identity for its GitOps controller (Flux's
+/// kustomize-controller in `flux-system`, KSOPS in Argo CD's repo-server), and the key it is
+/// under: Flux takes only keys ending in `.agekey` as age identities.
+pub const IDENTITY_SECRET: &str = "sops-age";
+pub const IDENTITY_KEY: &str = "age.agekey";
+
 use crate::config::Workload;
 use crate::model::{Base, ClusterPlan, Layer, Model};
 

@@ -132,6 +132,11 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         bases => Serde(&model.bases),
         sealed => !sealed.is_empty(),
         gitops => Serde(&model.gitops),
+        identity => context! {
+            secret => crate::gitops::IDENTITY_SECRET,
+            key => crate::gitops::IDENTITY_KEY,
+            dir => crate::vocabulary::cluster_identity_dir_shell(&model.mesh_id),
+        },
         ..globals.clone()
     };
     out.file("README.md", "", "README.md", readme)?;
