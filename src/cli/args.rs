@@ -51,14 +51,6 @@ pub enum Command {
     /// changed or unchanged only. Exit 0 (with --exit-code: 1 if a render would change files),
     /// 2 bad input.
     Diff(DiffArgs),
-    /// Print a shell completion script: `source <(mesh-render completion bash)`, or write it
-    /// where the shell loads completions (zsh: a `_mesh-render` file on $fpath; fish:
-    /// ~/.config/fish/completions/mesh-render.fish; PowerShell: add it to $PROFILE).
-    Completion {
-        /// The shell to complete for.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
     /// Print the objects a render applies as one YAML stream, each after `# Source: <path>`
     /// (as `helm template`): every kustomization's build and the Flux or Argo CD objects; a
     /// sealed Secret, a remote resource or a patch is a comment naming its file. Writes
@@ -68,6 +60,14 @@ pub enum Command {
     Pki {
         #[command(subcommand)]
         command: PkiCommand,
+    },
+    /// Print a shell completion script: `source <(mesh-render completion bash)`, or write it
+    /// where the shell loads completions (zsh: a `_mesh-render` file on $fpath; fish:
+    /// ~/.config/fish/completions/mesh-render.fish; PowerShell: add it to $PROFILE).
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
