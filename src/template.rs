@@ -45,11 +45,10 @@ pub fn stream(tree: &Tree) -> Result<String, StreamError> {
         match piece {
             Piece::Object { source, object } => {
                 out.push_str(&format!("# Source: {source}\n"));
-                let text =
-                    serde_saphyr::to_string(&object).map_err(|e| StreamError::Yaml {
-                        path: source.clone(),
-                        message: e.to_string(),
-                    })?;
+                let text = serde_saphyr::to_string(&object).map_err(|e| StreamError::Yaml {
+                    path: source.clone(),
+                    message: e.to_string(),
+                })?;
                 out.push_str(&text);
                 if !text.ends_with('\n') {
                     out.push('\n');
@@ -209,9 +208,10 @@ fn build(tree: &Tree, kustomization: &str) -> Result<Vec<Piece>, StreamError> {
     if let Some(annotations) = doc.get("commonAnnotations").and_then(Value::as_object) {
         for piece in &mut pieces {
             if let Piece::Object { object, .. } = piece {
-                let metadata = object
-                    .as_object_mut()
-                    .map(|o| o.entry("metadata").or_insert_with(|| Value::Object(Default::default())));
+                let metadata = object.as_object_mut().map(|o| {
+                    o.entry("metadata")
+                        .or_insert_with(|| Value::Object(Default::default()))
+                });
                 if let Some(Value::Object(metadata)) = metadata {
                     let own = metadata
                         .entry("annotations")
@@ -344,7 +344,10 @@ mod tests {
     fn a_nested_kustomization_is_built_once_inside_its_parent() {
         let t = tree(&[
             ("a/kustomization.yaml", "resources: [b, x.yaml]\n"),
-            ("a/b/kustomization.yaml", "resources: [y.yaml]\ncommonAnnotations: {k: v}\n"),
+            (
+                "a/b/kustomization.yaml",
+                "resources: [y.yaml]\ncommonAnnotations: {k: v}\n",
+            ),
             ("a/b/y.yaml", "kind: ConfigMap\nmetadata: {name: y}\n"),
             ("a/x.yaml", "kind: ConfigMap\nmetadata: {name: x}\n"),
         ]);
@@ -378,7 +381,9 @@ mod tests {
     #[test]
     fn a_missing_resource_names_it() {
         let t = tree(&[("a/kustomization.yaml", "resources: [gone.yaml]\n")]);
-        assert!(matches!(stream(&t), Err(StreamError::Missing { resource, .. }) if resource == "gone.yaml"));
+        assert!(
+            matches!(stream(&t), Err(StreamError::Missing { resource, .. }) if resource == "gone.yaml")
+        );
     }
 
     #[test]

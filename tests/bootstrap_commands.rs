@@ -20,14 +20,7 @@ const CLUSTERS: [(&str, &str); 3] = [
     ("nhn-nks", "nhn-nks"),
 ];
 
-fn mesh(target: &str, extra: &str) -> String {
-    common::example_with(
-        "\npki:\n",
-        &format!(
-            "\ngitops:\n  target: {target}\n{extra}  repository:\n    url: https://git.example.com/platform/mesh.git\n    branch: main\n    path: out\n\npki:\n"
-        ),
-    )
-}
+use common::gitops_mesh_with as mesh;
 
 /// `mesh-render keys` then a render, in `dir`; with `xdg` false, XDG_DATA_HOME is unset and the
 /// identities go under $HOME/.local/share.
@@ -39,13 +32,19 @@ fn keys_and_render(dir: &Path, mesh_text: &str, xdg: bool) {
             cmd.env_remove("XDG_DATA_HOME");
         }
         let o = cmd.args(args).output().unwrap();
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 
 /// The first ```sh block of the README section `heading`.
 fn commands(readme: &str, heading: &str) -> String {
-    let section = &readme[readme.find(heading).unwrap_or_else(|| panic!("no {heading}"))..];
+    let section = &readme[readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading}"))..];
     let start = section.find("```sh\n").expect("a sh block") + 6;
     let end = start + section[start..].find("```").unwrap();
     section[start..end].to_owned()
@@ -55,11 +54,15 @@ fn commands(readme: &str, heading: &str) -> String {
 fn kubeconfig(dir: &Path) -> PathBuf {
     let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
     for (name, _) in CLUSTERS {
-        text.push_str(&format!("- name: {name}\n  cluster: {{server: \"https://127.0.0.1:9\"}}\n"));
+        text.push_str(&format!(
+            "- name: {name}\n  cluster: {{server: \"https://127.0.0.1:9\"}}\n"
+        ));
     }
     text.push_str("users:\n- name: u\n  user: {token: x}\ncontexts:\n");
     for (name, context) in CLUSTERS {
-        text.push_str(&format!("- name: {context}\n  context: {{cluster: {name}, user: u}}\n"));
+        text.push_str(&format!(
+            "- name: {context}\n  context: {{cluster: {name}, user: u}}\n"
+        ));
     }
     let path = dir.join("kubeconfig");
     fs::write(&path, text).unwrap();
@@ -116,10 +119,19 @@ fn assert_identity_secrets(secrets: &[Value], dir: &Path, xdg: bool, namespace: 
     for (secret, (cluster, _)) in secrets.iter().zip(CLUSTERS) {
         assert_eq!(secret["metadata"]["name"], "sops-age");
         assert_eq!(secret["metadata"]["namespace"], namespace);
-        let data = secret["data"]["age.agekey"].as_str().expect("the age.agekey key");
-        let held = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+        let data = secret["data"]["age.agekey"]
+            .as_str()
+            .expect("the age.agekey key");
+        let held = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
         let file = identity_dir(dir, xdg).join(format!("{cluster}.agekey"));
-        assert_eq!(held, fs::read(&file).unwrap(), "{cluster}: {}", file.display());
+        assert_eq!(
+            held,
+            fs::read(&file).unwrap(),
+            "{cluster}: {}",
+            file.display()
+        );
     }
 }
 
@@ -150,7 +162,10 @@ fn flux_commands_run(xdg: bool) {
             ["flux", "--context", context, "create", "kustomization"],
             "{line}"
         );
-        assert!(words.contains(&"--source=GitRepository/flux-system"), "{line}");
+        assert!(
+            words.contains(&"--source=GitRepository/flux-system"),
+            "{line}"
+        );
         assert!(words.contains(&"--prune=true"), "{line}");
         let path = words
             .iter()
@@ -279,10 +294,10 @@ fn the_argocd_set_up_commands_run_and_the_patched_repo_server_finds_ksops_and_th
     let image_dir = dir.path().join("image");
     fs::create_dir(&image_dir).unwrap();
     fs::write(image_dir.join("ksops"), "ksops").unwrap();
-    let command = init["args"][0]
-        .as_str()
-        .unwrap()
-        .replace(init_mount["mountPath"].as_str().unwrap(), volume.to_str().unwrap());
+    let command = init["args"][0].as_str().unwrap().replace(
+        init_mount["mountPath"].as_str().unwrap(),
+        volume.to_str().unwrap(),
+    );
     let o = Command::new("sh")
         .args(["-c", &command])
         .current_dir(&image_dir)
@@ -301,11 +316,19 @@ fn the_argocd_set_up_commands_run_and_the_patched_repo_server_finds_ksops_and_th
     };
     // Where a path of the repo-server's file system lands in the volumes, through its mounts.
     let resolve = |path: &str| -> Option<(String, String)> {
-        server["volumeMounts"].as_array().unwrap().iter().find_map(|m| {
-            let rest = path.strip_prefix(m["mountPath"].as_str()?)?.strip_prefix('/')?;
-            let sub = m["subPath"].as_str().map_or(String::new(), |s| format!("{s}/"));
-            Some((m["name"].as_str()?.to_owned(), format!("{sub}{rest}")))
-        })
+        server["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|m| {
+                let rest = path
+                    .strip_prefix(m["mountPath"].as_str()?)?
+                    .strip_prefix('/')?;
+                let sub = m["subPath"]
+                    .as_str()
+                    .map_or(String::new(), |s| format!("{s}/"));
+                Some((m["name"].as_str()?.to_owned(), format!("{sub}{rest}")))
+            })
     };
     let plugin = format!(
         "{}/kustomize/plugin/viaduct.ai/v1/ksops/ksops",
@@ -313,7 +336,11 @@ fn the_argocd_set_up_commands_run_and_the_patched_repo_server_finds_ksops_and_th
     );
     let (vol, inside) = resolve(&plugin).expect("the plugin path is on a mounted volume");
     assert_eq!(vol, init_mount["name"].as_str().unwrap());
-    assert_eq!(fs::read_to_string(volume.join(&inside)).unwrap(), "ksops", "{inside}");
+    assert_eq!(
+        fs::read_to_string(volume.join(&inside)).unwrap(),
+        "ksops",
+        "{inside}"
+    );
     // SOPS_AGE_KEY_FILE is the Secret's age.agekey.
     let (vol, inside) = resolve(&env("SOPS_AGE_KEY_FILE")).expect("the key file is mounted");
     let secret_volume = pod["volumes"]
@@ -345,12 +372,25 @@ fn the_argocd_hub_set_up_puts_every_clusters_identity_in_the_hubs_secret() {
     let secrets = secrets(&stdout);
     assert_eq!(secrets.len(), 1, "{stdout}");
     let data = secrets[0]["data"]["age.agekey"].as_str().unwrap();
-    let held = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap())
-        .unwrap();
+    let held = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap(),
+    )
+    .unwrap();
     for (cluster, _) in CLUSTERS {
         let file = identity_dir(dir.path(), true).join(format!("{cluster}.agekey"));
-        assert!(held.contains(&fs::read_to_string(file).unwrap()), "{cluster}");
+        assert!(
+            held.contains(&fs::read_to_string(file).unwrap()),
+            "{cluster}"
+        );
     }
-    assert!(calls.contains("apply -f out/argocd/applicationset.yaml"), "{calls}");
-    assert!(calls.contains("--patch-file out/argocd/repo-server-patch.yaml"), "{calls}");
+    assert!(
+        calls.contains("apply -f out/argocd/applicationset.yaml"),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("--patch-file out/argocd/repo-server-patch.yaml"),
+        "{calls}"
+    );
 }

@@ -294,12 +294,18 @@ fn a_gitops_target_for_the_built_in_example_says_to_write_a_mesh_yaml_first() {
 fn keys_names_the_identity_secret_and_key_the_readme_commands_use() {
     // tests/bootstrap_commands.rs runs the README's commands; `keys` must say the same.
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("mesh.yaml"), mesh_render::config::EXAMPLE_YAML).unwrap();
+    fs::write(
+        dir.path().join("mesh.yaml"),
+        mesh_render::config::EXAMPLE_YAML,
+    )
+    .unwrap();
     let o = mesh_render(dir.path(), &["keys"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("kubectl -n flux-system create secret generic sops-age --from-file=age.agekey="),
+        text.contains(
+            "kubectl -n flux-system create secret generic sops-age --from-file=age.agekey="
+        ),
         "{text}"
     );
 }
@@ -362,7 +368,10 @@ fn version_names_the_commit_it_was_built_from() {
         // Built from a work tree (CI builds a fresh clone): its commit.
         Some(head) => {
             let hash = String::from_utf8_lossy(&head.stdout).trim().to_owned();
-            assert!(text.contains(&format!("(commit {hash}")), "{text} vs {hash}");
+            assert!(
+                text.contains(&format!("(commit {hash}")),
+                "{text} vs {hash}"
+            );
         }
         None => {
             assert!(!common::in_ci(), "CI builds from a git clone");
@@ -375,7 +384,11 @@ fn version_names_the_commit_it_was_built_from() {
 fn check_config_finds_the_identities_of_a_mesh_description_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("fleet")).unwrap();
-    fs::write(dir.path().join("fleet/mesh.yaml"), common::five_cluster_mesh()).unwrap();
+    fs::write(
+        dir.path().join("fleet/mesh.yaml"),
+        common::five_cluster_mesh(),
+    )
+    .unwrap();
     let o = mesh_render(dir.path(), &["--config", "fleet/mesh.yaml", "out"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Here the built-in example is the description: its identity opens nothing of this mesh.
@@ -384,12 +397,22 @@ fn check_config_finds_the_identities_of_a_mesh_description_elsewhere() {
     let o = mesh_render(dir.path(), &["check", "out", "--config", "fleet/mesh.yaml"]);
     let with = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{with}{}", stderr(&o));
-    assert!(with.contains("note: SOPS files decrypted with the identities of"), "{with}");
+    assert!(
+        with.contains("note: SOPS files decrypted with the identities of"),
+        "{with}"
+    );
     // It is no drift check: that needs --against, and the two name one description.
     assert!(!with.contains("drift"), "{with}");
     let both = mesh_render(
         dir.path(),
-        &["check", "out", "--config", "fleet/mesh.yaml", "--against", "fleet/mesh.yaml"],
+        &[
+            "check",
+            "out",
+            "--config",
+            "fleet/mesh.yaml",
+            "--against",
+            "fleet/mesh.yaml",
+        ],
     );
     assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
 }

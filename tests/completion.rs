@@ -53,7 +53,10 @@ fn bash_completes_subcommands_and_their_flags() {
     assert!(offered.contains(&"completion"), "{subcommands}");
     let flags = run_with("bash", &[], &probe("mesh-render check --"));
     for flag in ["--against", "--schemas", "--format"] {
-        assert!(flags.lines().any(|l| l == flag), "{flag} not offered: {flags}");
+        assert!(
+            flags.lines().any(|l| l == flag),
+            "{flag} not offered: {flags}"
+        );
     }
     let shells = run_with("bash", &[], &probe("mesh-render completion \"\""));
     for shell in ["bash", "zsh", "fish", "powershell"] {

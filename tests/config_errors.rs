@@ -99,6 +99,9 @@ fn a_duplicate_network_fix_suggests_a_name_in_the_meshs_own_pattern() {
     let err = config::parse(&text, &Origin::File("mesh.yaml".into()))
         .expect_err("two clusters on one network must be rejected");
     let text = err.to_string();
-    assert!(text.contains("clusters[2].network: duplicate network \"net-2\""), "{text}");
+    assert!(
+        text.contains("clusters[2].network: duplicate network \"net-2\""),
+        "{text}"
+    );
     assert!(text.contains("e.g. \"net-3\""), "{text}");
 }

@@ -12,14 +12,7 @@ use std::process::Command;
 use mesh_render::check::schema::{Mode, SchemaCatalog};
 use serde_json::Value;
 
-fn gitops_mesh(target: &str) -> String {
-    common::example_with(
-        "\npki:\n",
-        &format!(
-            "\ngitops:\n  target: {target}\n  repository:\n    url: https://git.example.com/platform/mesh.git\n    branch: main\n    path: out\n\npki:\n"
-        ),
-    )
-}
+use common::gitops_mesh;
 
 /// The objects of every YAML file under `prefix` (kustomization.yaml files are kustomize's, not
 /// Kubernetes objects).

@@ -247,11 +247,15 @@ fn init_from_gke_and_eks_kubeconfigs_derives_cluster_names_and_keeps_their_conte
     );
     let text = fs::read_to_string(dir.path().join("mesh.yaml")).unwrap();
     assert_eq!(
-        text.matches("is not a DNS-1123 label, so its mesh name").count(),
+        text.matches("is not a DNS-1123 label, so its mesh name")
+            .count(),
         2,
         "{text}"
     );
-    assert!(text.contains("`context:` still names the kubeconfig's context"), "{text}");
+    assert!(
+        text.contains("`context:` still names the kubeconfig's context"),
+        "{text}"
+    );
     assert!(
         run(dir.path(), &["--quiet", "out"], None).status.success(),
         "what init wrote renders"
@@ -267,9 +271,13 @@ fn init_from_kubeconfig_writes_the_examples_secrets_pki_and_gitops_sections() {
     assert!(run(dir.path(), &args, None).status.success());
     let text = fs::read_to_string(dir.path().join("mesh.yaml")).unwrap();
     let example = config::EXAMPLE_YAML;
-    let sections = &example[example.find("\nsecrets:\n").unwrap()..example.find("\nclusters:\n").unwrap()];
+    let sections =
+        &example[example.find("\nsecrets:\n").unwrap()..example.find("\nclusters:\n").unwrap()];
     assert!(text.contains(sections), "{text}");
-    assert!(text.contains("  admins: []\n") && text.contains("# gitops:\n"), "{text}");
+    assert!(
+        text.contains("  admins: []\n") && text.contains("# gitops:\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -310,7 +318,11 @@ fn init_from_a_kubeconfig_cluster_name_with_no_label_in_it_suggests_a_rename() {
         .replace("arn:aws:eks:eu-west-1:123456789012:cluster/Prod", "\"@@\"");
     let file = dir.path().join("symbols.yaml");
     fs::write(&file, text).unwrap();
-    let o = run(dir.path(), &["init", "--from-kubeconfig", file.to_str().unwrap()], None);
+    let o = run(
+        dir.path(),
+        &["init", "--from-kubeconfig", file.to_str().unwrap()],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(

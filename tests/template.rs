@@ -12,14 +12,7 @@ use std::process::{Command, Output};
 use mesh_render::check::schema::SchemaCatalog;
 use serde_json::Value;
 
-fn gitops_mesh(target: &str) -> String {
-    common::example_with(
-        "\npki:\n",
-        &format!(
-            "\ngitops:\n  target: {target}\n  repository:\n    url: https://git.example.com/platform/mesh.git\n    branch: main\n    path: out\n\npki:\n"
-        ),
-    )
-}
+use common::gitops_mesh;
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     common::binary(dir, &dir.join("home"))
@@ -52,7 +45,11 @@ fn render_and_template(dir: &Path, mesh: &str) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = run(dir, &["template"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -83,14 +80,19 @@ fn every_layers_objects_are_what_kubectl_kustomize_builds() {
                 .arg(out.join("clusters").join(&layer))
                 .output()
                 .unwrap();
-            assert!(built.status.success(), "{layer}: {}", String::from_utf8_lossy(&built.stderr));
-            let mut expected: Vec<Value> =
-                mesh_render::check::schema::parse_documents(&String::from_utf8_lossy(&built.stdout))
-                    .unwrap()
-                    .into_iter()
-                    // A sealed file is a comment in the stream.
-                    .filter(|d| d.get("sops").is_none())
-                    .collect();
+            assert!(
+                built.status.success(),
+                "{layer}: {}",
+                String::from_utf8_lossy(&built.stderr)
+            );
+            let mut expected: Vec<Value> = mesh_render::check::schema::parse_documents(
+                &String::from_utf8_lossy(&built.stdout),
+            )
+            .unwrap()
+            .into_iter()
+            // A sealed file is a comment in the stream.
+            .filter(|d| d.get("sops").is_none())
+            .collect();
             let mut got = by_layer.remove(&layer).unwrap_or_default();
             let key = |v: &Value| serde_json::to_string(v).unwrap();
             expected.sort_by_key(key);
@@ -110,7 +112,10 @@ fn every_source_is_a_file_of_the_rendered_tree_and_every_object_validates() {
         let docs = documents(&stream);
         assert!(docs.len() > 30, "{target}: {}", docs.len());
         for (source, object) in docs {
-            assert!(dir.path().join("out").join(&source).is_file(), "{target}: {source}");
+            assert!(
+                dir.path().join("out").join(&source).is_file(),
+                "{target}: {source}"
+            );
             let Some(object) = object else { continue };
             // ../shared has no batch/v1 schema: the Job's pod template is judged as a Deployment's.
             let object = common::job_as_deployment(&object);

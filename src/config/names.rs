@@ -294,17 +294,35 @@ mod tests {
 
     #[test]
     fn an_unused_network_follows_the_names_own_numbering() {
-        assert_eq!(NetworkName::unused_like(&["net-1", "net-2", "net-2"]), "net-3");
-        assert_eq!(NetworkName::unused_like(&["network1", "network1"]), "network2");
-        assert_eq!(NetworkName::unused_like(&["net-01", "net-02", "net-02"]), "net-03");
-        assert_eq!(NetworkName::unused_like(&["zone7", "net-1", "net-5", "net-5"]), "net-2");
-        assert_eq!(NetworkName::unused_like(&["network1", "network1", "network3"]), "network2");
+        assert_eq!(
+            NetworkName::unused_like(&["net-1", "net-2", "net-2"]),
+            "net-3"
+        );
+        assert_eq!(
+            NetworkName::unused_like(&["network1", "network1"]),
+            "network2"
+        );
+        assert_eq!(
+            NetworkName::unused_like(&["net-01", "net-02", "net-02"]),
+            "net-03"
+        );
+        assert_eq!(
+            NetworkName::unused_like(&["zone7", "net-1", "net-5", "net-5"]),
+            "net-2"
+        );
+        assert_eq!(
+            NetworkName::unused_like(&["network1", "network1", "network3"]),
+            "network2"
+        );
     }
 
     #[test]
     fn an_unused_network_without_a_numbering_is_network_n() {
         assert_eq!(NetworkName::unused_like(&["east", "east"]), "network3");
-        assert_eq!(NetworkName::unused_like(&["east", "network3", "west"]), "network4");
+        assert_eq!(
+            NetworkName::unused_like(&["east", "network3", "west"]),
+            "network4"
+        );
     }
 
     #[test]

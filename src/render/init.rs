@@ -32,7 +32,9 @@ pub struct ImportedCluster {
 fn example_sections() -> &'static str {
     let example = crate::config::EXAMPLE_YAML;
     let start = example.find("\nsecrets:\n").map_or(0, |i| i + 1);
-    let end = example.find("\nclusters:\n").map_or(example.len(), |i| i + 1);
+    let end = example
+        .find("\nclusters:\n")
+        .map_or(example.len(), |i| i + 1);
     example.get(start..end).unwrap_or_default().trim_end()
 }
 

@@ -14,6 +14,21 @@ use ::base64::Engine as _;
 
 /// The built-in example with `from` replaced by `to`; panics if `from` is not in it exactly once,
 /// so a test never silently edits nothing.
+/// The example with a GitOps `target` and repository (`extra` lines go under `gitops:`).
+pub fn gitops_mesh_with(target: &str, extra: &str) -> String {
+    example_with(
+        "\npki:\n",
+        &format!(
+            "\ngitops:\n  target: {target}\n{extra}  repository:\n    url: https://git.example.com/platform/mesh.git\n    branch: main\n    path: out\n\npki:\n"
+        ),
+    )
+}
+
+/// The example wired for the GitOps `target`.
+pub fn gitops_mesh(target: &str) -> String {
+    gitops_mesh_with(target, "")
+}
+
 pub fn example_with(from: &str, to: &str) -> String {
     let example = mesh_render::config::EXAMPLE_YAML;
     assert_eq!(
