@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::render::tree::join_entry as join;
 use crate::render::{Entry, Tree};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +33,7 @@ pub enum StreamError {
 
 /// One part of the stream: an object, or a comment where an object cannot be shown.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Piece {
+enum Piece {
     Object { source: String, object: Value },
     Comment { source: String, text: String },
 }
@@ -66,17 +67,21 @@ const KUSTOMIZATION: &str = "kustomization.yaml";
 
 /// The stream's parts, in order: the kustomization roots in path order, then the GitOps files
 /// no kustomization lists.
-pub fn pieces(tree: &Tree) -> Result<Vec<Piece>, StreamError> {
+fn pieces(tree: &Tree) -> Result<Vec<Piece>, StreamError> {
     let kustomizations: Vec<&str> = tree
         .iter()
         .map(|(path, _)| path.as_str())
         .filter(|p| file_name(p) == KUSTOMIZATION)
         .collect();
+    // Each kustomization parsed once, for the scan below and for its build.
+    let parsed: Parsed = kustomizations
+        .iter()
+        .map(|k| Ok(((*k).to_owned(), parse_one(tree, k)?)))
+        .collect::<Result<_, StreamError>>()?;
     let mut included: BTreeSet<String> = BTreeSet::new();
     let mut listed: BTreeSet<String> = BTreeSet::new();
-    for k in &kustomizations {
-        let doc = parse_one(tree, k)?;
-        for resource in strings(&doc, "resources").chain(strings(&doc, "generators")) {
+    for (k, doc) in &parsed {
+        for resource in strings(doc, "resources").chain(strings(doc, "generators")) {
             if is_remote(&resource) {
                 continue;
             }
@@ -91,7 +96,7 @@ pub fn pieces(tree: &Tree) -> Result<Vec<Piece>, StreamError> {
     }
     let mut pieces = Vec::new();
     for k in kustomizations.iter().filter(|k| !included.contains(**k)) {
-        pieces.extend(build(tree, k)?);
+        pieces.extend(build(tree, &parsed, k)?);
     }
     for (path, entry) in tree.iter() {
         let path = path.as_str();
@@ -117,9 +122,17 @@ pub fn pieces(tree: &Tree) -> Result<Vec<Piece>, StreamError> {
     Ok(pieces)
 }
 
+/// Every kustomization of the tree, by path, parsed.
+type Parsed = std::collections::BTreeMap<String, Value>;
+
 /// What one kustomization builds.
-fn build(tree: &Tree, kustomization: &str) -> Result<Vec<Piece>, StreamError> {
-    let doc = parse_one(tree, kustomization)?;
+fn build(tree: &Tree, parsed: &Parsed, kustomization: &str) -> Result<Vec<Piece>, StreamError> {
+    let doc = parsed
+        .get(kustomization)
+        .ok_or_else(|| StreamError::Missing {
+            kustomization: kustomization.to_owned(),
+            resource: kustomization.to_owned(),
+        })?;
     let dir = dir_of(kustomization);
     let unsupported = |feature: &str| StreamError::Unsupported {
         kustomization: kustomization.to_owned(),
@@ -139,7 +152,7 @@ fn build(tree: &Tree, kustomization: &str) -> Result<Vec<Piece>, StreamError> {
         }
     }
     let mut pieces = Vec::new();
-    for resource in strings(&doc, "resources") {
+    for resource in strings(doc, "resources") {
         if is_remote(&resource) {
             pieces.push(Piece::Comment {
                 source: kustomization.to_owned(),
@@ -152,7 +165,7 @@ fn build(tree: &Tree, kustomization: &str) -> Result<Vec<Piece>, StreamError> {
         let path = join(dir, &resource);
         let nested = join(&path, KUSTOMIZATION);
         match (tree.entry(&path), tree.entry(&nested)) {
-            (_, Some(_)) => pieces.extend(build(tree, &nested)?),
+            (_, Some(_)) => pieces.extend(build(tree, parsed, &nested)?),
             (Some(Entry::Sealed(_)), None) => pieces.push(sealed(&path)),
             (Some(Entry::Text(text)), None) => pieces.extend(objects(&path, text)?),
             (None, None) => {
@@ -163,7 +176,7 @@ fn build(tree: &Tree, kustomization: &str) -> Result<Vec<Piece>, StreamError> {
             }
         }
     }
-    for generator in strings(&doc, "generators") {
+    for generator in strings(doc, "generators") {
         let path = join(dir, &generator);
         let config = match tree.get(&path) {
             Some(text) => parse_single(&path, text)?,
@@ -312,21 +325,6 @@ fn dir_of(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-/// `resource` relative to `dir`, `.` and `..` resolved (inside the tree).
-fn join(dir: &str, resource: &str) -> String {
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in resource.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    parts.join("/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,11 +382,5 @@ mod tests {
         assert!(
             matches!(stream(&t), Err(StreamError::Missing { resource, .. }) if resource == "gone.yaml")
         );
-    }
-
-    #[test]
-    fn paths_resolve_dot_dot_inside_the_tree() {
-        assert_eq!(join("clusters/a/10", "../../../base/x"), "base/x");
-        assert_eq!(join("", "./x.yaml"), "x.yaml");
     }
 }

@@ -13,6 +13,7 @@ use super::report::{Finding, Report};
 use crate::disk::IoError;
 use crate::plan::{OnDisk, Seen};
 use crate::record::{JOURNAL_FILE, RECORD_FILE, Record};
+use crate::render::tree::join_entry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
@@ -192,12 +193,12 @@ impl RenderedTree {
                 report.note(format!("{kpath} references {resource}: an upstream release pinned by URL, not validated (that needs the network)"));
                 continue;
             }
-            let path = join(dir, &resource);
+            let path = join_entry(dir, &resource);
             listed.insert(path.clone());
             self.objects_of(&kpath, &path, docs, report, &mut objects);
         }
         for generator in list("generators") {
-            let path = join(dir, &generator);
+            let path = join_entry(dir, &generator);
             listed.insert(path.clone());
             let Some(gtext) = self.text(&path) else {
                 report.push(Finding::error(
@@ -226,7 +227,7 @@ impl RenderedTree {
                 ));
             }
             for file in files {
-                let fpath = join(dir, &file);
+                let fpath = join_entry(dir, &file);
                 listed.insert(fpath.clone());
                 self.objects_of(&path, &fpath, docs, report, &mut objects);
             }
@@ -278,21 +279,6 @@ impl RenderedTree {
             )),
         }
     }
-}
-
-/// `dir/file`, with `./` and `..` resolved textually.
-fn join(dir: &str, file: &str) -> String {
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in file.split('/') {
-        match part {
-            "." | "" => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
 }
 
 /// Every regular file under `dir`, read; directories entered; symlinks (never followed) and
@@ -349,19 +335,4 @@ pub fn describe(object: &Value) -> String {
         format!("{ns}/{name}")
     };
     format!("{} {} {id}", s("/apiVersion"), s("/kind"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn join_resolves_relative_entries() {
-        assert_eq!(join("clusters/a/10", "ns.yaml"), "clusters/a/10/ns.yaml");
-        assert_eq!(
-            join("clusters/a/10", "../20/x.yaml"),
-            "clusters/a/20/x.yaml"
-        );
-        assert_eq!(join("a", "./b"), "a/b");
-    }
 }

@@ -15,6 +15,22 @@ pub struct RelPath(String);
 #[error("{0:?} is not a relative path inside the output directory")]
 pub struct BadPath(pub String);
 
+/// `dir/file` of a kustomization's entry, with `./` and `..` resolved textually (never above
+/// the tree's root): how both `check` and `template` follow a kustomization's resources.
+pub fn join_entry(dir: &str, file: &str) -> String {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in file.split('/') {
+        match part {
+            "." | "" => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
 impl RelPath {
     pub fn new(path: impl Into<String>) -> Result<Self, BadPath> {
         let path = path.into();
@@ -180,6 +196,20 @@ impl Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_resolves_dot_and_dot_dot_inside_the_tree() {
+        assert_eq!(
+            join_entry("clusters/a/10", "ns.yaml"),
+            "clusters/a/10/ns.yaml"
+        );
+        assert_eq!(
+            join_entry("clusters/a/10", "../20/x.yaml"),
+            "clusters/a/20/x.yaml"
+        );
+        assert_eq!(join_entry("clusters/a/10", "../../../base/x"), "base/x");
+        assert_eq!(join_entry("", "./x.yaml"), "x.yaml");
+    }
 
     fn tree_of(paths: &[&str]) -> Tree {
         let mut tree = Tree::new();
