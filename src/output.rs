@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::digest::sha256_hex;
 use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
 use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
-use crate::record::{FileRecord, JOURNAL_FILE, RECORD_FILE, Record, Trust};
+use crate::record::{FileRecord, GitOpsState, JOURNAL_FILE, RECORD_FILE, Record, Trust};
 use crate::render::{RelPath, Sealed, Tree};
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +152,22 @@ pub fn records_sealed(out_dir: &Path, file_name: &str) -> Result<bool, OutputErr
     Ok(found)
 }
 
+/// The GitOps wiring the tree at `out_dir` records, if it records one (a tree rendered before
+/// format 3 does not).
+/// With it, how many recorded files its wiring holds (those under `flux/` or `argocd/`).
+pub fn recorded_gitops(out_dir: &Path) -> Result<Option<(GitOpsState, usize)>, OutputError> {
+    if !out_dir.is_dir() {
+        return Ok(None);
+    }
+    let confined = Confined::new(out_dir);
+    Ok(read_record(&confined, RECORD_FILE)?.and_then(|record| {
+        let state = record.gitops?;
+        let dir = format!("{}/", state.target);
+        let files = record.files.keys().filter(|p| p.starts_with(&dir)).count();
+        Some((state, files))
+    }))
+}
+
 /// Brings `out_dir` to `tree`: carries out the plan — writes what differs, seals what must be
 /// sealed, prunes recorded files no longer rendered — and updates the record. Nothing is
 /// replaced if the plan refuses a path (a file in the way was not written by us), or if a
@@ -164,6 +180,7 @@ pub fn write(
     out_dir: &Path,
     tree: &Tree,
     trust: &Trust,
+    gitops: Option<&GitOpsState>,
     sealer: &dyn Sealer,
     progress: &dyn Progress,
 ) -> Result<Summary, OutputError> {
@@ -274,7 +291,9 @@ pub fn write(
         }
     }
     files.extend(ok.iter().map(|s| (s.path.to_string(), s.record.clone())));
-    let new = Record::new(files.into_iter().collect()).with_trust(trust.clone());
+    let new = Record::new(files.into_iter().collect())
+        .with_trust(trust.clone())
+        .with_gitops(gitops.cloned());
     summary.trust_changes = match &old.trust {
         Some(was) => trust.changes_from(was),
         None => Vec::new(),

@@ -1,8 +1,12 @@
 //! The render record (`.render-record.json`), committed with the output: every file mesh-render
 //! wrote, with the SHA-256 of its bytes and, for a sealed file, the digest of the inputs it was
-//! sealed from; and the mesh's trust as it was rendered (who can decrypt what, which API servers
-//! the remote secrets reach), so the next render and `diff` name what changed in it first. Read
+//! sealed from; the mesh's trust as it was rendered (who can decrypt what, which API servers
+//! the remote secrets reach), so the next render and `diff` name what changed in it first; and
+//! the GitOps wiring it was rendered with, so a later render, `check` and `diff` keep it. Read
 //! and validated here only, for the writer and for `check` alike.
+//!
+//! Written one line per file and per cluster, sorted, so two changes to different clusters touch
+//! different lines of it (and merge without conflict).
 //!
 //! Forward-compatible: every format ever written is read, and the next render rewrites it in the
 //! current one. A record of a newer format than this release writes is refused (a downgrade
@@ -20,8 +24,8 @@ pub const RECORD_FILE: &str = ".render-record.json";
 /// interrupted mid-commit.
 pub const JOURNAL_FILE: &str = ".render-journal.json";
 
-/// The format this release writes (2 adds `trust`).
-pub const FORMAT: u32 = 2;
+/// The format this release writes (2 adds `trust`; 3 adds `gitops` and one line per entry).
+pub const FORMAT: u32 = 3;
 
 /// Every file mesh-render wrote into a tree.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -32,6 +36,24 @@ pub struct Record {
     /// The mesh's trust when this tree was rendered (none in a format-1 record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<Trust>,
+    /// The GitOps wiring the tree was rendered with (none before format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitops: Option<GitOpsState>,
+}
+
+/// The GitOps wiring of a rendered tree: the target it was rendered for, mesh.yaml's
+/// `gitops.target` as it was then (so a changed description is told from a forgotten
+/// `--target`), and the repository path its wiring points at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GitOpsState {
+    /// `none`, `flux` or `argocd`: what the tree is wired for.
+    pub target: String,
+    /// mesh.yaml's `gitops.target` (`none` when it sets none).
+    pub declared: String,
+    /// `gitops.repository.path` the wiring points at (with a target other than `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// What the security of a rendered mesh rests on, none of it secret: the recipients every sealed
@@ -127,7 +149,14 @@ impl Record {
             format: FORMAT,
             files,
             trust: None,
+            gitops: None,
         }
+    }
+
+    /// This record with the tree's GitOps wiring.
+    pub fn with_gitops(mut self, gitops: Option<GitOpsState>) -> Self {
+        self.gitops = gitops;
+        self
     }
 
     /// This record with the mesh's trust.
@@ -144,19 +173,78 @@ impl Record {
         }
         let header: Header = serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string()))?;
         match header.format {
-            1 | 2 => serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string())),
+            1..=3 => serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string())),
             newer => Err(BadRecord(format!(
                 "format {newer} is newer than the format {FORMAT} this mesh-render writes: render with the release that wrote it, or a later one"
             ))),
         }
     }
 
-    /// Pretty JSON with sorted keys and a trailing newline: stable, and one line per file in a
-    /// diff.
+    /// JSON laid out one line per file, per cluster of the trust and per other field, keys
+    /// sorted, with a trailing newline: stable, and a change to one file or cluster is a change
+    /// to its line alone.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
+        fn line<T: Serialize>(value: &T) -> String {
+            serde_json::to_string(value).unwrap_or_default()
+        }
+        /// `"key": value` lines of a map, indented, comma-separated.
+        fn entries<'a>(
+            out: &mut String,
+            indent: &str,
+            items: impl ExactSizeIterator<Item = (&'a String, String)>,
+        ) {
+            let count = items.len();
+            for (i, (key, value)) in items.enumerate() {
+                let comma = if i + 1 < count { "," } else { "" };
+                out.push_str(&format!("{indent}{}: {value}{comma}\n", line(key)));
+            }
+        }
+        let mut top: Vec<(String, String)> = vec![("format".to_owned(), self.format.to_string())];
+        if let Some(gitops) = &self.gitops {
+            top.push(("gitops".to_owned(), line(gitops)));
+        }
+        if let Some(trust) = &self.trust {
+            let mut text = String::from("{\n");
+            text.push_str(&format!("    \"admins\": {},\n", line(&trust.admins)));
+            if trust.clusters.is_empty() {
+                text.push_str("    \"clusters\": {}\n");
+            } else {
+                text.push_str("    \"clusters\": {\n");
+                entries(
+                    &mut text,
+                    "      ",
+                    trust.clusters.iter().map(|(k, v)| (k, line(v))),
+                );
+                text.push_str("    }\n");
+            }
+            text.push_str("  }");
+            top.push(("trust".to_owned(), text));
+        }
+        let mut files = String::from("{\n");
+        entries(
+            &mut files,
+            "    ",
+            self.files.iter().map(|(k, v)| (k, line(v))),
+        );
+        files.push_str("  }");
+        top.push((
+            "files".to_owned(),
+            if self.files.is_empty() {
+                "{}".to_owned()
+            } else {
+                files
+            },
+        ));
+        // Keys in sorted order, as serde writes a struct's fields here.
+        top.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = String::from("{\n");
+        let last = top.len() - 1;
+        for (i, (key, value)) in top.iter().enumerate() {
+            let comma = if i < last { "," } else { "" };
+            out.push_str(&format!("  {}: {value}{comma}\n", line(key)));
+        }
+        out.push_str("}\n");
+        out.into_bytes()
     }
 
     pub fn get(&self, path: &str) -> Option<&FileRecord> {
@@ -196,7 +284,57 @@ mod tests {
             },
         );
         let record = Record::new(files);
-        assert_eq!(Record::parse(&record.to_bytes()), Ok(record));
+        assert_eq!(Record::parse(&record.to_bytes()), Ok(record.clone()));
+        let full = record
+            .with_trust(Trust {
+                admins: vec!["age1a".into()],
+                clusters: [
+                    ("c1".to_owned(), ClusterTrust::default()),
+                    ("c2".to_owned(), ClusterTrust::default()),
+                ]
+                .into(),
+            })
+            .with_gitops(Some(GitOpsState {
+                target: "flux".into(),
+                declared: "none".into(),
+                path: Some("out".into()),
+            }));
+        assert_eq!(Record::parse(&full.to_bytes()), Ok(full.clone()));
+        let empty = Record::new(BTreeMap::new());
+        assert_eq!(Record::parse(&empty.to_bytes()), Ok(empty));
+    }
+
+    #[test]
+    fn each_file_and_each_cluster_is_one_line() {
+        let files: BTreeMap<String, FileRecord> = (0..3)
+            .map(|i| {
+                let entry = FileRecord {
+                    sha256: format!("{i:064}"),
+                    inputs: Some(format!("sha256:{i}")),
+                };
+                (format!("f{i}.yaml"), entry)
+            })
+            .collect();
+        let record = Record::new(files).with_trust(Trust {
+            admins: vec![],
+            clusters: [("c1".to_owned(), ClusterTrust::default())].into(),
+        });
+        let text = String::from_utf8(record.to_bytes()).unwrap();
+        for i in 0..3 {
+            assert_eq!(
+                text.lines()
+                    .filter(|l| l.contains(&format!("f{i}.yaml")))
+                    .count(),
+                1,
+                "{text}"
+            );
+            assert!(text.contains(&format!("\"sha256:{i}\"")), "{text}");
+        }
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with("\"c1\": {")),
+            "{text}"
+        );
     }
 
     #[test]

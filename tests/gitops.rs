@@ -324,6 +324,7 @@ fn render_into(dir: &Path, yaml: &str) -> PathBuf {
         &out,
         &common::render_text(yaml),
         &Default::default(),
+        None,
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )

@@ -71,6 +71,7 @@ fn render_into(dir: &Path, yaml: &str) -> std::path::PathBuf {
         &out,
         &common::render_text(yaml),
         &Default::default(),
+        None,
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )

@@ -14,6 +14,7 @@ fn write(out: &Path, yaml: &str) -> output::Summary {
         out,
         &common::render_text(yaml),
         &Default::default(),
+        None,
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )
@@ -156,6 +157,7 @@ fn assert_refused_for_readme(out: &Path, files: &[&str]) {
         out,
         &common::render_example(),
         &Default::default(),
+        None,
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )
@@ -207,6 +209,7 @@ fn a_corrupt_record_is_an_error_naming_the_record() {
         &out,
         &common::render_example(),
         &Default::default(),
+        None,
         &common::FakeSealer,
         &mesh_render::output::Silent,
     )

@@ -135,7 +135,9 @@ pub struct RenderArgs {
     #[arg(long, short)]
     pub verbose: bool,
 
-    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
+    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description). A
+    /// tree wired for another target keeps its wiring unless this says otherwise or mesh.yaml's
+    /// gitops.target changed since.
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
 
@@ -206,7 +208,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "against")]
     pub config: Option<PathBuf>,
 
-    /// The GitOps target the tree was rendered with, if it was given on the command line.
+    /// The GitOps target to compare with. Default: the one the tree's render record names
+    /// (while mesh.yaml's gitops.target is as it was then), else mesh.yaml's.
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
 
@@ -249,7 +252,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Wire the tree for this GitOps tool (overrides gitops.target in the mesh description).
+    /// The GitOps target to compare with. Default: the one the tree's render record names
+    /// (while mesh.yaml's gitops.target is as it was then), else mesh.yaml's.
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
 

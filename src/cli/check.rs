@@ -11,7 +11,7 @@ use super::edge;
 use super::exit::{Failure, Outcome};
 use super::failure::CommandError;
 use super::locks;
-use super::render::apply_target;
+use super::render::{apply_target, recorded_target};
 use crate::check::drift::Why;
 use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
 use crate::config::{Mesh, Origin};
@@ -68,7 +68,10 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
     };
     let now = edge::now();
     let mut against = match loaded {
-        Some(loaded) => Some(InMemory::render(loaded, args.target, env)?),
+        Some(loaded) => {
+            let target = recorded_target(&args.out, args.target, &loaded.0)?;
+            Some(InMemory::render(loaded, target, env)?)
+        }
         None => None,
     };
     let (identities, identity_notes) = match &mut against {
@@ -111,6 +114,9 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
         report.note(note);
     }
     if let Some(against) = &against {
+        if let Some((problem, fix)) = super::worktree::misplaced(&args.out, &against.mesh) {
+            report.push(Finding::error("structure", ".", problem, fix));
+        }
         against.add_drift(&args.out, &mut report)?;
         for warning in against
             .model
@@ -156,7 +162,8 @@ fn implicit_identities(env: &Env) -> Result<(Option<Identities>, Vec<String>), F
 pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome, Failure> {
     let loaded = edge::load(args.config.as_deref())?;
     let _held = read_locks(Some(&loaded), &args.out, env, wait)?;
-    let rendered = InMemory::render(loaded, args.target, env)?;
+    let target = recorded_target(&args.out, args.target, &loaded.0)?;
+    let rendered = InMemory::render(loaded, target, env)?;
     let disk = open_or_empty(&args.out)?;
     let diffs = drift::compare(&rendered.tree, &disk)?;
     let security = match &disk.record.trust {

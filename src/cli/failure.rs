@@ -66,6 +66,17 @@ pub enum CommandError {
         second: String,
         second_file: String,
     },
+    #[error(
+        "{out} is wired for {recorded} (its render record says so), and this render is for {now}: it would {what}\n  fix: pass --target {recorded} to keep the wiring; to change it on purpose, pass --target {now} (or set gitops.target in the mesh description)",
+        out = .out.display(),
+        what = if *.files > 0 { format!("remove its {} {} files", .files, .recorded) } else { "change the wiring".to_owned() }
+    )]
+    WiringChanged {
+        out: PathBuf,
+        recorded: String,
+        now: String,
+        files: usize,
+    },
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),
 }
@@ -87,6 +98,7 @@ impl Classify for CommandError {
             | CommandError::VerifyNeedsAdmin
             | CommandError::LooksLikeSubcommand { .. }
             | CommandError::ImportCollision { .. }
+            | CommandError::WiringChanged { .. }
             | CommandError::Schemas(_) => ExitKind::Input,
         }
     }

@@ -13,6 +13,7 @@ mod keys;
 mod locks;
 mod progress;
 mod render;
+mod worktree;
 
 use std::process::ExitCode;
 

@@ -18,6 +18,7 @@ use crate::env::Env;
 use crate::model::{self, Model, WarningKind};
 use crate::output::{self, Summary};
 use crate::pki::store::{Change, PkiDir};
+use crate::record::GitOpsState;
 use crate::render;
 use crate::seal::{self, Created, MeshSealer, Mode};
 use crate::vocabulary;
@@ -42,6 +43,57 @@ pub(super) fn apply_target(
         });
     }
     Ok(())
+}
+
+/// The GitOps wiring a render of `mesh` records: its target (after `--target`), mesh.yaml's
+/// own, and the repository path the wiring points at.
+pub(super) fn wiring(mesh: &Mesh, declared: config::GitOpsTarget) -> GitOpsState {
+    let target = mesh.gitops.target;
+    GitOpsState {
+        target: target.name().to_owned(),
+        declared: declared.name().to_owned(),
+        path: (target != config::GitOpsTarget::None).then(|| mesh.gitops.path.clone()),
+    }
+}
+
+/// Refuses a render that would silently change the tree's GitOps wiring: one for another target
+/// than the tree records, with no `--target` and mesh.yaml's `gitops.target` as it was then (a
+/// forgotten `--target` would otherwise remove every Flux or Argo CD file).
+fn keep_wiring(out: &Path, given: bool, now: &GitOpsState) -> Result<(), Failure> {
+    let Some((recorded, files)) = output::recorded_gitops(out)? else {
+        return Ok(());
+    };
+    if given || recorded.target == now.target || recorded.declared != now.declared {
+        return Ok(());
+    }
+    Err(CommandError::WiringChanged {
+        out: out.to_owned(),
+        recorded: recorded.target,
+        now: now.target.clone(),
+        files,
+    }
+    .into())
+}
+
+/// The `--target` a command that reads a tree uses: the one given, else the one the tree
+/// records while mesh.yaml's `gitops.target` is as it was then (so `check` and `diff` compare
+/// with the wiring the tree has, by the rule a render keeps it by).
+pub(super) fn recorded_target(
+    out: &Path,
+    given: Option<TargetArg>,
+    mesh: &Mesh,
+) -> Result<Option<TargetArg>, Failure> {
+    if given.is_some() {
+        return Ok(given);
+    }
+    let recorded = output::recorded_gitops(out)?
+        .filter(|(state, _)| state.declared == mesh.gitops.target.name());
+    Ok(recorded.and_then(|(state, _)| match state.target.as_str() {
+        "flux" => Some(TargetArg::Flux),
+        "argocd" => Some(TargetArg::Argocd),
+        "none" => Some(TargetArg::None),
+        _ => None,
+    }))
 }
 
 /// Refuses an output directory that is a subcommand mistyped (`mesh-render chek`): a bare name,
@@ -76,6 +128,7 @@ fn refuse_typo(out: &Path) -> Result<(), CommandError> {
 pub(super) fn render(cli: &RenderArgs, env: &Env, wait: Duration) -> Result<(), Failure> {
     refuse_typo(&cli.out)?;
     let (mut mesh, origin) = edge::load(cli.config.as_deref())?;
+    let declared = mesh.gitops.target;
     apply_target(&mut mesh, &origin, cli.target)?;
     let pending = model::pending_remote_secrets(&mesh);
     if cli.strict && !pending.is_empty() {
@@ -98,7 +151,7 @@ pub(super) fn render(cli: &RenderArgs, env: &Env, wait: Duration) -> Result<(), 
         ],
         wait,
     )
-    .and_then(|_held| render_locked(cli, env, &mesh, &origin));
+    .and_then(|_held| render_locked(cli, env, &mesh, &origin, declared));
     if result.is_err() && made_out {
         disk::remove_dir_if_empty(&cli.out);
     }
@@ -106,8 +159,16 @@ pub(super) fn render(cli: &RenderArgs, env: &Env, wait: Duration) -> Result<(), 
 }
 
 /// The render, under the locks.
-fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> Result<(), Failure> {
+fn render_locked(
+    cli: &RenderArgs,
+    env: &Env,
+    mesh: &Mesh,
+    origin: &Origin,
+    declared: config::GitOpsTarget,
+) -> Result<(), Failure> {
     let now = edge::now();
+    let gitops = wiring(mesh, declared);
+    keep_wiring(&cli.out, cli.target.is_some(), &gitops)?;
     // Resolving completes an interrupted PKI change (whose staged files are temporary files)
     // before any temporary file is swept.
     let mut resolved = seal::resolve(mesh, origin, env, Mode::Render)?;
@@ -125,7 +186,8 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
     let sealer = MeshSealer::new(&resolved, now);
     let bar = progress::Bar::new(cli.quiet);
     let trust = resolved.trust(mesh);
-    let summary = pool.install(|| output::write(&cli.out, &tree, &trust, &sealer, &bar))?;
+    let summary =
+        pool.install(|| output::write(&cli.out, &tree, &trust, Some(&gitops), &sealer, &bar))?;
     // The root this render issued is pinned in mesh.yaml: a replaced pki/ is then caught keylessly.
     let pinned = match changes.contains(&Change::IssuedRoot) {
         true => pin_root(origin, &resolved)?,
@@ -154,6 +216,10 @@ fn render_locked(cli: &RenderArgs, env: &Env, mesh: &Mesh, origin: &Origin) -> R
         }
         for warning in &sealer.take_notes() {
             println!("warning: {warning}");
+        }
+        // It asks for something to be done: it repeats on every render.
+        if let Some((problem, fix)) = super::worktree::misplaced(&cli.out, mesh) {
+            println!("warning: {problem}\n  fix: {fix}");
         }
         let shape = cli.verbose || summary.created;
         print!(

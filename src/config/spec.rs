@@ -410,6 +410,17 @@ pub enum GitOpsTarget {
     Argocd,
 }
 
+impl GitOpsTarget {
+    /// The name mesh.yaml and `--target` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            GitOpsTarget::None => "none",
+            GitOpsTarget::Flux => "flux",
+            GitOpsTarget::Argocd => "argocd",
+        }
+    }
+}
+
 /// The Git repository the rendered tree is committed to.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
