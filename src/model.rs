@@ -214,6 +214,8 @@ pub struct ClusterPlan {
     /// pending), and the API server it names, if it names one.
     pub has_credentials: bool,
     pub api_server: Option<String>,
+    /// The age recipient of the cluster's GitOps identity, if it has one.
+    pub gitops_recipient: Option<String>,
     /// The values of Istio's charts for this cluster, as data (every form that installs them
     /// serializes these).
     #[serde(skip)]
@@ -671,6 +673,7 @@ fn cluster_plan(
             .as_ref()
             .and_then(|cr| cr.server())
             .map(str::to_owned),
+        gitops_recipient: c.gitops_recipient.as_ref().map(|r| r.to_string()),
     }
 }
 

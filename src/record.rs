@@ -5,8 +5,9 @@
 //! the GitOps wiring it was rendered with, so a later render, `check` and `diff` keep it. Read
 //! and validated here only, for the writer and for `check` alike.
 //!
-//! Written one line per file and per cluster, sorted, so two changes to different clusters touch
-//! different lines of it (and merge without conflict).
+//! Written one line per file and per cluster, sorted, with a blank line between them, so two
+//! changes to different files or clusters touch different lines, never adjacent ones, and git
+//! merges them without conflict.
 //!
 //! Forward-compatible: every format ever written is read, and the next render rewrites it in the
 //! current one. A record of a newer format than this release writes is refused (a downgrade
@@ -193,9 +194,12 @@ impl Record {
             indent: &str,
             items: impl ExactSizeIterator<Item = (&'a String, String)>,
         ) {
+            // A blank line between entries: git merges changes to two entries only when an
+            // unchanged line lies between them, so two pull requests that change different
+            // files (or clusters) merge cleanly.
             let count = items.len();
             for (i, (key, value)) in items.enumerate() {
-                let comma = if i + 1 < count { "," } else { "" };
+                let comma = if i + 1 < count { ",\n" } else { "" };
                 out.push_str(&format!("{indent}{}: {value}{comma}\n", line(key)));
             }
         }

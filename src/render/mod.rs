@@ -3,6 +3,7 @@
 
 pub mod init;
 mod install;
+pub mod overview;
 pub mod kubeconfig;
 pub mod tree;
 
@@ -132,6 +133,8 @@ pub fn render(model: &Model) -> Result<Tree, RenderError> {
         bases => Serde(&model.bases),
         sealed => !sealed.is_empty(),
         gitops => Serde(&model.gitops),
+        overview => Serde(overview::rows(model)),
+        diagram => overview::diagram(model),
         identity => context! {
             secret => crate::gitops::IDENTITY_SECRET,
             key => crate::gitops::IDENTITY_KEY,
