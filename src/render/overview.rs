@@ -17,12 +17,14 @@ pub struct Row {
     pub cluster: String,
     pub network: String,
     pub context: String,
-    pub api_server: String,
+    /// None when mesh.yaml gives no credentials for the cluster.
+    pub api_server: Option<String>,
     pub cni: String,
     pub load_balancer: String,
     pub gateways: String,
     pub workloads: String,
-    pub recipient: String,
+    /// None when the cluster has no GitOps identity (only the admins decrypt its files).
+    pub recipient: Option<String>,
 }
 
 /// The table's rows, in mesh order.
@@ -43,7 +45,7 @@ fn row(c: &ClusterPlan, topology: &str) -> Row {
         cluster: c.name.to_string(),
         network: c.network.to_string(),
         context: c.context.to_string(),
-        api_server: c.api_server.clone().unwrap_or_else(|| "not given".to_owned()),
+        api_server: c.api_server.clone(),
         cni: serde_json::to_value(c.cni)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -58,10 +60,7 @@ fn row(c: &ClusterPlan, topology: &str) -> Row {
                 .join("; ")
         ),
         workloads: workloads(c).unwrap_or_else(|| "none".to_owned()),
-        recipient: c
-            .gitops_recipient
-            .clone()
-            .unwrap_or_else(|| "none (admins only)".to_owned()),
+        recipient: c.gitops_recipient.clone(),
     }
 }
 
@@ -87,9 +86,7 @@ fn workloads(c: &ClusterPlan) -> Option<String> {
 /// its cross-network gateway, every gateway to one cross-network node.
 pub fn diagram(model: &Model) -> String {
     let mut out = String::from("flowchart LR\n");
-    out.push_str(&format!(
-        "  x((\"cross-network {CROSS_NETWORK_PORT}\"))\n"
-    ));
+    out.push_str(&format!("  x((\"cross-network {CROSS_NETWORK_PORT}\"))\n"));
     // Networks in the order their first cluster appears.
     let mut networks: Vec<&str> = Vec::new();
     for c in &model.clusters {
