@@ -7,8 +7,8 @@
 //!   `Tree` of files and sealed descriptors), `gitops` (the Flux and Argo CD wiring), `sops` (the
 //!   SOPS format), with `templates`, `digest`, `env` (the environment as data), `pki::ca`,
 //!   `pki::rotation`, `pki::state`, `pki::proof` and `shown` (how a value read from a file may
-//!   appear in a message) beneath them, and `template` (a tree as the one YAML stream of the
-//!   objects it applies);
+//!   appear in a message) beneath them, `template` (a tree as the one YAML stream of the
+//!   objects it applies) and `facts` (the clear, MAC-covered facts a sealed file carries);
 //! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
 //!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
 //! - `plan`: per path of the tree and the record, keep / write / seal / remove / refuse, with a
@@ -25,6 +25,7 @@ pub mod config;
 pub mod digest;
 pub mod disk;
 pub mod env;
+pub mod facts;
 pub mod gitops;
 pub mod keys;
 pub mod kubeconfig;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::digest::sha256_hex;
 use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
 use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
 use crate::record::{FileRecord, GitOpsState, JOURNAL_FILE, RECORD_FILE, Record, Trust};
@@ -197,10 +196,7 @@ pub fn write(
     let old = match &journal {
         Some(journal) => old.reconciled(journal, |path, entry| {
             confined
-                .look(
-                    path,
-                    |c| matches!(c, Content::File(b) if sha256_hex(b) == entry.sha256),
-                )
+                .look(path, |c| matches!(c, Content::File(b) if entry.matches(b)))
                 .unwrap_or(false)
         }),
         None => old,
@@ -378,10 +374,7 @@ fn stage<'a>(
     Ok(StagedFile {
         path,
         staged,
-        record: FileRecord {
-            sha256: sha256_hex(&bytes),
-            inputs,
-        },
+        record: FileRecord::written(path.as_str(), &bytes, inputs),
     })
 }
 

@@ -132,7 +132,7 @@ pub fn plan<'t, D: OnDisk>(
         .par_iter()
         .map(|(path, entry)| {
             let decision = disk.look(path.as_str(), |seen| {
-                decide(entry, record.get(path.as_str()), seen)
+                decide(path.as_str(), entry, record.get(path.as_str()), seen)
             })?;
             Ok(((*path).clone(), decision))
         })
@@ -145,7 +145,7 @@ pub fn plan<'t, D: OnDisk>(
             continue;
         }
         let decision = disk.look(path, |seen| match seen {
-            Seen::File(bytes) if sha256_hex(bytes) == recorded.sha256 => Some(Decision::Remove),
+            Seen::File(bytes) if recorded.matches(bytes) => Some(Decision::Remove),
             Seen::File(_) => Some(Decision::KeepEdited),
             // A recorded path through a symlink is never removed: the link may lead anywhere.
             Seen::Symlink => Some(Decision::Refuse(Refusal::Symlink)),
@@ -168,7 +168,12 @@ pub fn plan<'t, D: OnDisk>(
 }
 
 /// One rendered file against the record and the disk.
-fn decide<'t>(entry: &'t Entry, recorded: Option<&FileRecord>, seen: Seen<'_>) -> Decision<'t> {
+fn decide<'t>(
+    path: &str,
+    entry: &'t Entry,
+    recorded: Option<&FileRecord>,
+    seen: Seen<'_>,
+) -> Decision<'t> {
     let existing = match seen {
         Seen::Directory => return Decision::Refuse(Refusal::Directory),
         Seen::Symlink => return Decision::Refuse(Refusal::Symlink),
@@ -177,10 +182,9 @@ fn decide<'t>(entry: &'t Entry, recorded: Option<&FileRecord>, seen: Seen<'_>) -
     };
     match entry {
         Entry::Text(text) => match existing {
-            Some(bytes) if bytes == text.as_bytes() => Decision::Keep(FileRecord {
-                sha256: sha256_hex(text.as_bytes()),
-                inputs: None,
-            }),
+            Some(bytes) if bytes == text.as_bytes() => {
+                Decision::Keep(FileRecord::written(path, text.as_bytes(), None))
+            }
             Some(_) if recorded.is_none() => Decision::Refuse(Refusal::NotOurs),
             Some(_) => Decision::Write {
                 text,
@@ -196,7 +200,9 @@ fn decide<'t>(entry: &'t Entry, recorded: Option<&FileRecord>, seen: Seen<'_>) -
                 (Some(_), None) => return Decision::Refuse(Refusal::NotOurs),
                 (None, _) if sealed.inputs.is_none() => SealReason::IntermediatePending,
                 (None, _) => SealReason::New,
-                (Some(digest), Some(r)) if r.sha256 != digest => SealReason::EditedByHand,
+                (Some(digest), Some(r)) if r.sha256.as_deref() != Some(digest.as_str()) => {
+                    SealReason::EditedByHand
+                }
                 (Some(_), Some(_)) if sealed.inputs.is_none() => SealReason::IntermediatePending,
                 (Some(_), Some(r)) if r.inputs != sealed.inputs => SealReason::InputsChanged,
                 (Some(_), Some(_)) if sealed.force => SealReason::Refreshed,
@@ -253,7 +259,7 @@ mod tests {
                     (
                         (*p).to_owned(),
                         FileRecord {
-                            sha256: sha256_hex(bytes),
+                            sha256: Some(sha256_hex(bytes)),
                             inputs: inputs.map(str::to_owned),
                         },
                     )

@@ -131,11 +131,34 @@ impl Trust {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct FileRecord {
-    /// Lowercase hex SHA-256 of the bytes written.
-    pub sha256: String,
+    /// Lowercase hex SHA-256 of the bytes written; none for [`UNHASHED`] (the top README, a
+    /// summary of the whole mesh that every change rewrites: with a digest, any two pull
+    /// requests would conflict on its line, while git merges the README's own rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// For a sealed file: the digest of the inputs its plaintext came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<String>,
+}
+
+/// The files recorded without a digest: always rendered, so never removed, always rewritten.
+pub const UNHASHED: &[&str] = &["README.md"];
+
+impl FileRecord {
+    /// The entry of `bytes` written at `path` (with `inputs` for a sealed file).
+    pub fn written(path: &str, bytes: &[u8], inputs: Option<String>) -> Self {
+        FileRecord {
+            sha256: (!UNHASHED.contains(&path)).then(|| crate::digest::sha256_hex(bytes)),
+            inputs,
+        }
+    }
+
+    /// Whether `bytes` are what was written (a file recorded without a digest: always).
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        self.sha256
+            .as_deref()
+            .is_none_or(|d| d == crate::digest::sha256_hex(bytes))
+    }
 }
 
 /// A record that cannot be read.
@@ -283,7 +306,7 @@ mod tests {
         files.insert(
             "a.yaml".to_owned(),
             FileRecord {
-                sha256: "00".into(),
+                sha256: Some("00".into()),
                 inputs: Some("sha256:11".into()),
             },
         );
@@ -313,7 +336,7 @@ mod tests {
         let files: BTreeMap<String, FileRecord> = (0..3)
             .map(|i| {
                 let entry = FileRecord {
-                    sha256: format!("{i:064}"),
+                    sha256: Some(format!("{i:064}")),
                     inputs: Some(format!("sha256:{i}")),
                 };
                 (format!("f{i}.yaml"), entry)
@@ -345,7 +368,10 @@ mod tests {
     fn format_one_as_releases_wrote_it_is_read() {
         let text = br#"{"format": 1, "files": {"x": {"sha256": "ab"}}}"#;
         let record = Record::parse(text).unwrap();
-        assert_eq!(record.get("x").map(|r| r.sha256.as_str()), Some("ab"));
+        assert_eq!(
+            record.get("x").and_then(|r| r.sha256.as_deref()),
+            Some("ab")
+        );
     }
 
     #[test]

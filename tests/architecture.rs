@@ -606,6 +606,7 @@ fn pure_core(file: &str) -> bool {
                 | "pki/proof.rs"
                 | "shown.rs"
                 | "template.rs"
+                | "facts.rs"
         )
 }
 

@@ -263,7 +263,7 @@ fn a_hand_edited_cacerts_is_encrypted_again_when_the_key_is_at_hand() {
 }
 
 #[test]
-fn adding_a_cluster_changes_only_its_files_the_record_and_the_sops_rules() {
+fn adding_a_cluster_changes_only_its_files_the_record_the_sops_rules_and_the_overview() {
     let ws = Workspace::example();
     ok(&ws.run(true, &["out"]));
     let before = common::read_all(&ws.out());
@@ -283,7 +283,8 @@ fn adding_a_cluster_changes_only_its_files_the_record_and_the_sops_rules() {
                 && !p.starts_with("istioctl/fourth/")
         })
         .collect();
-    assert_eq!(changed, [".render-record.json", ".sops.yaml"]);
+    // The top README's overview gains the cluster's row and node.
+    assert_eq!(changed, [".render-record.json", ".sops.yaml", "README.md"]);
     assert!(cacerts(&ws.out(), "fourth").is_file());
     assert_eq!(
         after.len(),

@@ -147,10 +147,24 @@ fn everyday_changes_touch_the_lines_of_what_they_change_and_two_of_them_merge() 
         eprintln!("SKIPPED outside CI: git is not installed");
         return;
     };
+    let conflicts: String = String::from_utf8_lossy(&merged.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .scan(false, |inside, l| {
+            if l.starts_with("<<<<<<<") {
+                *inside = true;
+            }
+            let shown = inside.then(|| format!("{}\n", &l[..l.len().min(160)]));
+            if l.starts_with(">>>>>>>") {
+                *inside = false;
+            }
+            Some(shown.unwrap_or_default())
+        })
+        .collect();
     assert_eq!(
         merged.status.code(),
         Some(0),
-        "git merge-file found conflicts"
+        "git merge-file found conflicts:\n{conflicts}"
     );
     let merged = Record::parse(&merged.stdout).expect("the merge is a record");
     let (base, ours, theirs) = (

@@ -96,10 +96,11 @@ pub fn run_decrypting(root: &Path, options: &Options) -> Result<(Report, Decrypt
                 options.now,
                 &mut report,
             );
+            secrets::check_facts(&plain, &mut report);
             plain
         }
         None => {
-            report.note("no age identity at hand (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or sops's keys.txt): SOPS files were not decrypted, so their MACs, the cacerts chains and the remote secrets' servers were not verified");
+            report.note("no age identity at hand (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or sops's keys.txt): SOPS files were not decrypted, so their MACs, the cacerts chains, the remote secrets' servers and the facts sealed files state in clear were not verified");
             BTreeMap::new()
         }
     };

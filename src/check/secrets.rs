@@ -184,6 +184,29 @@ pub fn check_decrypt(
     plain
 }
 
+/// With identities: the facts each decrypted Secret states in clear (its
+/// `facts.mesh-render.dev/` annotations, which anyone can read and, with the public recipients,
+/// write) are what its decrypted content holds.
+pub fn check_facts(plain: &BTreeMap<String, Vec<Value>>, report: &mut Report) {
+    for (path, docs) in plain {
+        let Some(doc) = docs.first().filter(|d| d["kind"] == "Secret") else {
+            continue;
+        };
+        let problems = crate::facts::disproved(doc);
+        if !problems.is_empty() {
+            report.push(Finding::error(
+                "secret",
+                path,
+                format!(
+                    "the facts it states in clear are not its content: {}",
+                    problems.join(", ")
+                ),
+                "render with an admin identity to seal it again; if nobody on the team changed it, treat it as an attack: a reviewer was shown facts the file does not hold",
+            ));
+        }
+    }
+}
+
 /// A file mesh-render sealed (the record has its inputs) or named as a SOPS file.
 pub fn must_be_encrypted(tree: &RenderedTree, path: &str) -> bool {
     is_sops_name(path) || tree.record.get(path).is_some_and(|r| r.inputs.is_some())

@@ -17,6 +17,7 @@ use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema:
 use crate::config::{Mesh, Origin};
 use crate::disk::{self, LockMode};
 use crate::env::Env;
+use crate::facts::{self, FactGroup};
 use crate::model::{Model, WarningKind};
 use crate::output;
 use crate::pki::store::Change;
@@ -170,11 +171,16 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
         Some(was) => rendered.resolved.trust(&rendered.mesh).changes_from(was),
         None => Vec::new(),
     };
+    let facts = rendered.fact_changes(&disk, &diffs);
     match args.format {
         Format::Text => {
             let mut text = String::new();
             for change in &security {
                 text.push_str(&format!("security: {change}\n"));
+            }
+            for group in &facts {
+                text.push_str(&group.line());
+                text.push('\n');
             }
             text.push_str(&drift::unified(&diffs));
             edge::print(text.as_bytes())?;
@@ -186,6 +192,7 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
             let value = serde_json::json!({
                 "tree": args.out.display().to_string(),
                 "security": security,
+                "facts": facts,
                 "changes": diffs,
                 "notes": rendered.notes(),
             });
@@ -276,6 +283,28 @@ impl InMemory {
             resolved,
             would_issue,
         })
+    }
+
+    /// How the clear facts of the sealed files a render would seal again change: what each
+    /// file on disk states (a claim, read without a key) against what this render would state
+    /// (from public inputs), grouped by change, security-relevant first.
+    fn fact_changes(&self, disk: &RenderedTree, diffs: &[drift::FileDiff]) -> Vec<FactGroup> {
+        let sealer = MeshSealer::new(&self.resolved, edge::now());
+        let per_file = diffs
+            .iter()
+            .filter(|d| d.sealed && d.change == drift::Change::Modified)
+            .filter_map(|d| {
+                let Some(Entry::Sealed(sealed)) = self.tree.entry(&d.path) else {
+                    return None;
+                };
+                let after = sealer.public_facts(sealed)?;
+                let on_disk = disk.files.get(&d.path)?;
+                let doc: serde_json::Value =
+                    serde_saphyr::from_slice(on_disk).unwrap_or(serde_json::Value::Null);
+                let (before, _) = facts::claimed(&doc);
+                Some((d.path.clone(), facts::changes(&before, &after)))
+            });
+        facts::group(per_file)
     }
 
     /// Proves every sealed file of the tree that decrypted by comparing it with what this

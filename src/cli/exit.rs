@@ -159,6 +159,7 @@ impl Classify for SealError {
             | SealError::NoIntermediate { .. }
             | SealError::Encrypt { .. }
             | SealError::PkiNotProven { .. }
+            | SealError::Facts { .. }
             | SealError::InputFiles { .. } => ExitKind::Input,
         }
     }

@@ -187,6 +187,24 @@ impl CredentialSources {
 }
 
 impl CredentialSources {
+    /// The API server and CA data (base64 PEM) of `source`'s credential, without its secret
+    /// part: mesh.yaml's for a token file, the kubeconfig file's for a kubeconfig (read, never
+    /// decrypted). None for an external credential or a kubeconfig that does not load.
+    pub fn public_part(&self, source: &ClusterName) -> Option<(String, String)> {
+        match self.by_cluster.get(source)? {
+            Credentials::TokenFile {
+                server, ca_data, ..
+            } => Some((server.clone(), ca_data.clone())),
+            Credentials::Kubeconfig { file, context } => {
+                let path = self.resolve(file);
+                let kube = Kubeconfig::load(&[path]).ok()?;
+                let credential = kube.reader_credential(context.as_str()).ok()?;
+                Some((credential.server, credential.ca_data))
+            }
+            Credentials::ExternalSecrets { .. } => None,
+        }
+    }
+
     /// What mesh.yaml itself says of `source`'s credential when the credential cannot be read:
     /// a credential with stand-ins for what is not at hand, and the kubeconfig fields those
     /// stand-ins fill (`check` compares a sealed remote secret without them).

@@ -61,6 +61,10 @@ pub enum SealError {
         cluster: crate::config::ClusterName,
         stage: &'static str,
     },
+    /// The facts a sealed file carries could not be read from its content (a bug, or a PKI
+    /// state file whose certificate does not parse).
+    #[error("could not read the facts of {what}: {why}")]
+    Facts { what: String, why: String },
     #[error("could not encrypt {what}: {source}")]
     Encrypt {
         what: String,

@@ -86,6 +86,13 @@ impl CaCertsRecipe<'_> {
             .finish(recipients.iter().map(AgeRecipient::as_str))
     }
 
+    /// The facts the sealed file states in clear, from the public certificates alone (what
+    /// `diff` shows before anything is sealed).
+    pub fn facts(&self) -> Result<crate::facts::Facts, String> {
+        let bundle: String = self.bundle.iter().map(|r| r.cert_pem.as_str()).collect();
+        crate::facts::cacerts(&self.intermediate.cert_pem, &bundle)
+    }
+
     /// The four files, from the signing intermediate with its key (decrypted from
     /// `self.intermediate.path`) and the records' certificates.
     pub fn material(&self, intermediate: &Ca) -> CaCerts {

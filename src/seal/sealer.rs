@@ -15,6 +15,7 @@ use super::recipe;
 use super::resolve::Resolved;
 use super::verify;
 use crate::config::ClusterName;
+use crate::facts::{self, Facts};
 use crate::kubeconfig;
 use crate::output::Sealer;
 use crate::render::kubeconfig::{ReaderAuth, RemoteKubeconfig};
@@ -32,7 +33,13 @@ pub struct MeshSealer<'a> {
     resolved_kubeconfigs: Mutex<BTreeMap<ClusterName, Arc<KubeconfigCell>>>,
 }
 
-type KubeconfigCell = OnceLock<Result<Arc<Zeroizing<String>>, Arc<SealError>>>;
+type KubeconfigCell = OnceLock<Result<Arc<SourceKubeconfig>, Arc<SealError>>>;
+
+/// A source cluster's kubeconfig, as every remote secret for it holds it, and its facts.
+struct SourceKubeconfig {
+    kubeconfig: Zeroizing<String>,
+    facts: Facts,
+}
 
 impl<'a> MeshSealer<'a> {
     pub fn new(resolved: &'a Resolved, now: OffsetDateTime) -> Self {
@@ -64,7 +71,7 @@ impl<'a> MeshSealer<'a> {
         &self,
         cluster: &ClusterName,
         namespace: &str,
-    ) -> Result<Zeroizing<String>, SealError> {
+    ) -> Result<(Zeroizing<String>, Facts), SealError> {
         let pki = self
             .resolved
             .pki
@@ -85,7 +92,15 @@ impl<'a> MeshSealer<'a> {
             &format!("the intermediate CA of {cluster}"),
         )?;
         let certs = recipe.material(&intermediate);
-        Ok(plaintext::cacerts_secret(cluster, namespace, &certs)?)
+        let facts =
+            facts::cacerts(&certs.ca_cert, &certs.root_cert).map_err(|why| SealError::Facts {
+                what: format!("the cacerts of {cluster}"),
+                why,
+            })?;
+        Ok((
+            plaintext::cacerts_secret(cluster, namespace, &certs)?,
+            facts,
+        ))
     }
 
     /// The plaintext remote secret of `source` for `target`.
@@ -94,19 +109,17 @@ impl<'a> MeshSealer<'a> {
         source: &ClusterName,
         target: &ClusterName,
         namespace: &str,
-    ) -> Result<Zeroizing<String>, SealError> {
-        let kubeconfig = self.kubeconfig(source)?;
-        Ok(plaintext::remote_secret(
-            source,
-            target,
-            namespace,
-            &kubeconfig,
-        )?)
+    ) -> Result<(Zeroizing<String>, Facts), SealError> {
+        let source_kubeconfig = self.kubeconfig(source)?;
+        Ok((
+            plaintext::remote_secret(source, target, namespace, &source_kubeconfig.kubeconfig)?,
+            source_kubeconfig.facts.clone(),
+        ))
     }
 
     /// `source`'s kubeconfig, made once for all its remote secrets (a SOPS token file is
     /// decrypted once, not once per cluster that reads it).
-    fn kubeconfig(&self, source: &ClusterName) -> Result<Arc<Zeroizing<String>>, SealError> {
+    fn kubeconfig(&self, source: &ClusterName) -> Result<Arc<SourceKubeconfig>, SealError> {
         let cell = Arc::clone(
             self.resolved_kubeconfigs
                 .lock()
@@ -123,7 +136,7 @@ impl<'a> MeshSealer<'a> {
         .map_err(SealError::Shared)
     }
 
-    fn render_kubeconfig(&self, source: &ClusterName) -> Result<Zeroizing<String>, SealError> {
+    fn render_kubeconfig(&self, source: &ClusterName) -> Result<SourceKubeconfig, SealError> {
         let (credential, warnings) = self
             .resolved
             .credentials
@@ -131,7 +144,10 @@ impl<'a> MeshSealer<'a> {
         for warning in warnings {
             self.warn(warning);
         }
-        kubeconfig_of(source, &credential)
+        Ok(SourceKubeconfig {
+            kubeconfig: kubeconfig_of(source, &credential)?,
+            facts: facts::remote_secret(source.as_str(), &credential.server, &credential.ca_data),
+        })
     }
 
     /// What the render would seal for `sealed`: its exact plaintext, or, for a remote secret
@@ -144,7 +160,7 @@ impl<'a> MeshSealer<'a> {
                 target,
                 namespace,
             } => match self.remote_secret(source, target, namespace) {
-                Ok(plain) => Ok(verify::Expected::Exact(plain)),
+                Ok((plain, _)) => Ok(verify::Expected::Exact(plain)),
                 Err(e) => {
                     let Some((credential, masked)) = self.resolved.credentials.stand_in(source)
                     else {
@@ -159,11 +175,29 @@ impl<'a> MeshSealer<'a> {
                     })
                 }
             },
-            Secret::CaCerts { .. } => self.seal_plaintext(sealed).map(verify::Expected::Exact),
+            Secret::CaCerts { .. } => self
+                .seal_plaintext(sealed)
+                .map(|(plain, _)| verify::Expected::Exact(plain)),
         }
     }
 
-    fn seal_plaintext(&self, sealed: &Sealed) -> Result<Zeroizing<String>, SealError> {
+    /// The facts `sealed` would state in clear, from public inputs only (no key, no token):
+    /// what `diff` compares with the file on disk. None when they are not known.
+    pub fn public_facts(&self, sealed: &Sealed) -> Option<Facts> {
+        match &sealed.secret {
+            Secret::CaCerts { cluster, .. } => {
+                let pki = self.resolved.pki.as_ref()?;
+                recipe::cacerts(pki, cluster)?.facts().ok()
+            }
+            Secret::RemoteSecret { source, .. } => {
+                let (server, ca_data) = self.resolved.credentials.public_part(source)?;
+                Some(facts::remote_secret(source.as_str(), &server, &ca_data))
+            }
+        }
+    }
+
+    /// The plaintext of `sealed` as its template renders it, and the facts of that content.
+    fn seal_plaintext(&self, sealed: &Sealed) -> Result<(Zeroizing<String>, Facts), SealError> {
         Ok(match &sealed.secret {
             Secret::CaCerts { cluster, namespace } => self.cacerts(cluster, namespace)?,
             Secret::RemoteSecret {
@@ -207,7 +241,13 @@ impl MeshSealer<'_> {
                 format!("the remote secret of {source} for {target}")
             }
         };
-        let plaintext = self.seal_plaintext(sealed)?;
+        let (plaintext, facts) = self.seal_plaintext(sealed)?;
+        let plaintext = Zeroizing::new(facts::annotate(&plaintext, &facts).ok_or_else(|| {
+            SealError::Facts {
+                what: what.clone(),
+                why: "its template has no metadata.annotations to carry them".to_owned(),
+            }
+        })?);
         let recipients: Vec<Recipient> = sealed
             .recipients
             .iter()

@@ -3,7 +3,8 @@
 //! the render would seal from mesh.yaml and `pki/`. `check` asks the sealer for the expected
 //! plaintext and compares it here with the decrypted file: exactly, or, for a remote secret whose
 //! credential is not at hand, everything but the fields that credential fills. Differences are
-//! named by field path, never by value.
+//! named by field path, never by value. The clear facts of a file (`facts`) are left out here and
+//! proven against the file's own content.
 
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -36,6 +37,12 @@ pub enum Verdict {
 /// Compares a decrypted document with what the render would seal.
 pub fn compare(expected: &Expected, decrypted: &Value) -> Verdict {
     let parse = |text: &str| serde_saphyr::from_str::<Value>(text).unwrap_or(Value::Null);
+    // The facts a file states in clear are proven against its own content by `check`
+    // (`facts::disproved`); what the render seals is compared without them, so a file sealed
+    // before it carried facts is proven as well.
+    let mut decrypted = decrypted.clone();
+    crate::facts::strip(&mut decrypted);
+    let decrypted = &decrypted;
     match expected {
         Expected::Exact(plain) => match differences(&parse(plain), decrypted) {
             paths if paths.is_empty() => Verdict::Proven,
