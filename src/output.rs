@@ -159,7 +159,13 @@ pub fn recorded_gitops(out_dir: &Path) -> Result<Option<(GitOpsState, usize)>, O
         return Ok(None);
     }
     let confined = Confined::new(out_dir);
-    Ok(read_record(&confined, RECORD_FILE)?.and_then(|record| {
+    // A render stopped after its commit point left its next record as the journal: the tree is
+    // wired as that render wired it (the next render completes it).
+    let record = match read_record(&confined, JOURNAL_FILE)? {
+        Some(journal) => Some(journal),
+        None => read_record(&confined, RECORD_FILE)?,
+    };
+    Ok(record.and_then(|record| {
         let state = record.gitops?;
         let dir = format!("{}/", state.target);
         let files = record.files.keys().filter(|p| p.starts_with(&dir)).count();

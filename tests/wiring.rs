@@ -162,3 +162,36 @@ fn a_tree_where_its_wiring_points_or_outside_any_work_tree_is_not_warned_about()
         text(&inside)
     );
 }
+
+/// The wiring survives a render killed at any point of its commit: before the commit point the
+/// tree keeps its old wiring, after it the new one, and a render without `--target` never takes
+/// the wiring away in between. Re-running the interrupted command completes it.
+#[test]
+fn a_switch_of_target_killed_mid_commit_keeps_one_wiring_and_completes_when_run_again() {
+    for point in ["staging", "staged", "renaming", "record"] {
+        let dir = flux_by_flag();
+        let o = common::binary(dir.path(), &dir.path().join("home"))
+            .env("MESH_RENDER_FAULT", format!("abort@{point}"))
+            .args(["--quiet", "--target", "argocd", "out"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), None, "{point}: not stopped: {}", text(&o));
+        let committed = matches!(point, "renaming" | "record");
+        let wired = if committed { "argocd" } else { "flux" };
+        // Without --target: refused, naming the wiring the tree has; nothing removed.
+        let o = run(dir.path(), &["out"]);
+        assert_eq!(o.status.code(), Some(2), "{point}: {}", text(&o));
+        assert!(
+            text(&o).contains(&format!("out is wired for {wired}")),
+            "{point}: {}",
+            text(&o)
+        );
+        // The interrupted command, run again, completes; the tree is then wired for argocd only.
+        let o = run(dir.path(), &["--quiet", "--target", "argocd", "out"]);
+        assert!(o.status.success(), "{point}: {}", text(&o));
+        assert!(!dir.path().join("out/flux").exists(), "{point}");
+        let o = run(dir.path(), &["check", "out", "--against", "mesh.yaml"]);
+        assert!(o.status.success(), "{point}: {}", text(&o));
+        assert!(text(&o).contains(": 0 errors"), "{point}: {}", text(&o));
+    }
+}
