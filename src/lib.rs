@@ -8,7 +8,8 @@
 //!   SOPS format), with `templates`, `digest`, `env` (the environment as data), `pki::ca`,
 //!   `pki::rotation`, `pki::state`, `pki::proof` and `shown` (how a value read from a file may
 //!   appear in a message) beneath them, `template` (a tree as the one YAML stream of the
-//!   objects it applies) and `facts` (the clear, MAC-covered facts a sealed file carries);
+//!   objects it applies), `facts` (the clear, MAC-covered facts a sealed file carries) and
+//!   `releases` (the Istio release lines known, with what differs by release);
 //! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
 //!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
 //! - `plan`: per path of the tree and the record, keep / write / seal / remove / refuse, with a
@@ -34,6 +35,7 @@ pub mod output;
 pub mod pki;
 pub mod plan;
 pub mod record;
+pub mod releases;
 pub mod render;
 pub mod seal;
 pub mod shown;

@@ -607,6 +607,7 @@ fn pure_core(file: &str) -> bool {
                 | "shown.rs"
                 | "template.rs"
                 | "facts.rs"
+                | "releases.rs"
         )
 }
 

@@ -149,11 +149,22 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
     steps
 }
 
-/// Istio 1.26.0 to 1.26.3's gateway chart fails the schema validation of Helm 3.18.5 and later
-/// (istio/istio#57354): those releases are installed with schema validation off.
+/// Whether the release's gateway chart fails the schema validation of Helm 3.18.5 and later
+/// (Istio 1.26.0 to 1.26.3, istio/istio#57354, as the release table says): those releases are
+/// installed with schema validation off.
 pub fn gateway_schema_validation_breaks(istio_version: &str) -> bool {
     let mut parts = istio_version.split('.').map(|p| p.parse::<u32>().ok());
-    matches!((parts.next(), parts.next(), parts.next()), (Some(Some(1)), Some(Some(26)), Some(Some(patch))) if patch <= 3)
+    let (Some(Some(major)), Some(Some(minor)), Some(Some(patch))) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let version = crate::config::IstioVersion {
+        major,
+        minor,
+        patch,
+    };
+    crate::releases::line_of(&version).is_some_and(|l| l.skips_gateway_schema(patch))
 }
 
 #[cfg(test)]
