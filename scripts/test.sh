@@ -72,7 +72,10 @@ export PATH="$node_bin:$PATH"
 node_dir="$tools/node"
 if [ ! -f "$node_dir/node_modules/mermaid/package.json" ] || [ ! -f "$node_dir/node_modules/jsdom/package.json" ]; then
   mkdir -p "$node_dir"
-  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error mermaid@12 jsdom@24 >/dev/null
+  # The wheel's bin/npm is a copy of npm's launcher that cannot find npm's lib from there: run
+  # npm's own entry point with the wheel's node instead.
+  node "$node_bin/../lib/node_modules/npm/bin/npm-cli.js" install --prefix "$node_dir" \
+    --no-audit --no-fund --loglevel=error mermaid@12 jsdom@24 >/dev/null
 fi
 export MESH_RENDER_NODE_DIR="$node_dir"
 

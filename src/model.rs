@@ -117,6 +117,11 @@ pub struct GitOpsPlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct IstioPlan {
     pub version: String,
+    /// The version's release line, as `1.26`.
+    pub line: String,
+    /// The Gateway API release the version's line is built against, as `v1.3` (the release
+    /// table's pin without its patch).
+    pub gateway_api_minor: String,
     /// The istiod chart's (and istioctl's) `profile`; `None` for the default.
     pub profile: Option<&'static str>,
     pub dns_capture: bool,
@@ -503,6 +508,8 @@ impl Model {
         };
         let istio = IstioPlan {
             version: mesh.istio.version.to_string(),
+            line: format!("{}.{}", mesh.istio.version.major, mesh.istio.version.minor),
+            gateway_api_minor: gateway_api_minor(mesh.istio.release.gateway_api),
             profile: profile_value(mesh.istio.profile),
             dns_capture: mesh.istio.dns_capture,
             rewrite_app_http_probe: mesh.istio.rewrite_app_http_probe,
@@ -694,8 +701,50 @@ pub fn short_list(names: &[&str]) -> String {
     }
 }
 
+/// `v1.3.0` -> `v1.3`.
+fn gateway_api_minor(release: &str) -> String {
+    release
+        .rsplit_once('.')
+        .map_or(release, |(minor, _)| minor)
+        .to_owned()
+}
+
+/// Advice about the Istio release: a line newer than the release table (rendered with the
+/// newest known line's facts, named), or a line past its end of life (not for the built-in
+/// example). Both stay true on every render: advice about the mesh's shape.
+fn release_warnings(istio: &config::Istio) -> Vec<Warning> {
+    let release = istio.release;
+    let version = istio.version;
+    if istio.unknown_line {
+        return vec![Warning::shape(format!(
+            "istio.version {version} is newer than the release lines mesh-render knows ({}); \
+             rendered with {}'s facts (chart values as {} sets them, image hub {}, Gateway API {}, \
+             sample images {}/examples-bookinfo-reviews-vN and {}): check them against {}.{}'s \
+             charts and release notes before syncing",
+            crate::releases::known_lines(),
+            release.name(),
+            release.newest(),
+            release.default_hub,
+            release.gateway_api,
+            release.sample_reviews_hub,
+            release.sample_curl_image,
+            version.major,
+            version.minor,
+        ))];
+    }
+    match release.end_of_life {
+        Some(date) if istio.end_of_life_advice => vec![Warning::shape(format!(
+            "Istio {} reached its end of life on {date}: it gets no more security fixes. Move to {}, \
+             the newest supported patch (istio.version)",
+            release.name(),
+            crate::releases::newest_supported()
+        ))],
+        _ => Vec::new(),
+    }
+}
+
 fn warnings(mesh: &Mesh, secrets: &SecretPlans<'_>) -> Vec<Warning> {
-    let mut warnings = Vec::new();
+    let mut warnings = release_warnings(&mesh.istio);
     if mesh.gitops.target == config::GitOpsTarget::Argocd
         && mesh.gitops.argocd_mode == config::spec::ArgoCdMode::Hub
     {

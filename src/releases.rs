@@ -1,10 +1,24 @@
 //! The Istio releases mesh-render knows, one row per release line, with the facts that differ by
 //! release: the newest patch known, the charts' default image hub, which patches' gateway chart
-//! rejects its own defaults under schema validation, and whether the line has reached its end of
-//! life. Each fact is read from upstream at the release's tag (cited per row); `tests/releases.rs`
-//! compares the rows with the charts in `../shared/upstream/istio-charts/`. Pure data.
+//! rejects its own defaults under schema validation, the Gateway API release Istio is built
+//! against, the sample's images, the Kubernetes versions the line supports and its end of life.
+//! Each fact is read from upstream at the release's tag (cited per row); `tests/releases.rs`
+//! compares the rows with the charts in `../shared/upstream/istio-charts/` and the README's
+//! supported-releases table with the rows. Pure data.
 
-use crate::config::IstioVersion;
+/// An Istio release version; the release table below says which lines are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IstioVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl std::fmt::Display for IstioVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
 
 /// One release line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,8 +33,24 @@ pub struct ReleaseLine {
     /// The patches whose gateway chart fails Helm's schema validation of its own defaults
     /// (istio/istio#57354): installed with `--skip-schema-validation` / `disableSchemaValidation`.
     pub gateway_schema_broken: Option<(u32, u32)>,
-    /// Past its end of life: no more patches upstream.
-    pub end_of_life: bool,
+    /// The Gateway API release the line is built against (`sigs.k8s.io/gateway-api` in
+    /// istio/istio's `go.mod` at the newest known patch): its standard CRDs are what out/base/
+    /// references by default.
+    pub gateway_api: &'static str,
+    /// The registry of the bookinfo reviews images in the line's
+    /// `samples/bookinfo/platform/kube/bookinfo.yaml` (tag 1.20.3 on every known line).
+    pub sample_reviews_hub: &'static str,
+    /// The sleep workload's image: the line's `samples/curl/curl.yaml` (`docker.io/curlimages/curl:8.16.0`
+    /// from 1.26.7); for 1.26, whose first patches leave it untagged, the seed's pinned tag.
+    pub sample_curl_image: &'static str,
+    /// The Kubernetes minor versions (1.x) the line is tested with and supported on
+    /// (istio.io, "Supported Releases").
+    pub kubernetes: (u32, u32),
+    /// The Kubernetes minor version below which `istioctl x precheck` refuses
+    /// (`istioctl/pkg/install/k8sversion/version.go`, `MinK8SVersion`, at the newest known patch).
+    pub precheck_min_kubernetes: u32,
+    /// The date the line reached its end of life upstream (no more patches), if it has.
+    pub end_of_life: Option<&'static str>,
 }
 
 impl ReleaseLine {
@@ -33,6 +63,19 @@ impl ReleaseLine {
         }
     }
 
+    /// The line as `1.30`.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.line.0, self.line.1)
+    }
+
+    /// The URL of the line's Gateway API standard CRDs (the release asset).
+    pub fn gateway_api_crds(&self) -> String {
+        format!(
+            "https://github.com/kubernetes-sigs/gateway-api/releases/download/{}/standard-install.yaml",
+            self.gateway_api
+        )
+    }
+
     /// Whether `patch` of this line needs the gateway chart's schema validation off.
     pub fn skips_gateway_schema(&self, patch: u32) -> bool {
         self.gateway_schema_broken
@@ -40,41 +83,68 @@ impl ReleaseLine {
     }
 }
 
-/// The known lines, oldest first.
+/// The known lines, oldest first. 1.27 is left out: it reached its end of life before 1.30,
+/// and nobody starts on it now.
 pub const LINES: &[ReleaseLine] = &[
-    // istio/istio@1.26.8 (the last 1.26 patch); the 1.26.0-1.26.3 gateway schema bug was fixed in
-    // 1.26.4 (istio/istio#57354). Charts: ../shared/upstream/istio-charts/1.26.{0,8}/.
+    // istio/istio@1.26.8 (the last 1.26 patch, 2025-12-13); the 1.26.0-1.26.3 gateway schema bug
+    // was fixed in 1.26.4 (istio/istio#57354); go.mod: gateway-api v1.3.0 (1.26.0: a v1.3.0
+    // pre-release, so v1.3.0 for the line); MinK8SVersion 29. Charts:
+    // ../shared/upstream/istio-charts/1.26.{0,8}/.
     ReleaseLine {
         line: (1, 26),
         newest_patch: 8,
         default_hub: "docker.io/istio",
         gateway_schema_broken: Some((0, 3)),
-        end_of_life: true,
+        gateway_api: "v1.3.0",
+        sample_reviews_hub: "docker.io/istio",
+        sample_curl_image: "docker.io/curlimages/curl:8.14.1",
+        kubernetes: (29, 33),
+        precheck_min_kubernetes: 29,
+        end_of_life: Some("2025-12-22"),
     },
-    // istio/istio@1.28.10; ../shared/upstream/istio-charts/1.28.10/.
+    // istio/istio@1.28.10 (2026-06-29, the last 1.28 patch: the line ended six weeks after
+    // 1.30.0, on 2026-07-01); go.mod: gateway-api v1.4.1; MinK8SVersion 30;
+    // ../shared/upstream/istio-charts/1.28.10/.
     ReleaseLine {
         line: (1, 28),
         newest_patch: 10,
         default_hub: "docker.io/istio",
         gateway_schema_broken: None,
-        end_of_life: false,
+        gateway_api: "v1.4.1",
+        sample_reviews_hub: "docker.io/istio",
+        sample_curl_image: "docker.io/curlimages/curl:8.16.0",
+        kubernetes: (30, 34),
+        precheck_min_kubernetes: 30,
+        end_of_life: Some("2026-07-01"),
     },
-    // istio/istio@1.29.6; ../shared/upstream/istio-charts/1.29.6/.
+    // istio/istio@1.29.6; go.mod: gateway-api v1.4.1; MinK8SVersion 30;
+    // ../shared/upstream/istio-charts/1.29.6/.
     ReleaseLine {
         line: (1, 29),
         newest_patch: 6,
         default_hub: "docker.io/istio",
         gateway_schema_broken: None,
-        end_of_life: false,
+        gateway_api: "v1.4.1",
+        sample_reviews_hub: "docker.io/istio",
+        sample_curl_image: "docker.io/curlimages/curl:8.16.0",
+        kubernetes: (31, 35),
+        precheck_min_kubernetes: 30,
+        end_of_life: None,
     },
-    // istio/istio@1.30.3: from the 1.30 line the charts default to registry.istio.io/release;
+    // istio/istio@1.30.3: from the 1.30 line the charts and the samples default to
+    // registry.istio.io/release; go.mod: gateway-api v1.5.1; MinK8SVersion 32;
     // ../shared/upstream/istio-charts/1.30.3/.
     ReleaseLine {
         line: (1, 30),
         newest_patch: 3,
         default_hub: "registry.istio.io/release",
         gateway_schema_broken: None,
-        end_of_life: false,
+        gateway_api: "v1.5.1",
+        sample_reviews_hub: "registry.istio.io/release",
+        sample_curl_image: "docker.io/curlimages/curl:8.16.0",
+        kubernetes: (32, 36),
+        precheck_min_kubernetes: 32,
+        end_of_life: None,
     },
 ];
 
@@ -94,9 +164,41 @@ pub fn newest() -> &'static ReleaseLine {
 pub fn known_lines() -> String {
     LINES
         .iter()
-        .map(|l| format!("{}.{}", l.line.0, l.line.1))
+        .map(ReleaseLine::name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The newest patch of the newest line that has not reached its end of life.
+pub fn newest_supported() -> IstioVersion {
+    LINES
+        .iter()
+        .rev()
+        .find(|l| l.end_of_life.is_none())
+        .unwrap_or_else(|| newest())
+        .newest()
+}
+
+/// The README's supported-releases table: one row per known line, newest first.
+pub fn readme_table() -> String {
+    let mut out = String::from(
+        "| Release line | Newest known patch | Image hub | Gateway API | Kubernetes | `istioctl x precheck` minimum | End of life |\n|---|---|---|---|---|---|---|\n",
+    );
+    for l in LINES.iter().rev() {
+        out.push_str(&format!(
+            "| {} | {} | `{}` | {} | 1.{}–1.{} | 1.{} | {} |\n",
+            l.name(),
+            l.newest(),
+            l.default_hub,
+            l.gateway_api,
+            l.kubernetes.0,
+            l.kubernetes.1,
+            l.precheck_min_kubernetes,
+            l.end_of_life
+                .map_or_else(|| "supported".to_owned(), |date| format!("{date} (ended)")),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -131,12 +233,22 @@ mod tests {
     }
 
     #[test]
-    fn the_lines_are_in_order_and_only_the_oldest_has_ended() {
+    fn the_lines_are_in_order_and_the_ended_ones_come_first() {
         assert!(LINES.windows(2).all(|w| w[0].line < w[1].line));
-        assert_eq!(
-            LINES.iter().filter(|l| l.end_of_life).count(),
-            1,
-            "1.26 only"
+        assert!(
+            LINES
+                .windows(2)
+                .all(|w| w[0].end_of_life.is_some() || w[1].end_of_life.is_none())
         );
+        assert_eq!(newest_supported().to_string(), "1.30.3");
+    }
+
+    #[test]
+    fn the_gateway_api_url_is_the_release_asset_of_the_lines_pin() {
+        assert_eq!(
+            LINES[0].gateway_api_crds(),
+            "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml"
+        );
+        assert!(newest().gateway_api_crds().contains("/v1.5.1/"));
     }
 }

@@ -37,6 +37,7 @@ rejects!(
     wrong_type,
     unknown_enum_value,
     unsupported_istio_version,
+    istio_line_newer_than_the_table,
     malformed_istio_version,
     unsupported_api_version,
     missing_api_version,

@@ -39,40 +39,66 @@ fn seed_files() -> Vec<String> {
 }
 
 #[test]
-fn init_writes_the_commented_example() {
+fn init_writes_the_commented_example_on_the_newest_supported_release() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(dir.path(), &["init"], None);
     assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(dir.path().join("mesh.yaml")).unwrap();
+    assert_eq!(text, mesh_render::render::init::new_mesh_example());
+    assert!(text.contains("the K-PaaS seed used 1.26.0"), "{text}");
+    let mesh = read_mesh(&dir.path().join("mesh.yaml")).unwrap();
     assert_eq!(
-        fs::read_to_string(dir.path().join("mesh.yaml")).unwrap(),
-        config::EXAMPLE_YAML
+        mesh.istio.version,
+        mesh_render::releases::newest_supported()
     );
+    assert_eq!(mesh.istio.version.to_string(), "1.30.3");
 }
 
 #[test]
-fn rendering_what_init_wrote_gives_the_built_in_example_tree() {
+fn rendering_what_init_wrote_differs_from_the_built_in_example_only_by_release() {
     let dir = tempfile::tempdir().unwrap();
     assert!(run(dir.path(), &["init"], None).status.success());
-    assert!(
-        run(dir.path(), &["--quiet", "from-file"], None)
-            .status
-            .success()
-    );
+    let o = run(dir.path(), &["from-file"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A supported release: no end-of-life advice.
+    let printed = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(!printed.contains("end of life"), "{printed}");
     fs::rename(dir.path().join("mesh.yaml"), dir.path().join("kept.yaml")).unwrap();
     assert!(
         run(dir.path(), &["--quiet", "built-in"], None)
             .status
             .success()
     );
-    // Every text file is the same; the encrypted ones hold the same kind of Secret (their
-    // ciphertext is random, and the two renders use two PKIs: beside mesh.yaml, and the example's).
-    let texts = |out: &str| -> Vec<(String, Vec<u8>)> {
+    // Every text file is the same but for the release's own facts; the encrypted ones hold the
+    // same kind of Secret (their ciphertext is random, and the two renders use two PKIs).
+    let texts = |out: &str| -> std::collections::BTreeMap<String, String> {
         common::read_all(&dir.path().join(out))
             .into_iter()
             .filter(|(p, _)| !p.ends_with(".sops.yaml") && p != ".render-record.json")
+            .map(|(p, bytes)| (p, String::from_utf8(bytes).unwrap()))
             .collect()
     };
-    assert_eq!(texts("from-file"), texts("built-in"));
+    let (new, seed) = (texts("from-file"), texts("built-in"));
+    assert_eq!(
+        new.keys().collect::<Vec<_>>(),
+        seed.keys().collect::<Vec<_>>()
+    );
+    let mut differing = 0;
+    for (path, text) in &new {
+        if *text != seed[path] {
+            differing += 1;
+            let new_lines: Vec<&str> = text.lines().filter(|l| !seed[path].contains(l)).collect();
+            for line in new_lines {
+                assert!(
+                    ["1.30", "registry.istio.io/release", "v1.5", "curl:8.16.0"]
+                        .iter()
+                        .any(|fact| line.contains(fact)),
+                    "{path}: {line}"
+                );
+            }
+        }
+    }
+    assert!(differing > 0);
     let sealed = |out: &str| -> Vec<String> {
         common::files_under(&dir.path().join(out))
             .into_iter()
@@ -106,7 +132,7 @@ fn init_force_overwrites() {
     assert!(run(dir.path(), &["init", "--force"], None).status.success());
     assert_eq!(
         fs::read_to_string(dir.path().join("mesh.yaml")).unwrap(),
-        config::EXAMPLE_YAML
+        mesh_render::render::init::new_mesh_example()
     );
 }
 

@@ -213,7 +213,7 @@ fn gateway_api_base_references_the_pinned_release_and_builds_from_it() {
     let tree = common::render_example();
     let kustomization: Value =
         serde_saphyr::from_str(tree.get("base/gateway-api/kustomization.yaml").unwrap()).unwrap();
-    let url = mesh_render::config::Upstream::GATEWAY_API_CRDS;
+    let url = mesh_render::releases::LINES[0].gateway_api_crds();
     assert_eq!(kustomization["resources"], serde_json::json!([url]));
     assert!(url.contains("/v1.3.0/standard-install.yaml"));
 
@@ -228,7 +228,7 @@ fn gateway_api_base_references_the_pinned_release_and_builds_from_it() {
     let local = tree
         .get("base/gateway-api/kustomization.yaml")
         .unwrap()
-        .replace(url, "standard-install.yaml");
+        .replace(url.as_str(), "standard-install.yaml");
     std::fs::write(dir.path().join("kustomization.yaml"), local).unwrap();
     let crds = mesh_render::check::schema::parse_documents(&kubectl_kustomize(dir.path())).unwrap();
     let catalog = SchemaCatalog::open(common::shared().join("schemas")).unwrap();

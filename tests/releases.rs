@@ -99,3 +99,13 @@ fn helm_4_renders_the_gateway_charts_defaults_exactly_where_no_schema_skip_is_ne
         );
     }
 }
+
+#[test]
+fn the_readmes_supported_releases_table_is_the_release_table() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let table = releases::readme_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's \"Supported Istio releases\" table differs from src/releases.rs; it should read:\n{table}"
+    );
+}

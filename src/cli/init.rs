@@ -30,7 +30,7 @@ pub(super) fn init(args: &InitArgs, env: &Env, wait: Duration) -> Result<(), Fai
         return Err(CommandError::InitExists(args.output.clone()).into());
     }
     let (text, notes) = match &args.from_kubeconfig {
-        None => (config::EXAMPLE_YAML.to_owned(), Vec::new()),
+        None => (render::init::new_mesh_example(), Vec::new()),
         Some(files) => import_kubeconfig(files, env)?,
     };
     let origin = Origin::File(args.output.clone());

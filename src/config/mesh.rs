@@ -10,6 +10,8 @@ pub use super::names::{
 };
 use super::spec;
 pub use super::spec::{Algorithm, Cni, GitOpsTarget, Profile, Topology, Workload};
+pub use crate::releases::IstioVersion;
+use crate::releases::ReleaseLine;
 
 /// The `apiVersion` this release reads.
 pub const API_VERSION: &str = "mesh-render.dev/v1alpha1";
@@ -49,6 +51,14 @@ impl Mesh {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Istio {
     pub version: IstioVersion,
+    /// The release-table row whose facts the render uses: the version's own line, or, for a
+    /// newer line allowed by `istio.allowUnknownVersion`, the newest line known.
+    pub release: &'static ReleaseLine,
+    /// The version's line is newer than the table (`istio.allowUnknownVersion: true`).
+    pub unknown_line: bool,
+    /// Whether a render advises moving off an end-of-life line: not for the built-in example,
+    /// which reproduces the seed's 1.26.0 on purpose.
+    pub end_of_life_advice: bool,
     pub profile: Profile,
     pub dns_capture: bool,
     pub rewrite_app_http_probe: bool,
@@ -56,25 +66,6 @@ pub struct Istio {
     pub revision: Option<Revision>,
     /// The image registry of Istio's images, when not the charts' default.
     pub hub: Option<ImageRef>,
-}
-
-/// An Istio release this renderer supports (1.26.x).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct IstioVersion {
-    pub major: u32,
-    pub minor: u32,
-    pub patch: u32,
-}
-
-impl IstioVersion {
-    /// The minor release whose charts and samples the templates follow.
-    pub const SUPPORTED_MINOR: (u32, u32) = (1, 26);
-}
-
-impl std::fmt::Display for IstioVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
 }
 
 /// Release URLs of the upstream manifests that out/base/ references (never copies).
@@ -86,9 +77,8 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Gateway API standard channel at the release Istio 1.26 is built against
-    /// (`istio/istio@1.26.0:go.mod`).
-    pub const GATEWAY_API_CRDS: &str = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml";
+    // The Gateway API standard CRDs default to the release Istio's line is built against:
+    // `crate::releases::ReleaseLine::gateway_api_crds`.
     /// MetalLB v0.14.8, as the seed installs it (`metallb/metallb@v0.14.8:config/manifests/metallb-native.yaml`).
     pub const METALLB: &str = "https://raw.githubusercontent.com/metallb/metallb/v0.14.8/config/manifests/metallb-native.yaml";
     /// metrics-server v0.9.0's release asset (`kubectl kustomize manifests/overlays/release` at the tag).
@@ -243,11 +233,9 @@ pub struct Sample {
 
 impl Sample {
     pub const DEFAULT_NAMESPACE: &str = "sample";
-    /// Istio 1.26.0's bookinfo.yaml pins `docker.io/istio/examples-bookinfo-reviews-vN:1.20.3`.
-    pub const DEFAULT_REVIEWS_HUB: &str = "docker.io/istio";
+    /// Every known line's bookinfo.yaml pins `<hub>/examples-bookinfo-reviews-vN:1.20.3`; the hub
+    /// and the sleep image differ by line (`crate::releases::ReleaseLine`).
     pub const DEFAULT_REVIEWS_TAG: &str = "1.20.3";
-    /// Istio's sleep.yaml leaves `curlimages/curl` untagged; a render must be reproducible.
-    pub const DEFAULT_SLEEP_IMAGE: &str = "docker.io/curlimages/curl:8.14.1";
 }
 
 /// Where a mesh description came from, for messages.

@@ -53,7 +53,11 @@ pub fn parse_bytes(bytes: &[u8], origin: &Origin) -> Result<Mesh, ConfigError> {
     }
     check_header(text).map_err(fail)?;
     let spec = parse_spec(text).map_err(fail)?;
-    super::validate::validate(spec).map_err(|problems| ConfigError::invalid(origin, problems))
+    let mut mesh = super::validate::validate(spec)
+        .map_err(|problems| ConfigError::invalid(origin, problems))?;
+    // The built-in example reproduces the seed's 1.26.0 on purpose: no advice to move off it.
+    mesh.istio.end_of_life_advice = *origin != Origin::BuiltinExample;
+    Ok(mesh)
 }
 
 /// Whitespace, comments and document markers only.

@@ -57,6 +57,9 @@ pub struct IstioSpec {
     /// Image registry for Istio's images (`global.hub`), for mirrors; default the charts' own.
     #[serde(default)]
     pub hub: Option<Text>,
+    /// Render a line newer than the release table knows, with the newest known line's facts.
+    #[serde(default)]
+    pub allow_unknown_version: bool,
 }
 
 /// The istiod chart's `profile` value (`manifests/helm-profiles/<profile>.yaml`); `default`

@@ -15,6 +15,7 @@ use super::names::{
     RootFingerprint, TrustDomain,
 };
 use super::spec::{self, ClusterSpec, LoadBalancerProvider, MeshSpec, Text, Topology, Workload};
+use crate::releases::{self, ReleaseLine};
 
 /// Collects problems while building the typed mesh.
 #[derive(Default)]
@@ -56,7 +57,14 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         Some(t) => p.name("trustDomain", t, TrustDomain::parse),
         None => TrustDomain::parse("cluster.local").ok(),
     };
-    let version = istio_version(&mut p, &spec.istio.version);
+    let version = istio_version(
+        &mut p,
+        &spec.istio.version,
+        spec.istio.allow_unknown_version,
+    );
+    // With an invalid version, the other fields are still checked (against the newest line's
+    // defaults), so every problem is reported at once.
+    let release = version.map_or(releases::newest(), |(_, row, _)| row);
     let hub = match &spec.istio.hub {
         Some(t) => p.name("istio.hub", t, ImageRef::parse).map(Some),
         None => Some(None),
@@ -66,7 +74,7 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         None => Some(None),
     };
     let ingress_gateway = ingress_gateway(&mut p, &spec.gateway);
-    let upstream = upstream(&mut p, &spec.upstream);
+    let upstream = upstream(&mut p, &spec.upstream, release);
     let gateways = match (spec.gateway.topology, ingress_gateway) {
         (Topology::Dedicated, Some(true)) => 2,
         _ => 1,
@@ -74,7 +82,7 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
     let clusters = clusters(&mut p, &spec.clusters, gateways);
     let sample = clusters
         .as_ref()
-        .and_then(|c| sample(&mut p, &spec.sample, c));
+        .and_then(|c| sample(&mut p, &spec.sample, c, release));
 
     let (
         Some(mesh_id),
@@ -109,7 +117,10 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         mesh_id,
         trust_domain,
         istio: Istio {
-            version,
+            version: version.0,
+            release: version.1,
+            unknown_line: version.2,
+            end_of_life_advice: true,
             profile: spec.istio.profile,
             dns_capture: spec.istio.dns_capture,
             rewrite_app_http_probe: spec.istio.rewrite_app_http_probe,
@@ -280,9 +291,16 @@ fn pki_settings(p: &mut Problems, spec: &spec::PkiSpec) -> Option<PkiSettings> {
     })
 }
 
-fn istio_version(p: &mut Problems, text: &Text) -> Option<IstioVersion> {
-    let (major, minor) = IstioVersion::SUPPORTED_MINOR;
-    let fix = format!("use an Istio {major}.{minor}.x release, e.g. {major}.{minor}.0");
+/// A version, and the release-table row whose facts it renders with (its line's, or with
+/// `allow_unknown` and a line newer than the table, the newest line's).
+fn istio_version(
+    p: &mut Problems,
+    text: &Text,
+    allow_unknown: bool,
+) -> Option<(IstioVersion, &'static ReleaseLine, bool)> {
+    let newest = releases::newest_supported();
+    let known = releases::known_lines();
+    let fix = format!("use a patch of a known release line ({known}), e.g. {newest}");
     let parts: Vec<Option<u32>> = text.value.split('.').map(|s| s.parse().ok()).collect();
     let version = match parts.as_slice() {
         [Some(a), Some(b), Some(c)] => IstioVersion {
@@ -303,16 +321,31 @@ fn istio_version(p: &mut Problems, text: &Text) -> Option<IstioVersion> {
             return None;
         }
     };
-    if (version.major, version.minor) != (major, minor) {
-        p.push(
-            "istio.version",
-            Some(text),
-            format!("unsupported Istio version {version}: this mesh-render renders Istio {major}.{minor}.x charts and samples"),
-            fix,
-        );
-        return None;
+    if let Some(row) = releases::line_of(&version) {
+        return Some((version, row, false));
     }
-    Some(version)
+    let last = releases::newest();
+    let newer = (version.major, version.minor) > last.line;
+    if newer && allow_unknown {
+        return Some((version, last, true));
+    }
+    p.push(
+        "istio.version",
+        Some(text),
+        format!(
+            "unknown Istio release line {}.{} ({version}): mesh-render knows {known}",
+            version.major, version.minor
+        ),
+        if newer {
+            format!(
+                "{fix}; or, to render a newer line with {}'s facts (chart values, hub, Gateway API), set `istio.allowUnknownVersion: true`",
+                last.name()
+            )
+        } else {
+            fix
+        },
+    );
+    None
 }
 
 fn ingress_gateway(p: &mut Problems, spec: &spec::GatewaySpec) -> Option<bool> {
@@ -334,7 +367,11 @@ fn ingress_gateway(p: &mut Problems, spec: &spec::GatewaySpec) -> Option<bool> {
     }
 }
 
-fn upstream(p: &mut Problems, spec: &spec::UpstreamSpec) -> Option<Upstream> {
+fn upstream(
+    p: &mut Problems,
+    spec: &spec::UpstreamSpec,
+    release: &ReleaseLine,
+) -> Option<Upstream> {
     let before = p.0.len();
     let mut url = |field: &str, text: &Option<Text>, default: &str| match text {
         None => default.to_owned(),
@@ -356,7 +393,7 @@ fn upstream(p: &mut Problems, spec: &spec::UpstreamSpec) -> Option<Upstream> {
         gateway_api_crds: url(
             "gatewayAPICRDs",
             &spec.gateway_api_crds,
-            Upstream::GATEWAY_API_CRDS,
+            &release.gateway_api_crds(),
         ),
         metallb: url("metallb", &spec.metallb, Upstream::METALLB),
         metrics_server: url(
@@ -691,7 +728,12 @@ fn load_balancer(
     }
 }
 
-fn sample(p: &mut Problems, spec: &spec::SampleSpec, clusters: &[Cluster]) -> Option<Sample> {
+fn sample(
+    p: &mut Problems,
+    spec: &spec::SampleSpec,
+    clusters: &[Cluster],
+    release: &ReleaseLine,
+) -> Option<Sample> {
     let before = p.0.len();
     let namespace = match &spec.namespace {
         Some(t) => p.name("sample.namespace", t, |s| {
@@ -707,13 +749,13 @@ fn sample(p: &mut Problems, spec: &spec::SampleSpec, clusters: &[Cluster]) -> Op
         p,
         "sample.reviews.hub",
         &spec.reviews.hub,
-        Sample::DEFAULT_REVIEWS_HUB,
+        release.sample_reviews_hub,
     );
     let sleep_image = image(
         p,
         "sample.sleep.image",
         &spec.sleep.image,
-        Sample::DEFAULT_SLEEP_IMAGE,
+        release.sample_curl_image,
     );
     let reviews_tag = match &spec.reviews.tag {
         Some(t) if !is_image_tag(&t.value) => {

@@ -1,12 +1,57 @@
-//! Renders a mesh description (mesh.yaml) for `mesh-render init --from-kubeconfig`: clusters
-//! imported from kubeconfig contexts, with defaults to edit marked in comments.
+//! Renders the mesh descriptions `mesh-render init` writes: the built-in example moved to the
+//! newest supported Istio patch (with the facts of its release line), or clusters imported from
+//! kubeconfig contexts, with defaults to edit marked in comments.
 
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::Serialize;
 
 use crate::config::{ClusterName, ContextName, NetworkName, Workload};
+use crate::releases;
 use crate::templates::{self, TemplateError};
+
+/// The built-in example as `init` writes it: the same mesh on the newest supported Istio patch,
+/// with that line's Gateway API CRDs and sample images, and a comment that the seed used 1.26.0.
+/// The example's lines it replaces are fixed (a unit test holds them), so this cannot fail.
+pub fn new_mesh_example() -> String {
+    let version = releases::newest_supported();
+    let row = releases::line_of(&version).unwrap_or_else(releases::newest);
+    [
+        (
+            "  # knows (README, \"Supported Istio releases\"). The example keeps the seed's 1.26.0.\n  version: 1.26.0\n",
+            format!(
+                "  # knows (README, \"Supported Istio releases\"); the K-PaaS seed used 1.26.0.\n  version: {version}\n"
+            ),
+        ),
+        (
+            "  # Gateway API standard CRDs v1.3.0, what Istio 1.26 is built against.\n  gatewayAPICRDs: https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml\n",
+            format!(
+                "  # Gateway API standard CRDs {}, what Istio {} is built against.\n  gatewayAPICRDs: {}\n",
+                row.gateway_api,
+                row.name(),
+                row.gateway_api_crds()
+            ),
+        ),
+        (
+            "as Istio 1.26.0's bookinfo pins them.\n    hub: docker.io/istio\n",
+            format!(
+                "as Istio {version}'s bookinfo pins them.\n    hub: {}\n",
+                row.sample_reviews_hub
+            ),
+        ),
+        (
+            "    # Istio's sample leaves curlimages/curl untagged; mesh-render pins a tag.\n    image: docker.io/curlimages/curl:8.14.1\n",
+            format!(
+                "    # Istio {version}'s curl sample.\n    image: {}\n",
+                row.sample_curl_image
+            ),
+        ),
+    ]
+    .iter()
+    .fold(crate::config::EXAMPLE_YAML.to_owned(), |text, (from, to)| {
+        text.replacen(from, to, 1)
+    })
+}
 
 /// One cluster taken from a kubeconfig context.
 #[derive(Debug, Clone, Serialize)]
@@ -47,7 +92,7 @@ pub fn mesh_description(
         sources => Serde(sources),
         clusters => Serde(clusters),
         mesh_id => "mesh1",
-        istio_version => "1.26.0",
+        istio_version => releases::newest_supported().to_string(),
         shared_sections => example_sections(),
     };
     let text = templates::render("init/mesh-from-kubeconfig.yaml", ctx)?;
@@ -57,6 +102,28 @@ pub fn mesh_description(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_new_mesh_example_moves_every_release_fact_and_nothing_else() {
+        let example = crate::config::EXAMPLE_YAML;
+        let new = new_mesh_example();
+        let changed: Vec<(&str, &str)> = example
+            .lines()
+            .zip(new.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(example.lines().count(), new.lines().count());
+        assert_eq!(changed.len(), 8, "{changed:#?}");
+        for needle in [
+            "version: 1.30.3",
+            "the K-PaaS seed used 1.26.0",
+            "/download/v1.5.1/standard-install.yaml",
+            "hub: registry.istio.io/release",
+            "image: docker.io/curlimages/curl:8.16.0",
+        ] {
+            assert!(new.contains(needle), "{needle}");
+        }
+    }
 
     #[test]
     fn the_shared_sections_are_the_examples_secrets_pki_and_gitops() {

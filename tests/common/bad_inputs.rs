@@ -63,6 +63,11 @@ pub fn cases() -> Vec<(&'static str, String, &'static str)> {
             "istio.version",
         ),
         (
+            "istio_line_newer_than_the_table",
+            example_with("version: 1.26.0", "version: 1.31.0"),
+            "istio.version",
+        ),
+        (
             "malformed_istio_version",
             example_with("version: 1.26.0", "version: latest"),
             "istio.version",

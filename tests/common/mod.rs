@@ -29,6 +29,36 @@ pub fn gitops_mesh(target: &str) -> String {
     gitops_mesh_with(target, "")
 }
 
+/// The example on Istio `version` (its pins of the Gateway API and the sample's images kept).
+pub fn with_version(version: &str) -> String {
+    example_with("  version: 1.26.0\n", &format!("  version: {version}\n"))
+}
+
+/// `mesh` (the example or a variant of it) on Istio `version`, with the pins that follow the
+/// release (Gateway API CRDs, the sample's images) left to the release line's defaults.
+pub fn with_release_defaults_of(mesh: &str, version: &str) -> String {
+    let mut text = mesh.replacen("  version: 1.26.0\n", &format!("  version: {version}\n"), 1);
+    for prefix in [
+        "gatewayAPICRDs:",
+        "hub: docker.io/istio",
+        "sleep:",
+        "image: docker.io/curlimages/curl:",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("the mesh has a {prefix} line"))
+            .to_owned();
+        text = text.replacen(&format!("{line}\n"), "", 1);
+    }
+    text
+}
+
+/// The example on Istio `version`, with the release line's default pins.
+pub fn with_release_defaults(version: &str) -> String {
+    with_release_defaults_of(mesh_render::config::EXAMPLE_YAML, version)
+}
+
 pub fn example_with(from: &str, to: &str) -> String {
     let example = mesh_render::config::EXAMPLE_YAML;
     assert_eq!(
