@@ -8,8 +8,9 @@
 //!   SOPS format), with `templates`, `digest`, `env` (the environment as data), `pki::ca`,
 //!   `pki::rotation`, `pki::state`, `pki::proof` and `shown` (how a value read from a file may
 //!   appear in a message) beneath them, `template` (a tree as the one YAML stream of the
-//!   objects it applies), `facts` (the clear, MAC-covered facts a sealed file carries) and
-//!   `releases` (the Istio release lines known, with what differs by release);
+//!   objects it applies), `facts` (the clear, MAC-covered facts a sealed file carries),
+//!   `releases` (the Istio release lines known, with what differs by release) and `upgrade`
+//!   (the stages of a canary upgrade and what each cluster runs at its stage);
 //! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
 //!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
 //! - `plan`: per path of the tree and the record, keep / write / seal / remove / refuse, with a
@@ -42,6 +43,7 @@ pub mod shown;
 pub mod sops;
 pub mod template;
 pub mod templates;
+pub mod upgrade;
 pub mod values;
 pub mod vocabulary;
 pub mod yaml;

@@ -14,6 +14,7 @@ use crate::config::{
 use crate::digest;
 use crate::pki::rotation::Stage;
 use crate::pki::state::PkiState;
+use crate::upgrade::Charts;
 use crate::values::{BaseValues, GatewayValues, IstiodValues, Port};
 use crate::vocabulary::{
     CROSS_NETWORK_PORT, ISTIO_NAMESPACE, ISTIOD_PORT, STATUS_PORT, WEBHOOK_PORT,
@@ -128,8 +129,9 @@ pub struct IstioPlan {
     pub rewrite_app_http_probe: bool,
     pub namespace: &'static str,
     pub revision: Option<String>,
-    /// The label that turns on sidecar injection in a namespace: `istio.io/rev: <revision>` for
-    /// a revisioned control plane, `istio-injection: enabled` otherwise.
+    /// The label that turns on sidecar injection in a namespace: `istio-injection: enabled`,
+    /// which the revision holding the `default` tag (or the control plane without a revision)
+    /// answers.
     pub injection_label: (&'static str, String),
     /// A root rotation is in progress: istiod accepts a root bundle that contains the old one
     /// (ISTIO_MULTIROOT_MESH), and proxies take their config over XDS (PROXY_CONFIG_XDS_AGENT).
@@ -138,6 +140,21 @@ pub struct IstioPlan {
     pub rotation_stage: Option<&'static str>,
     /// The image registry (`global.hub`), when not the charts' default.
     pub hub: Option<String>,
+    /// A canary upgrade in progress, for the README.
+    pub upgrade: Option<UpgradePlan>,
+}
+
+/// A canary upgrade in progress, as the READMEs tell it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpgradePlan {
+    pub to: String,
+    pub stage: &'static str,
+    /// The stage after it.
+    pub next: Option<&'static str>,
+    /// What to check on every cluster before the next stage.
+    pub verify: &'static str,
+    /// Whether every cluster is at `stage` (a move stage may go cluster by cluster).
+    pub everywhere: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,6 +238,9 @@ pub struct ClusterPlan {
     pub api_server: Option<String>,
     /// The age recipient of the cluster's GitOps identity, if it has one.
     pub gitops_recipient: Option<String>,
+    /// The Istio charts this cluster runs, with their versions and revisions (during a canary
+    /// upgrade, the cluster's stage decides them).
+    pub charts: Charts,
     /// The values of Istio's charts for this cluster, as data (every form that installs them
     /// serializes these).
     #[serde(skip)]
@@ -231,44 +251,53 @@ pub struct ClusterPlan {
 #[derive(Debug, Clone)]
 pub struct ClusterValues {
     pub base: BaseValues,
-    pub istiod: IstiodValues,
+    /// One per control plane, in the order of `Charts::control_planes`.
+    pub istiod: Vec<IstiodValues>,
     /// One per gateway, in the order of `ClusterPlan::gateways`.
     pub gateways: Vec<GatewayValues>,
 }
 
-/// The chart values of cluster `plan` with its `gateways`, from the mesh and its Istio plan.
+/// The chart values of cluster `plan` with its `gateways` and `charts`, from the mesh and its
+/// Istio plan.
 fn chart_values(
     mesh: &Mesh,
     istio: &IstioPlan,
     plan: &config::Cluster,
     gateways: &[GatewayPlan],
+    charts: &Charts,
 ) -> ClusterValues {
     let base = BaseValues {
         istio_namespace: istio.namespace.to_owned(),
-        default_revision: istio.revision.clone(),
+        default_revision: charts.default_revision.clone(),
     };
-    let istiod = IstiodValues {
-        profile: istio.profile,
-        revision: istio.revision.clone(),
-        hub: istio.hub.clone(),
-        mesh_id: mesh.mesh_id.to_string(),
-        cluster: plan.name.clone(),
-        network: plan.network.clone(),
-        trust_domain: mesh.trust_domain.to_string(),
-        dns_capture: istio.dns_capture,
-        rewrite_app_http_probe: istio.rewrite_app_http_probe,
-        rotation_stage: if istio.multiroot {
-            istio.rotation_stage
-        } else {
-            None
-        },
-    };
+    let istiod = charts
+        .control_planes
+        .iter()
+        .map(|cp| IstiodValues {
+            profile: istio.profile,
+            revision: cp.revision.clone(),
+            revision_tags: cp.tags.clone(),
+            hands_over_injector: cp.hands_over_injector,
+            hub: istio.hub.clone(),
+            mesh_id: mesh.mesh_id.to_string(),
+            cluster: plan.name.clone(),
+            network: plan.network.clone(),
+            trust_domain: mesh.trust_domain.to_string(),
+            dns_capture: istio.dns_capture,
+            rewrite_app_http_probe: istio.rewrite_app_http_probe,
+            rotation_stage: if istio.multiroot {
+                istio.rotation_stage
+            } else {
+                None
+            },
+        })
+        .collect();
     let gateways = gateways
         .iter()
         .map(|gw| GatewayValues {
             name: gw.name.to_owned(),
             istio_label: gw.istio_label.to_owned(),
-            revision: istio.revision.clone(),
+            revision: charts.gateway_revision.clone(),
             network: (gw.role == GatewayRole::CrossNetwork).then(|| plan.network.clone()),
             network_gateway: gw.network_gateway,
             ports: gw
@@ -432,7 +461,13 @@ impl ClusterPlan {
     pub fn chart_values(&self, stem: &str) -> Option<crate::yaml::Yaml> {
         match stem {
             "base" => Some(self.values.base.chart()),
-            "istiod" => Some(self.values.istiod.chart()),
+            _ if stem.starts_with("istiod") => self
+                .charts
+                .control_planes
+                .iter()
+                .zip(&self.values.istiod)
+                .find(|(cp, _)| cp.values_file == stem)
+                .map(|(_, values)| values.chart()),
             _ => self
                 .gateways
                 .iter()
@@ -502,14 +537,19 @@ impl Model {
     pub fn from_mesh(mesh: &Mesh, secrets: &SecretPlans<'_>) -> Self {
         let sample_enabled = mesh.sample.enabled;
         let revision = mesh.istio.revision.as_ref().map(ToString::to_string);
-        let injection_label = match &revision {
-            Some(rev) => ("istio.io/rev", rev.clone()),
-            None => ("istio-injection", "enabled".to_owned()),
-        };
+        // Namespaces are never relabelled: a revisioned control plane holds the `default` tag,
+        // which an upgrade moves to the next revision.
+        let injection_label = ("istio-injection", "enabled".to_owned());
         let istio = IstioPlan {
             version: mesh.istio.version.to_string(),
             line: format!("{}.{}", mesh.istio.version.major, mesh.istio.version.minor),
-            gateway_api_minor: gateway_api_minor(mesh.istio.release.gateway_api),
+            gateway_api_minor: gateway_api_minor(
+                mesh.istio
+                    .upgrade
+                    .as_ref()
+                    .map_or(mesh.istio.release, |u| u.release)
+                    .gateway_api,
+            ),
             profile: profile_value(mesh.istio.profile),
             dns_capture: mesh.istio.dns_capture,
             rewrite_app_http_probe: mesh.istio.rewrite_app_http_probe,
@@ -522,6 +562,13 @@ impl Model {
                 .and_then(|p| p.rotation.as_ref())
                 .map(|r| r.stage.name()),
             hub: mesh.istio.hub.as_ref().map(ToString::to_string),
+            upgrade: mesh.istio.upgrade.as_ref().map(|u| UpgradePlan {
+                to: u.to.to_string(),
+                stage: u.stage.name(),
+                next: u.stage.next().map(crate::upgrade::Stage::name),
+                verify: u.stage.verify_before_next(),
+                everywhere: u.clusters.is_empty(),
+            }),
         };
         let clusters: Vec<ClusterPlan> = mesh
             .clusters
@@ -654,7 +701,18 @@ fn cluster_plan(
     if sample_enabled {
         layers.push(Layer::Sample);
     }
-    let values = chart_values(mesh, istio, c, &gateways);
+    let upgrade = mesh
+        .istio
+        .upgrade
+        .as_ref()
+        .map(|u| (u, u.stage_of(&c.name)));
+    let charts = crate::upgrade::charts(
+        &mesh.istio.version,
+        mesh.istio.release,
+        mesh.istio.revision.as_ref().map(|r| r.as_str()),
+        upgrade,
+    );
+    let values = chart_values(mesh, istio, c, &gateways, &charts);
     ClusterPlan {
         name: c.name.clone(),
         network: c.network.clone(),
@@ -673,6 +731,7 @@ fn cluster_plan(
         remote_secrets: Vec::new(),
         external_remote_secrets: Vec::new(),
         push_secret: None,
+        charts,
         values,
         has_credentials: c.credentials.is_some(),
         api_server: c
@@ -733,18 +792,54 @@ fn release_warnings(istio: &config::Istio) -> Vec<Warning> {
         ))];
     }
     match release.end_of_life {
-        Some(date) if istio.end_of_life_advice => vec![Warning::shape(format!(
-            "Istio {} reached its end of life on {date}: it gets no more security fixes. Move to {}, \
+        Some(date) if istio.end_of_life_advice && istio.upgrade.is_none() => {
+            vec![Warning::shape(format!(
+                "Istio {} reached its end of life on {date}: it gets no more security fixes. Move to {}, \
              the newest supported patch (istio.version)",
-            release.name(),
-            crate::releases::newest_supported()
-        ))],
+                release.name(),
+                crate::releases::newest_supported()
+            ))]
+        }
         _ => Vec::new(),
     }
 }
 
+/// An upgrade in progress: where it stands and what comes next, on every render.
+fn upgrade_warning(mesh: &Mesh) -> Option<Warning> {
+    let upgrade = mesh.istio.upgrade.as_ref()?;
+    let stage = upgrade.stage;
+    let names: Vec<&str> = upgrade.clusters.iter().map(|c| c.as_str()).collect();
+    let behind: Vec<&str> = mesh
+        .clusters
+        .iter()
+        .filter(|c| upgrade.stage_of(&c.name) != stage)
+        .map(|c| c.name.as_str())
+        .collect();
+    let next = match stage.next() {
+        Some(next) if behind.is_empty() => format!(
+            "once synced, check that {}; then `mesh-render upgrade --stage {next}`",
+            stage.verify_before_next()
+        ),
+        _ => format!(
+            "still at {}: {}; `mesh-render upgrade --stage {stage} --clusters …` moves them",
+            stage.previous().map_or("", |s| s.name()),
+            short_list(&behind)
+        ),
+    };
+    let at = if names.is_empty() {
+        "every cluster".to_owned()
+    } else {
+        short_list(&names)
+    };
+    Some(Warning::state(format!(
+        "Istio upgrade {} -> {} in progress: stage {stage} on {at}; {next} (out/README.md, \"Istio upgrade\")",
+        mesh.istio.version, upgrade.to
+    )))
+}
+
 fn warnings(mesh: &Mesh, secrets: &SecretPlans<'_>) -> Vec<Warning> {
     let mut warnings = release_warnings(&mesh.istio);
+    warnings.extend(upgrade_warning(mesh));
     if mesh.gitops.target == config::GitOpsTarget::Argocd
         && mesh.gitops.argocd_mode == config::spec::ArgoCdMode::Hub
     {

@@ -51,6 +51,11 @@ pub struct ReleaseLine {
     pub precheck_min_kubernetes: u32,
     /// The date the line reached its end of life upstream (no more patches), if it has.
     pub end_of_life: Option<&'static str>,
+    /// Whether the istiod chart still renders its revision tags' webhooks when
+    /// `global.operatorManageWebhooks` drops its own injector (`templates/revision-tags.yaml` has
+    /// no such guard up to 1.26; `revision-tags-mwc.yaml` from 1.28 has): a control plane without
+    /// a revision can then hand the default tag on while a tag of its own keeps the gateways.
+    pub tags_outlive_injector: bool,
 }
 
 impl ReleaseLine {
@@ -101,6 +106,7 @@ pub const LINES: &[ReleaseLine] = &[
         kubernetes: (29, 33),
         precheck_min_kubernetes: 29,
         end_of_life: Some("2025-12-22"),
+        tags_outlive_injector: true,
     },
     // istio/istio@1.28.10 (2026-06-29, the last 1.28 patch: the line ended six weeks after
     // 1.30.0, on 2026-07-01); go.mod: gateway-api v1.4.1; MinK8SVersion 30;
@@ -116,6 +122,7 @@ pub const LINES: &[ReleaseLine] = &[
         kubernetes: (30, 34),
         precheck_min_kubernetes: 30,
         end_of_life: Some("2026-07-01"),
+        tags_outlive_injector: false,
     },
     // istio/istio@1.29.6; go.mod: gateway-api v1.4.1; MinK8SVersion 30;
     // ../shared/upstream/istio-charts/1.29.6/.
@@ -130,6 +137,7 @@ pub const LINES: &[ReleaseLine] = &[
         kubernetes: (31, 35),
         precheck_min_kubernetes: 30,
         end_of_life: None,
+        tags_outlive_injector: false,
     },
     // istio/istio@1.30.3: from the 1.30 line the charts and the samples default to
     // registry.istio.io/release; go.mod: gateway-api v1.5.1; MinK8SVersion 32;
@@ -145,6 +153,7 @@ pub const LINES: &[ReleaseLine] = &[
         kubernetes: (32, 36),
         precheck_min_kubernetes: 32,
         end_of_life: None,
+        tags_outlive_injector: false,
     },
 ];
 

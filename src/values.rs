@@ -38,6 +38,11 @@ pub struct IstiodValues {
     /// The chart's `profile`; `None` for the default.
     pub profile: Option<&'static str>,
     pub revision: Option<String>,
+    /// The revision tags pointing at this control plane (`revisionTags`).
+    pub revision_tags: Vec<String>,
+    /// Its own injector webhooks are not rendered (`global.operatorManageWebhooks`): during an
+    /// upgrade, a control plane without a revision hands injection to the `default` tag.
+    pub hands_over_injector: bool,
     pub hub: Option<String>,
     pub mesh_id: String,
     pub cluster: ClusterName,
@@ -54,7 +59,20 @@ pub struct IstiodValues {
 impl IstiodValues {
     /// `global`: the mesh, the cluster and its network.
     fn global(&self) -> Yaml {
-        Yaml::map()
+        let global = Yaml::map();
+        let global = if self.hands_over_injector {
+            global.with_comment(
+                &[
+                    "During the upgrade this control plane renders no injector of its own: the",
+                    "`default` tag is the new revision's; its own tag keeps the gateways.",
+                ],
+                "operatorManageWebhooks",
+                true,
+            )
+        } else {
+            global
+        };
+        global
             .with_some("hub", self.hub.as_ref())
             .with("meshID", &self.mesh_id)
             .with(
@@ -100,7 +118,24 @@ impl IstiodValues {
     pub fn chart(&self) -> Yaml {
         let doc = Yaml::map()
             .with_some("profile", self.profile)
-            .with_some("revision", self.revision.as_ref())
+            .with_some("revision", self.revision.as_ref());
+        let doc = match self.tags() {
+            Some(tags) if self.revision_tags.iter().any(|t| t == "default") => doc.with_comment(
+                &[
+                    "The revision tag `default`: namespaces labelled `istio-injection: enabled`",
+                    "get this control plane's sidecars.",
+                ],
+                "revisionTags",
+                tags,
+            ),
+            Some(tags) => doc.with_comment(
+                &["During the upgrade the gateways are pinned to this control plane by this tag."],
+                "revisionTags",
+                tags,
+            ),
+            None => doc,
+        };
+        let doc = doc
             .with("global", self.global())
             .with("meshConfig", self.mesh_config())
             .with("sidecarInjectorWebhook", self.sidecar_injector());
@@ -119,9 +154,15 @@ impl IstiodValues {
         }
     }
 
+    fn tags(&self) -> Option<Yaml> {
+        (!self.revision_tags.is_empty())
+            .then(|| Yaml::seq(self.revision_tags.iter().map(|t| Yaml::from(t.as_str()))))
+    }
+
     /// An IstioOperator's `spec.values`: the same settings, where istioctl takes them.
     pub fn operator_values(&self) -> Yaml {
         let values = Yaml::map()
+            .with_some("revisionTags", self.tags())
             .with("global", self.global())
             .with("sidecarInjectorWebhook", self.sidecar_injector());
         match self.env() {

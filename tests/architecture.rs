@@ -608,6 +608,7 @@ fn pure_core(file: &str) -> bool {
                 | "template.rs"
                 | "facts.rs"
                 | "releases.rs"
+                | "upgrade.rs"
         )
 }
 

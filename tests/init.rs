@@ -90,9 +90,23 @@ fn rendering_what_init_wrote_differs_from_the_built_in_example_only_by_release()
             let new_lines: Vec<&str> = text.lines().filter(|l| !seed[path].contains(l)).collect();
             for line in new_lines {
                 assert!(
-                    ["1.30", "registry.istio.io/release", "v1.5", "curl:8.16.0"]
-                        .iter()
-                        .any(|fact| line.contains(fact)),
+                    // The release, and the revision init names after it (which holds the
+                    // revision tag `default`).
+                    [
+                        "1.30",
+                        "1-30-3",
+                        "registry.istio.io/release",
+                        "v1.5",
+                        "curl:8.16.0",
+                        "revisionTags:",
+                        "- default",
+                        "revision tag `default`",
+                        "get this control plane's sidecars",
+                        "this revision's istiod",
+                        "defaultRevision: 1-30-3",
+                    ]
+                    .iter()
+                    .any(|fact| line.contains(fact)),
                     "{path}: {line}"
                 );
             }

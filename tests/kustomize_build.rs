@@ -294,8 +294,9 @@ fn every_layer_of_a_revisioned_mesh_builds_and_validates() {
         .unwrap()
         .1;
     let labels = &sample[0]["metadata"]["labels"];
-    assert_eq!(labels["istio.io/rev"], "1-26-0");
-    assert!(labels.get("istio-injection").is_none());
+    // Namespaces are never relabelled: the revision holds the tag `default`.
+    assert_eq!(labels["istio-injection"], "enabled");
+    assert!(labels.get("istio.io/rev").is_none());
 }
 
 #[test]

@@ -107,9 +107,15 @@ fn revisioned_values_carry_the_revision_everywhere() {
         yaml(&tree, "istioctl/kt-k2p/controlplane.yaml")["spec"]["revision"],
         "1-26-0"
     );
+    // The revision holds the tag `default`, which the sample namespace's
+    // `istio-injection: enabled` follows (an upgrade moves the tag, never the label).
     assert_eq!(
-        yaml(&tree, "clusters/kt-k2p/50-sample/namespace.yaml")["metadata"]["labels"]["istio.io/rev"],
-        "1-26-0"
+        yaml(&tree, "values/kt-k2p/istiod.yaml")["revisionTags"][0],
+        "default"
+    );
+    assert_eq!(
+        yaml(&tree, "clusters/kt-k2p/50-sample/namespace.yaml")["metadata"]["labels"]["istio-injection"],
+        "enabled"
     );
 }
 

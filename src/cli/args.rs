@@ -56,6 +56,11 @@ pub enum Command {
     /// sealed Secret, a remote resource or a patch is a comment naming its file. Writes
     /// nothing; for kubeconform or conftest.
     Template(TemplateArgs),
+    /// Move the Istio control plane to a newer release canary-style, one stage at a time
+    /// (install-new, move-default, move-gateways, remove-old), each rendered, synced and checked
+    /// on every cluster before the next; recorded in mesh.yaml as istio.upgrade. See
+    /// out/README.md, "Istio upgrade".
+    Upgrade(UpgradeArgs),
     /// Manage the mesh CA.
     Pki {
         #[command(subcommand)]
@@ -99,6 +104,31 @@ pub enum TargetArg {
     None,
     Flux,
     Argocd,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The release to upgrade to, e.g. 1.30.3 (needed to start; later stages know it).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// The stage to move to.
+    #[arg(long, value_enum)]
+    pub stage: UpgradeStage,
+    /// For move-default and move-gateways: the clusters to move now, comma-separated (default:
+    /// every cluster). Given again with others, the stage reaches more clusters.
+    #[arg(long, value_delimiter = ',', value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+    /// Mesh description to update. Default: ./mesh.yaml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpgradeStage {
+    InstallNew,
+    MoveDefault,
+    MoveGateways,
+    RemoveOld,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -77,6 +77,25 @@ pub enum CommandError {
         now: String,
         files: usize,
     },
+    #[error("upgrade: {refusal}\n  fix: {}", .refusal.fix())]
+    Upgrade { refusal: crate::upgrade::Refusal },
+    #[error(
+        "upgrade: --to {text:?} is not an Istio release version (MAJOR.MINOR.PATCH)\n  fix: name a release, e.g. --to {}",
+        crate::releases::newest_supported()
+    )]
+    UpgradeVersion { text: String },
+    #[error(
+        "upgrade: a root rotation is in progress (stage {stage}); an upgrade and a rotation never run at once\n  fix: finish the rotation first (`mesh-render pki rotate-root --stage done`), then start the upgrade"
+    )]
+    UpgradeDuringRotation { stage: &'static str },
+    #[error(
+        "pki rotate-root: an Istio upgrade to {to} is in progress (stage {stage}); a rotation and an upgrade never run at once\n  fix: finish the upgrade first (`mesh-render upgrade --stage remove-old`), then rotate the root"
+    )]
+    RotationDuringUpgrade { to: String, stage: &'static str },
+    #[error(
+        "upgrade: there is no mesh.yaml to record the upgrade in\n  fix: run `mesh-render init` first (or pass --config FILE)"
+    )]
+    UpgradeNeedsFile,
     #[error("cannot write to standard output: {0}")]
     Stdout(#[source] std::io::Error),
 }
@@ -99,6 +118,11 @@ impl Classify for CommandError {
             | CommandError::LooksLikeSubcommand { .. }
             | CommandError::ImportCollision { .. }
             | CommandError::WiringChanged { .. }
+            | CommandError::Upgrade { .. }
+            | CommandError::UpgradeVersion { .. }
+            | CommandError::UpgradeDuringRotation { .. }
+            | CommandError::RotationDuringUpgrade { .. }
+            | CommandError::UpgradeNeedsFile
             | CommandError::Schemas(_) => ExitKind::Input,
         }
     }

@@ -149,6 +149,15 @@ pub(super) fn rotate_root(
     let (mesh, origin) = edge::load(config_path)?;
     let mesh_dir = locks::mesh_dir(&origin, &mesh, env)?;
     let _held = locks::hold(&[(&mesh_dir, LockMode::Exclusive)], wait)?;
+    // Read again under the lock: an upgrade may have started meanwhile.
+    let (mesh, _) = edge::load(config_path)?;
+    if let Some(upgrade) = &mesh.istio.upgrade {
+        return Err(CommandError::RotationDuringUpgrade {
+            to: upgrade.to.to_string(),
+            stage: upgrade.stage.name(),
+        }
+        .into());
+    }
     let now = edge::now();
     let mut resolved = resolve_for_pki(&mesh, &origin, env, now)?;
     let target = match stage {

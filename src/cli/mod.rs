@@ -13,6 +13,7 @@ mod keys;
 mod locks;
 mod progress;
 mod render;
+mod upgrade;
 mod worktree;
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use clap::Parser;
 
 pub use args::{
     CheckArgs, Cli, Command, DiffArgs, Format, InitArgs, PkiCommand, RenderArgs, RotateStage,
-    TargetArg, TemplateArgs,
+    TargetArg, TemplateArgs, UpgradeArgs, UpgradeStage,
 };
 pub use exit::{ExitKind, Failure, Outcome};
 pub use render::report;
@@ -52,6 +53,7 @@ pub fn run(cli: &Cli, env: &crate::env::Env) -> Result<Outcome, Failure> {
             Ok(Outcome::Clean)
         }
         Some(Command::Init(args)) => done(init::init(args, env, wait)),
+        Some(Command::Upgrade(args)) => done(upgrade::upgrade(args, env, wait)),
         Some(Command::Keys { config }) => done(keys::keys(config.as_deref(), env, wait)),
         Some(Command::Pki {
             command: PkiCommand::Renew { cluster, config },

@@ -115,6 +115,128 @@ pub fn set_root_fingerprint(
     }
 }
 
+/// The lines of the top-level `istio:` block: `(first key line, end)` and the keys' indent.
+fn istio_block(lines: &[&str]) -> Result<(usize, usize, usize), String> {
+    let at = lines
+        .iter()
+        .position(|l| {
+            l.trim_end()
+                .strip_prefix("istio:")
+                .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+        })
+        .ok_or("the mesh description has no top-level `istio:` block (block style)")?;
+    let mut end = at + 1;
+    let mut last = at;
+    while end < lines.len() && (lines[end].starts_with(' ') || lines[end].trim().is_empty()) {
+        if !lines[end].trim().is_empty() {
+            last = end;
+        }
+        end += 1;
+    }
+    let indent = lines[at + 1..=last]
+        .iter()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map_or(2, |l| l.len() - l.trim_start().len());
+    Ok((at + 1, last + 1, indent))
+}
+
+/// The line range of `key` in the `istio:` block, with the lines nested under it.
+fn istio_key(lines: &[&str], key: &str) -> Result<Option<(usize, usize)>, String> {
+    let (start, end, indent) = istio_block(lines)?;
+    let col = |l: &str| l.len() - l.trim_start().len();
+    let Some(at) = (start..end).find(|&i| {
+        col(lines[i]) == indent
+            && lines[i]
+                .trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
+    }) else {
+        return Ok(None);
+    };
+    let mut stop = at + 1;
+    while stop < end && !lines[stop].trim().is_empty() && col(lines[stop]) > indent {
+        stop += 1;
+    }
+    Ok(Some((at, stop)))
+}
+
+/// Sets `istio.<key>` to `value` (one line, with `comment`), replacing the key and what is
+/// nested under it, or adding it at the end of the block.
+fn set_istio_key(text: &str, key: &str, value: &str, comment: &str) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let (_, end, indent) = istio_block(&lines)?;
+    let line = format!("{}{key}: {value} # {comment}\n", " ".repeat(indent));
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    match istio_key(&lines, key)? {
+        Some((at, stop)) => {
+            out.splice(at..stop, [line]);
+        }
+        None => {
+            if end > 0 && !out[end - 1].ends_with('\n') {
+                out[end - 1].push('\n');
+            }
+            out.insert(end, line);
+        }
+    }
+    Ok(out.concat())
+}
+
+/// Removes `istio.<key>` and what is nested under it.
+fn remove_istio_key(text: &str, key: &str) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    if let Some((at, stop)) = istio_key(&lines, key)? {
+        out.drain(at..stop);
+    }
+    Ok(out.concat())
+}
+
+/// Records a canary upgrade in progress: `istio.upgrade: {to, stage, clusters}` on one line.
+pub fn set_upgrade(
+    text: &str,
+    to: &str,
+    stage: &str,
+    clusters: &[&str],
+    comment: &str,
+) -> Result<String, String> {
+    let value = if clusters.is_empty() {
+        format!("{{to: {to}, stage: {stage}}}")
+    } else {
+        format!(
+            "{{to: {to}, stage: {stage}, clusters: [{}]}}",
+            clusters.join(", ")
+        )
+    };
+    let edited = set_istio_key(text, "upgrade", &value, comment)?;
+    let mesh = parse(&edited, &Origin::File("mesh.yaml".into())).map_err(|e| e.to_string())?;
+    match &mesh.istio.upgrade {
+        Some(u) if u.to.to_string() == to && u.stage.name() == stage => Ok(edited),
+        _ => Err("could not place istio.upgrade in the mesh description".to_owned()),
+    }
+}
+
+/// Ends an upgrade: `istio.version` and `istio.revision` become the new release's, and
+/// `istio.upgrade` goes.
+pub fn finish_upgrade(
+    text: &str,
+    version: &str,
+    revision: &str,
+    comment: &str,
+) -> Result<String, String> {
+    let edited = remove_istio_key(text, "upgrade")?;
+    let edited = set_istio_key(&edited, "version", version, comment)?;
+    let edited = set_istio_key(&edited, "revision", revision, comment)?;
+    let mesh = parse(&edited, &Origin::File("mesh.yaml".into())).map_err(|e| e.to_string())?;
+    let ok = mesh.istio.version.to_string() == version
+        && mesh.istio.revision.as_ref().map(|r| r.as_str()) == Some(revision)
+        && mesh.istio.upgrade.is_none();
+    if ok {
+        Ok(edited)
+    } else {
+        Err("could not record the finished upgrade in the mesh description".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +299,35 @@ mod tests {
     #[test]
     fn an_unknown_cluster_is_an_error() {
         assert!(set_gitops_recipient(crate::config::EXAMPLE_YAML, "nope", R1, "x").is_err());
+    }
+
+    #[test]
+    fn an_upgrade_is_recorded_in_the_istio_block_and_comments_survive() {
+        let text = crate::config::EXAMPLE_YAML;
+        let edited =
+            set_upgrade(text, "1.28.10", "install-new", &[], "mesh-render upgrade").unwrap();
+        assert!(
+            edited.contains("  upgrade: {to: 1.28.10, stage: install-new} # mesh-render upgrade\n"),
+            "{edited}"
+        );
+        assert_eq!(edited.lines().count(), text.lines().count() + 1);
+        assert!(edited.contains("# The istiod chart's profile"));
+        let moved = set_upgrade(&edited, "1.28.10", "move-default", &["kt-k2p"], "m").unwrap();
+        assert_eq!(moved.lines().count(), edited.lines().count());
+        assert!(moved.contains("clusters: [kt-k2p]"));
+    }
+
+    #[test]
+    fn a_finished_upgrade_sets_version_and_revision_and_drops_the_upgrade() {
+        let text = crate::config::EXAMPLE_YAML;
+        let started = set_upgrade(text, "1.28.10", "move-gateways", &[], "m").unwrap();
+        let done = finish_upgrade(&started, "1.28.10", "1-28-10", "mesh-render upgrade").unwrap();
+        assert!(!done.contains("\n  upgrade:"), "{done}");
+        assert!(done.contains("  version: 1.28.10 # mesh-render upgrade\n"));
+        assert!(done.contains("  revision: 1-28-10 # mesh-render upgrade\n"));
+        assert!(
+            done.contains("# revision: 1-26-0"),
+            "the commented example stays"
+        );
     }
 }

@@ -66,6 +66,8 @@ pub struct Istio {
     pub revision: Option<Revision>,
     /// The image registry of Istio's images, when not the charts' default.
     pub hub: Option<ImageRef>,
+    /// A canary upgrade in progress (`istio.upgrade`).
+    pub upgrade: Option<crate::upgrade::Upgrade>,
 }
 
 /// Release URLs of the upstream manifests that out/base/ references (never copies).

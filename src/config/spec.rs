@@ -60,6 +60,20 @@ pub struct IstioSpec {
     /// Render a line newer than the release table knows, with the newest known line's facts.
     #[serde(default)]
     pub allow_unknown_version: bool,
+    /// A canary upgrade in progress, as `mesh-render upgrade` records it.
+    #[serde(default)]
+    pub upgrade: Option<UpgradeSpec>,
+}
+
+/// `istio.upgrade`: the version a canary upgrade goes to, its stage, and for a stage that goes
+/// cluster by cluster, the clusters already at it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpgradeSpec {
+    pub to: Text,
+    pub stage: Text,
+    #[serde(default)]
+    pub clusters: Vec<Text>,
 }
 
 /// The istiod chart's `profile` value (`manifests/helm-profiles/<profile>.yaml`); `default`

@@ -74,7 +74,28 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         None => Some(None),
     };
     let ingress_gateway = ingress_gateway(&mut p, &spec.gateway);
-    let upstream = upstream(&mut p, &spec.upstream, release);
+    // During an upgrade the CRDs go with the base chart, at the new release.
+    let crds_release = spec
+        .istio
+        .upgrade
+        .as_ref()
+        .and_then(|u| {
+            let v: Vec<u32> =
+                u.to.value
+                    .split('.')
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+            match v.as_slice() {
+                [major, minor, patch] => releases::line_of(&IstioVersion {
+                    major: *major,
+                    minor: *minor,
+                    patch: *patch,
+                }),
+                _ => None,
+            }
+        })
+        .unwrap_or(release);
+    let upstream = upstream(&mut p, &spec.upstream, crds_release);
     let gateways = match (spec.gateway.topology, ingress_gateway) {
         (Topology::Dedicated, Some(true)) => 2,
         _ => 1,
@@ -102,6 +123,13 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
     else {
         return Err(p.0);
     };
+    let upgrade = upgrade(
+        &mut p,
+        spec.istio.upgrade.as_ref(),
+        &version.0,
+        revision.as_ref().map(Revision::as_str),
+        clusters.as_deref(),
+    );
     let secrets = secrets(&mut p, &spec.secrets);
     let gitops = gitops(&mut p, &spec.gitops);
     let pki = pki_settings(&mut p, &spec.pki);
@@ -126,6 +154,7 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
             rewrite_app_http_probe: spec.istio.rewrite_app_http_probe,
             revision,
             hub,
+            upgrade,
         },
         topology: spec.gateway.topology,
         ingress_gateway,
@@ -288,6 +317,88 @@ fn pki_settings(p: &mut Problems, spec: &spec::PkiSpec) -> Option<PkiSettings> {
             margin_days: default.margin_days,
         },
         expiry_warning_days,
+    })
+}
+
+/// `istio.upgrade`: a known, supported target (`upgrade::check_path`), a stage recorded as
+/// `mesh-render upgrade` records it, and clusters of the mesh only for a stage that goes cluster
+/// by cluster.
+fn upgrade(
+    p: &mut Problems,
+    spec: Option<&spec::UpgradeSpec>,
+    version: &IstioVersion,
+    revision: Option<&str>,
+    clusters: Option<&[Cluster]>,
+) -> Option<crate::upgrade::Upgrade> {
+    use crate::upgrade::{self, Stage};
+    let spec = spec?;
+    let before = p.0.len();
+    let to = istio_version(p, &spec.to, false).map(|(v, _, _)| v);
+    let to = to.and_then(|to| match upgrade::check_path(version, revision, &to) {
+        Ok(release) => Some((to, release)),
+        Err(e) => {
+            p.push("istio.upgrade.to", Some(&spec.to), e.to_string(), e.fix());
+            None
+        }
+    });
+    let names: Vec<&str> = Stage::ALL[..3].iter().map(|s| s.name()).collect();
+    let stage = match Stage::parse(&spec.stage.value) {
+        Some(Stage::RemoveOld) => {
+            p.push(
+                "istio.upgrade.stage",
+                Some(&spec.stage),
+                "remove-old ends the upgrade; it is never recorded as a stage",
+                "run `mesh-render upgrade --stage remove-old`: it sets istio.version and istio.revision and removes istio.upgrade",
+            );
+            None
+        }
+        Some(stage) => Some(stage),
+        None => {
+            p.push(
+                "istio.upgrade.stage",
+                Some(&spec.stage),
+                format!("unknown stage {:?}", spec.stage.value),
+                format!("use one of {}", names.join(", ")),
+            );
+            None
+        }
+    };
+    let mut listed = Vec::new();
+    for (i, text) in spec.clusters.iter().enumerate() {
+        let field = format!("istio.upgrade.clusters[{i}]");
+        let Some(name) = p.name(&field, text, ClusterName::parse) else {
+            continue;
+        };
+        if clusters.is_some_and(|all| !all.iter().any(|c| c.name == name)) {
+            p.push(
+                field,
+                Some(text),
+                format!("{name} is not a cluster of this mesh"),
+                "name a cluster of the `clusters` list",
+            );
+        } else if stage.is_some_and(|s| !s.by_cluster()) {
+            p.push(
+                field,
+                Some(text),
+                format!(
+                    "stage {} goes to every cluster at once",
+                    stage.map_or("", Stage::name)
+                ),
+                "remove istio.upgrade.clusters (it is for move-default and move-gateways)",
+            );
+        } else {
+            listed.push(name);
+        }
+    }
+    if p.0.len() > before {
+        return None;
+    }
+    let ((to, release), stage) = (to?, stage?);
+    Some(upgrade::Upgrade {
+        to,
+        release,
+        stage,
+        clusters: listed,
     })
 }
 

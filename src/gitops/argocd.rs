@@ -5,7 +5,7 @@ use minijinja::context;
 use minijinja::value::{Serde, Value};
 
 use super::flux::FileSpec;
-use super::{NoValues, StepSource, gateway_schema_validation_breaks, release_values, steps};
+use super::{NoValues, StepSource, release_values, steps};
 use crate::model::{ClusterPlan, Model};
 
 /// The namespace Argo CD runs in.
@@ -49,7 +49,8 @@ pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpe
             StepSource::Base { dir } => context! { path => format!("{}/base/{dir}", gitops.path) },
             StepSource::Release(release) => context! {
                 release => Serde(release),
-                skip_schema => release.chart == "gateway" && gateway_schema_validation_breaks(&model.istio.version),
+                skip_schema => release.skip_schema,
+                version => &release.version,
                 values => release_values(cluster, release)?,
             },
         };
@@ -63,7 +64,6 @@ pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpe
                 repository => &gitops.repository_url,
                 branch => &gitops.branch,
                 chart_repository => &gitops.chart_repository,
-                istio_version => &model.istio.version,
                 namespace => NAMESPACE,
                 app_name => if hub { format!("mesh-{}-{}", cluster.name, step.name) } else { format!("mesh-{}", step.name) },
                 destination_name => hub.then(|| cluster.name.to_string()),

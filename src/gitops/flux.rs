@@ -4,7 +4,7 @@
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 
-use super::{NoValues, Step, StepSource, gateway_schema_validation_breaks, release_values, steps};
+use super::{NoValues, Step, StepSource, release_values, steps};
 use crate::model::{ClusterPlan, Model};
 
 /// A file the renderer writes: path, template and context.
@@ -60,8 +60,6 @@ pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpe
             continue;
         };
         let dir = format!("{root}/releases/{}", release.name);
-        let skip_schema =
-            release.chart == "gateway" && gateway_schema_validation_breaks(&model.istio.version);
         files.push(FileSpec {
             path: format!("{dir}/kustomization.yaml"),
             template: "layers/kustomization.yaml",
@@ -73,8 +71,8 @@ pub fn cluster_files(model: &Model, cluster: &ClusterPlan) -> Result<Vec<FileSpe
             ctx: context! {
                 release => Serde(release),
                 protect => step.protect,
-                skip_schema,
-                istio_version => &model.istio.version,
+                skip_schema => release.skip_schema,
+                istio_version => &release.version,
                 values => release_values(cluster, release)?,
             },
         });

@@ -74,6 +74,10 @@ pub struct Release {
     pub chart: &'static str,
     /// The values file under values/<cluster>/, without `.yaml`.
     pub values: String,
+    /// The chart's version (during a canary upgrade, the cluster's stage decides it).
+    pub version: String,
+    /// The chart fails the schema validation of Helm 3.18.5 and later: installed without it.
+    pub skip_schema: bool,
 }
 
 /// The steps of a cluster, in the order it must receive them: the namespace and `cacerts` (before
@@ -81,7 +85,7 @@ pub struct Release {
 /// reader token (after the account the base chart creates), istiod, MetalLB, metrics-server and the
 /// provider fixes, the gateways (the injection webhook must run: they use `image: auto`), the
 /// cross-network Gateway and remote secrets, the sample.
-pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
+pub fn steps(_model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
     let has = |layer: Layer| cluster.layers.contains(&layer);
     let mut steps = Vec::new();
     let layer = |name: &str, layer: Layer, decrypt: bool, protect: bool| Step {
@@ -91,17 +95,20 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
         protect,
         force: false,
     };
-    let release = |name: &str, chart: &'static str, values: &str, protect: bool| Step {
-        name: name.to_owned(),
-        source: StepSource::Release(Release {
+    let release =
+        |name: &str, chart: &'static str, values: &str, version: &str, protect: bool| Step {
             name: name.to_owned(),
-            chart,
-            values: values.to_owned(),
-        }),
-        decrypt: false,
-        protect,
-        force: false,
-    };
+            source: StepSource::Release(Release {
+                name: name.to_owned(),
+                chart,
+                values: values.to_owned(),
+                version: version.to_owned(),
+                skip_schema: chart == "gateway" && gateway_schema_validation_breaks(version),
+            }),
+            decrypt: false,
+            protect,
+            force: false,
+        };
     let base = |name: &str, base: Base, protect: bool| Step {
         name: name.to_owned(),
         source: StepSource::Base { dir: base.dir() },
@@ -116,13 +123,25 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
         true,
     ));
     steps.push(base("gateway-api", Base::GatewayApi, true));
-    steps.push(release("istio-base", "base", "base", true));
+    let charts = &cluster.charts;
+    steps.push(release(
+        "istio-base",
+        "base",
+        "base",
+        &charts.base_version,
+        true,
+    ));
     steps.push(layer("reader", Layer::Reader, false, true));
-    let istiod = match &model.istio.revision {
-        Some(rev) => format!("istiod-{rev}"),
-        None => "istiod".to_owned(),
-    };
-    steps.push(release(&istiod, "istiod", "istiod", false));
+    // The old control plane first: it gives up the `default` tag before the new one takes it.
+    for cp in &charts.control_planes {
+        steps.push(release(
+            &cp.release,
+            "istiod",
+            &cp.values_file,
+            &cp.version,
+            false,
+        ));
+    }
     if cluster.bases.contains(&Base::Metallb) {
         steps.push(base("metallb", Base::Metallb, false));
     }
@@ -133,7 +152,13 @@ pub fn steps(model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
         steps.push(layer("provider-fixes", Layer::ProviderFixes, false, true));
     }
     for gw in &cluster.gateways {
-        steps.push(release(gw.name, "gateway", gw.values_file, false));
+        steps.push(release(
+            gw.name,
+            "gateway",
+            gw.values_file,
+            &charts.gateway_version,
+            false,
+        ));
     }
     steps.push(layer(
         "mesh",

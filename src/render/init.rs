@@ -11,7 +11,8 @@ use crate::releases;
 use crate::templates::{self, TemplateError};
 
 /// The built-in example as `init` writes it: the same mesh on the newest supported Istio patch,
-/// with that line's Gateway API CRDs and sample images, and a comment that the seed used 1.26.0.
+/// with that line's Gateway API CRDs and sample images, a revision named after it (so it can be
+/// upgraded canary-style), and a comment that the seed used 1.26.0.
 /// The example's lines it replaces are fixed (a unit test holds them), so this cannot fail.
 pub fn new_mesh_example() -> String {
     let version = releases::newest_supported();
@@ -21,6 +22,13 @@ pub fn new_mesh_example() -> String {
             "  # knows (README, \"Supported Istio releases\"). The example keeps the seed's 1.26.0.\n  version: 1.26.0\n",
             format!(
                 "  # knows (README, \"Supported Istio releases\"); the K-PaaS seed used 1.26.0.\n  version: {version}\n"
+            ),
+        ),
+        (
+            "  # revision: 1-26-0\n",
+            format!(
+                "  revision: {}\n",
+                crate::upgrade::revision_name(&version)
             ),
         ),
         (
@@ -93,6 +101,7 @@ pub fn mesh_description(
         clusters => Serde(clusters),
         mesh_id => "mesh1",
         istio_version => releases::newest_supported().to_string(),
+        istio_revision => crate::upgrade::revision_name(&releases::newest_supported()),
         shared_sections => example_sections(),
     };
     let text = templates::render("init/mesh-from-kubeconfig.yaml", ctx)?;
@@ -113,9 +122,10 @@ mod tests {
             .filter(|(a, b)| a != b)
             .collect();
         assert_eq!(example.lines().count(), new.lines().count());
-        assert_eq!(changed.len(), 8, "{changed:#?}");
+        assert_eq!(changed.len(), 9, "{changed:#?}");
         for needle in [
             "version: 1.30.3",
+            "  revision: 1-30-3\n",
             "the K-PaaS seed used 1.26.0",
             "/download/v1.5.1/standard-install.yaml",
             "hub: registry.istio.io/release",

@@ -37,8 +37,11 @@ pub(super) fn install_script(
                     "gateway" => format!("istioctl/{name}/{}.yaml", release.values),
                     _ => format!("istioctl/{name}/controlplane.yaml"),
                 },
-                skip_schema => release.chart == "gateway"
-                    && gitops::gateway_schema_validation_breaks(&model.istio.version),
+                skip_schema => release.skip_schema,
+                version => release.version.clone(),
+                // After the last istiod: istiod releases the tree no longer names are removed.
+                prune_istiods => release.chart == "istiod"
+                    && cluster.charts.control_planes.last().is_some_and(|cp| cp.release == release.name),
                 // The last gateway: where a first rollout with pending remote secrets stops.
                 pending_stop => release.chart == "gateway"
                     && cluster.gateways.last().is_some_and(|g| g.name == release.name),
@@ -122,12 +125,19 @@ pub(super) fn install_script(
         mesh_id => model.mesh_id.clone(),
         context => cluster.context.as_str(),
         namespace => ISTIO_NAMESPACE,
-        version => model.istio.version.clone(),
         chart_repository => model.gitops.chart_repository.clone(),
         sample_namespace => model.sample.as_ref().map(|s| s.namespace.clone()),
         verifies => cluster.workloads.contains(&Workload::Sleep) && model.sample.is_some(),
         steps,
         pending => !pending.is_empty(),
+        istiod_releases => cluster
+            .charts
+            .control_planes
+            .iter()
+            .map(|cp| cp.release.clone())
+            .collect::<Vec<_>>()
+            .join(" "),
+        upgrade_stage => cluster.charts.stage,
     };
     (format!("clusters/{name}/install.sh"), ctx)
 }

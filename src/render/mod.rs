@@ -186,22 +186,30 @@ fn render_cluster(
         "values/base.yaml",
         context! { values => doc(values.base.chart()), ..ctx.clone() },
     )?;
-    out.file(
-        &format!("values/{name}/istiod.yaml"),
-        YAML_HEADER,
-        "values/istiod.yaml",
-        context! { values => doc(values.istiod.chart()), ..ctx.clone() },
-    )?;
-    out.file(
-        &format!("istioctl/{name}/controlplane.yaml"),
-        YAML_HEADER,
-        "istioctl/controlplane.yaml",
-        context! {
-            mesh_config => doc(values.istiod.mesh_config()),
-            operator_values => doc(values.istiod.operator_values()),
-            ..ctx.clone()
-        },
-    )?;
+    for (cp, istiod) in cluster.charts.control_planes.iter().zip(&values.istiod) {
+        out.file(
+            &format!("values/{name}/{}.yaml", cp.values_file),
+            YAML_HEADER,
+            "values/istiod.yaml",
+            context! { values => doc(istiod.chart()), cp => Serde(cp), ..ctx.clone() },
+        )?;
+    }
+    // The IstioOperator form of the cluster's first control plane (during an upgrade, the old
+    // one: install.sh --istioctl refuses an upgrade's stages, which are Helm releases).
+    if let (Some(cp), Some(istiod)) = (cluster.charts.control_planes.first(), values.istiod.first())
+    {
+        out.file(
+            &format!("istioctl/{name}/controlplane.yaml"),
+            YAML_HEADER,
+            "istioctl/controlplane.yaml",
+            context! {
+                mesh_config => doc(istiod.mesh_config()),
+                operator_values => doc(istiod.operator_values()),
+                cp => Serde(cp),
+                ..ctx.clone()
+            },
+        )?;
+    }
     let readme = context! {
         cluster => context! { cacerts => cluster.cacerts.is_some(), ..Serde(cluster) },
         by_hand => target == GitOpsTarget::None,

@@ -30,6 +30,12 @@ for arg in "$@"; do
     *) echo "install.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
+{% if upgrade_stage %}
+if [ "$istioctl" = 1 ]; then
+  echo "install.sh: --istioctl: an Istio upgrade is in progress (stage {{ upgrade_stage }}); its stages are Helm releases: run install.sh without --istioctl" >&2
+  exit 2
+fi
+{% endif %}
 if [ ! -f .render-record.json ] || [ ! -d clusters/{{ cluster }} ]; then
   echo "install.sh: run it from the root of the rendered tree (the directory holding .render-record.json and clusters/), e.g. bash clusters/{{ cluster }}/install.sh" >&2
   exit 2
@@ -78,9 +84,25 @@ if [ "$istioctl" = 1 ]; then
   run istioctl install -y --context "$context" -f {{ s.istioctl_file }}
 {% endif %}
 else
-  run helm upgrade --install {{ s.release }} istio/{{ s.chart }} --version {{ version }} -n "$namespace" --kube-context "$context" -f {{ s.values }} --wait{% if s.skip_schema %} --skip-schema-validation{% endif %}
+  run helm upgrade --install {{ s.release }} istio/{{ s.chart }} --version {{ s.version }} -n "$namespace" --kube-context "$context" -f {{ s.values }} --wait{% if s.skip_schema %} --skip-schema-validation{% endif %}
 
 fi
+{% if s.prune_istiods %}
+# The istiod releases in {{ namespace }} that this tree no longer names (after an upgrade's
+# remove-old stage, the old control plane) are uninstalled.
+if [ "$istioctl" = 0 ]; then
+  if [ "$dry_run" = 1 ]; then
+    echo "helm list -n $namespace --kube-context $context -q --filter '^istiod(-.+)?\$'  # uninstall each not in: {{ istiod_releases }}"
+  else
+    for old in $(helm list -n "$namespace" --kube-context "$context" -q --filter '^istiod(-.+)?$'); do
+      case " {{ istiod_releases }} " in
+        *" $old "*) ;;
+        *) run helm uninstall "$old" -n "$namespace" --kube-context "$context" --wait ;;
+      esac
+    done
+  fi
+fi
+{% endif %}
 {% elif s.sealed %}
 {% for f in s.plain %}
 run kubectl --context "$context" apply{% if s.server_side %} --server-side{% endif %} -f {{ f }}
