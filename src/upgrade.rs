@@ -79,7 +79,7 @@ impl Stage {
     pub fn verify_before_next(self) -> &'static str {
         match self {
             Stage::InstallNew => {
-                "both istiods are ready on every cluster (`kubectl -n istio-system get deploy -l app=istiod`), the new one's reader ClusterRole exists (`kubectl get clusterrole -l app=istio-reader`), and `istioctl remote-clusters` on each cluster lists every other cluster as synced"
+                "both istiods are ready (`kubectl -n istio-system get deploy -l app=istiod`), the new one's reader ClusterRole exists (`kubectl get clusterrole -l app=istio-reader`), and `istioctl remote-clusters` lists every other cluster as synced"
             }
             Stage::MoveDefault => {
                 "`kubectl get mutatingwebhookconfigurations -l istio.io/tag=default` names the new revision, every workload was restarted, and `istioctl proxy-status` shows the workloads on the new revision (the gateways still on the old one)"

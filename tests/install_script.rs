@@ -30,6 +30,10 @@ case "$tool" in
       *" get secret "*) echo "dG9rZW4=" ;;
       *" get job "*) echo "${STUB_JOB_STATE:-1/}" ;;
     esac ;;
+  helm)
+    case " $* " in
+      *" list "*) for r in ${STUB_HELM_RELEASES:-}; do echo "$r"; done ;;
+    esac ;;
 esac
 exit 0
 "#;
@@ -89,6 +93,11 @@ impl Stubs {
 
     /// Runs `install.sh` of `cluster` in `out` with `args`.
     fn run(&self, ws: &Workspace, cluster: &str, args: &[&str]) -> Output {
+        self.run_with(ws, cluster, args, "")
+    }
+
+    /// Runs `install.sh` with `helm list` answering `releases` (space-separated).
+    fn run_with(&self, ws: &Workspace, cluster: &str, args: &[&str], releases: &str) -> Output {
         let real_sops = which("sops").expect("sops");
         let path = format!(
             "{}:{}",
@@ -104,6 +113,7 @@ impl Stubs {
             .env("STUB_DIR", self.dir.path())
             .env("REAL_SOPS", real_sops)
             .env("SOPS_AGE_KEY_FILE", &ws.admin_key)
+            .env("STUB_HELM_RELEASES", releases)
             .output()
             .unwrap()
     }
@@ -985,4 +995,124 @@ fn help_prints_the_scripts_header_and_nothing_else() {
             "{out}"
         );
     }
+}
+
+/// The `helm upgrade --install` calls of a run: (release, chart, version, values file).
+fn helm_installs(calls: &[Vec<String>]) -> Vec<(String, String, String, String)> {
+    calls
+        .iter()
+        .filter(|c| c[0] == "helm" && c.get(1).is_some_and(|a| a == "upgrade"))
+        .map(|c| {
+            let after = |flag: &str| c[c.iter().position(|a| a == flag).unwrap() + 1].clone();
+            (c[3].clone(), c[4].clone(), after("--version"), after("-f"))
+        })
+        .collect()
+}
+
+#[test]
+fn an_upgrade_stage_installs_each_release_at_its_own_version_through_the_real_charts() {
+    let Some(helms) = helms() else { return };
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    ws.ok(
+        false,
+        &["upgrade", "--to", "1.28.10", "--stage", "install-new"],
+    );
+    ws.ok(true, &["out"]);
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "kt-k2p", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let installs = helm_installs(&stubs.calls());
+    let expect = [
+        (
+            "istio-base",
+            "istio/base",
+            "1.28.10",
+            "values/kt-k2p/base.yaml",
+        ),
+        (
+            "istiod",
+            "istio/istiod",
+            "1.26.0",
+            "values/kt-k2p/istiod.yaml",
+        ),
+        (
+            "istiod-1-28-10",
+            "istio/istiod",
+            "1.28.10",
+            "values/kt-k2p/istiod-1-28-10.yaml",
+        ),
+        (
+            "istio-ingressgateway",
+            "istio/gateway",
+            "1.26.0",
+            "values/kt-k2p/gateway.yaml",
+        ),
+    ];
+    let got: Vec<(&str, &str, &str, &str)> = installs
+        .iter()
+        .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str()))
+        .collect();
+    assert_eq!(got, expect);
+    for call in stubs
+        .calls()
+        .iter()
+        .filter(|c| c[0] == "helm" && c[1] == "upgrade")
+    {
+        for helm in &helms {
+            let o = helm_template(helm, &ws, call, None);
+            assert!(
+                o.status.success(),
+                "{} {call:?}: {}",
+                helm.display(),
+                text(&o)
+            );
+        }
+    }
+}
+
+#[test]
+fn after_the_last_stage_install_removes_the_old_istiod_release_and_only_it() {
+    if !common::judge_available("sops", "the install decrypts with the real sops") {
+        return;
+    }
+    let ws = connected();
+    for stage in ["install-new", "move-default", "move-gateways", "remove-old"] {
+        ws.ok(false, &["upgrade", "--to", "1.28.10", "--stage", stage]);
+    }
+    ws.ok(true, &["out"]);
+    let stubs = Stubs::new();
+    let o = stubs.run_with(&ws, "kt-k2p", &[], "istiod istiod-1-28-10");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let uninstalled: Vec<String> = stubs
+        .calls()
+        .iter()
+        .filter(|c| c[0] == "helm" && c[1] == "uninstall")
+        .map(|c| c[2].clone())
+        .collect();
+    assert_eq!(uninstalled, ["istiod"]);
+    let installs = helm_installs(&stubs.calls());
+    assert!(
+        installs.iter().any(|(r, _, v, f)| r == "istiod-1-28-10"
+            && v == "1.28.10"
+            && f == "values/kt-k2p/istiod.yaml"),
+        "{installs:?}"
+    );
+}
+
+#[test]
+fn istioctl_installs_are_refused_in_mid_upgrade() {
+    let ws = connected();
+    ws.ok(
+        false,
+        &["upgrade", "--to", "1.28.10", "--stage", "install-new"],
+    );
+    ws.ok(true, &["out"]);
+    let stubs = Stubs::new();
+    let o = stubs.run(&ws, "kt-k2p", &["--istioctl"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("an Istio upgrade is in progress (stage install-new)"));
+    assert!(stubs.calls().is_empty());
 }

@@ -527,3 +527,145 @@ fn the_reader_roles_of_the_upgrade_paths_differ_only_as_known() {
         );
     }
 }
+
+/// The chart version of each Helm release of kt-k2p, as the GitOps tree `tree` wires it, in
+/// rollout order.
+fn gitops_releases(tree: &mesh_render::render::Tree, target: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (path, text) in tree.texts() {
+        let path = path.to_string();
+        let wanted = match target {
+            "flux" => {
+                path.starts_with("flux/kt-k2p/releases/") && path.ends_with("helmrelease.yaml")
+            }
+            _ => path.starts_with("argocd/kt-k2p/apps/") && path.ends_with(".yaml"),
+        };
+        if !wanted {
+            continue;
+        }
+        for doc in parse_documents(text).unwrap() {
+            match target {
+                "flux" if doc["kind"] == "HelmRelease" => found.push((
+                    path.clone(),
+                    doc["spec"]["releaseName"].as_str().unwrap().to_owned(),
+                    doc["spec"]["chart"]["spec"]["version"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )),
+                "argocd" if doc["spec"]["source"]["chart"].is_string() => found.push((
+                    path.clone(),
+                    doc["spec"]["source"]["helm"]["releaseName"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    doc["spec"]["source"]["targetRevision"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )),
+                _ => {}
+            }
+        }
+    }
+    if target == "flux" {
+        // In the order the Kustomizations chain them.
+        let sync = tree.get("flux/kt-k2p/sync.yaml").unwrap();
+        let order: Vec<String> = parse_documents(sync)
+            .unwrap()
+            .iter()
+            .map(|d| {
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        found.sort_by_key(|(_, release, _)| {
+            order
+                .iter()
+                .position(|n| n.ends_with(&format!("-{release}")) || n == release)
+        });
+    }
+    found.into_iter().map(|(_, r, v)| (r, v)).collect()
+}
+
+#[test]
+fn flux_and_argo_cd_install_each_release_at_its_stages_version_old_istiod_first() {
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    for target in ["flux", "argocd"] {
+        let mesh = common::gitops_mesh(target);
+        let at = |stage: &str| {
+            let text = config::edit::set_upgrade(&mesh, "1.28.10", stage, &[], "test").unwrap();
+            gitops_releases(&common::render_text(&text), target)
+        };
+        assert_eq!(
+            at("install-new"),
+            pairs(&[
+                ("istio-base", "1.28.10"),
+                ("istiod", "1.26.0"),
+                ("istiod-1-28-10", "1.28.10"),
+                ("istio-ingressgateway", "1.26.0"),
+            ]),
+            "{target}"
+        );
+        assert_eq!(
+            at("move-gateways"),
+            pairs(&[
+                ("istio-base", "1.28.10"),
+                ("istiod", "1.26.0"),
+                ("istiod-1-28-10", "1.28.10"),
+                ("istio-ingressgateway", "1.28.10"),
+            ]),
+            "{target}"
+        );
+        let done = config::edit::finish_upgrade(&mesh, "1.28.10", "1-28-10", "test").unwrap();
+        assert_eq!(
+            gitops_releases(&common::render_text(&done), target),
+            pairs(&[
+                ("istio-base", "1.28.10"),
+                ("istiod-1-28-10", "1.28.10"),
+                ("istio-ingressgateway", "1.28.10"),
+            ]),
+            "{target}: the old istiod's release is gone (and so pruned)"
+        );
+    }
+}
+
+#[test]
+fn the_readmes_of_an_upgrade_going_cluster_by_cluster_match_their_snapshot() {
+    let text = config::edit::set_upgrade(
+        config::EXAMPLE_YAML,
+        "1.28.10",
+        "move-default",
+        &["kt-k2p"],
+        "test",
+    )
+    .unwrap();
+    let tree = common::render_text(&text);
+    let section = |path: &str, from: &str, to: &str| -> String {
+        let text = tree.get(path).unwrap();
+        let start = text.find(from).unwrap_or_else(|| panic!("{path}: {from}"));
+        let end = start + text[start..].find(to).unwrap_or(text.len() - start);
+        text[start..end].to_owned()
+    };
+    let readmes = format!(
+        "{}\n{}\n{}",
+        section("README.md", "**In progress", "## Remote secrets"),
+        section(
+            "clusters/kt-k2p/README.md",
+            "## Istio upgrade",
+            "## Check that"
+        ),
+        section(
+            "clusters/nhn-nks/README.md",
+            "## Istio upgrade",
+            "## Check that"
+        ),
+    );
+    common::with_snapshots(|| insta::assert_snapshot!("upgrade_readmes", readmes));
+}
