@@ -14,6 +14,21 @@ pub struct IstioVersion {
     pub patch: u32,
 }
 
+impl IstioVersion {
+    /// `MAJOR.MINOR.PATCH`, each a number; anything else is `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<Option<u32>> = text.split('.').map(|s| s.parse().ok()).collect();
+        match parts.as_slice() {
+            [Some(major), Some(minor), Some(patch)] => Some(IstioVersion {
+                major: *major,
+                minor: *minor,
+                patch: *patch,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for IstioVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
@@ -215,11 +230,14 @@ mod tests {
     use super::*;
 
     fn v(s: &str) -> IstioVersion {
-        let p: Vec<u32> = s.split('.').map(|x| x.parse().unwrap()).collect();
-        IstioVersion {
-            major: p[0],
-            minor: p[1],
-            patch: p[2],
+        IstioVersion::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_version_is_three_numbers() {
+        assert_eq!(v("1.30.3").to_string(), "1.30.3");
+        for bad in ["1.30", "1.30.x", "v1.30.3", "1.30.3.1", ""] {
+            assert!(IstioVersion::parse(bad).is_none(), "{bad}");
         }
     }
 

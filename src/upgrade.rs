@@ -577,12 +577,7 @@ mod tests {
     use super::*;
 
     fn v(s: &str) -> IstioVersion {
-        let p: Vec<u32> = s.split('.').map(|x| x.parse().unwrap()).collect();
-        IstioVersion {
-            major: p[0],
-            minor: p[1],
-            patch: p[2],
-        }
+        IstioVersion::parse(s).unwrap()
     }
 
     fn c(s: &str) -> ClusterName {

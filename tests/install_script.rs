@@ -135,27 +135,6 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The real Helm binaries, or `None` outside CI when they are not installed.
-fn helms() -> Option<Vec<PathBuf>> {
-    let dir = std::env::var_os("MESH_RENDER_HELM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo_root().join("target/test-tools/helm"));
-    let found: Vec<PathBuf> = ["helm3", "helm4"].iter().map(|h| dir.join(h)).collect();
-    if found.iter().all(|h| h.is_file()) {
-        return Some(found);
-    }
-    assert!(
-        !common::in_ci(),
-        "Helm 3 and 4 are required in CI at {} (scripts/test.sh installs them with ../shared/tools/install-helm.sh)",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED outside CI: no Helm at {}; scripts/test.sh installs it",
-        dir.display()
-    );
-    None
-}
-
 /// The example with every cluster's credentials, rendered: nothing pending.
 fn connected() -> Workspace {
     let ws = Workspace::with_token_files();
@@ -304,7 +283,7 @@ fn helm_template(helm: &Path, ws: &Workspace, call: &[String], skip: Option<bool
 
 #[test]
 fn every_helm_release_renders_through_the_real_chart_with_helm_3_and_4() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     if !common::judge_available("sops", "the install decrypts with the real sops") {
         return;
     }
@@ -333,7 +312,7 @@ fn every_helm_release_renders_through_the_real_chart_with_helm_3_and_4() {
 
 #[test]
 fn the_schema_flag_is_given_exactly_where_the_chart_needs_it() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     if !common::judge_available("sops", "the install decrypts with the real sops") {
         return;
     }
@@ -845,7 +824,7 @@ fn variant(mesh: String) -> Workspace {
 
 #[test]
 fn both_topologies_with_and_without_a_revision_install_through_the_real_charts() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     if !common::judge_available("sops", "the install decrypts with the real sops") {
         return;
     }
@@ -1011,7 +990,7 @@ fn helm_installs(calls: &[Vec<String>]) -> Vec<(String, String, String, String)>
 
 #[test]
 fn an_upgrade_stage_installs_each_release_at_its_own_version_through_the_real_charts() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     if !common::judge_available("sops", "the install decrypts with the real sops") {
         return;
     }

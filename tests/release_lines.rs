@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mesh_render::check::schema::{Mode, SchemaCatalog, SchemaError, parse_documents};
@@ -40,27 +40,6 @@ fn chart_sets() -> Vec<IstioVersion> {
         .collect();
     found.sort();
     found
-}
-
-/// The real Helm binaries, or `None` outside CI when they are not installed.
-fn helms() -> Option<Vec<PathBuf>> {
-    let dir = std::env::var_os("MESH_RENDER_HELM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo_root().join("target/test-tools/helm"));
-    let found: Vec<PathBuf> = ["helm3", "helm4"].iter().map(|h| dir.join(h)).collect();
-    if found.iter().all(|h| h.is_file()) {
-        return Some(found);
-    }
-    assert!(
-        !common::in_ci(),
-        "Helm 3 and 4 are required in CI at {} (scripts/test.sh installs them)",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED outside CI: no Helm at {}; scripts/test.sh installs it",
-        dir.display()
-    );
-    None
 }
 
 /// The two meshes each release is rendered with: the example, and the dedicated topology (with
@@ -262,7 +241,7 @@ fn every_known_line_has_a_chart_set_to_be_judged_by() {
 
 #[test]
 fn every_values_file_of_every_release_renders_through_its_charts_with_helm_3_and_4() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     let catalog = SchemaCatalog::open(common::shared().join("schemas")).unwrap();
     let mut without_schema = BTreeSet::new();
     for version in chart_sets() {

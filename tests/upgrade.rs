@@ -19,27 +19,6 @@ use mesh_render::gitops::{self, StepSource};
 use mesh_render::model::{Model, SecretPlans};
 use serde_json::Value;
 
-/// The real Helm binaries, or `None` outside CI when they are not installed.
-fn helms() -> Option<Vec<PathBuf>> {
-    let dir = std::env::var_os("MESH_RENDER_HELM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo_root().join("target/test-tools/helm"));
-    let found: Vec<PathBuf> = ["helm3", "helm4"].iter().map(|h| dir.join(h)).collect();
-    if found.iter().all(|h| h.is_file()) {
-        return Some(found);
-    }
-    assert!(
-        !common::in_ci(),
-        "Helm 3 and 4 are required in CI at {} (scripts/test.sh installs them)",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED outside CI: no Helm at {}; scripts/test.sh installs it",
-        dir.display()
-    );
-    None
-}
-
 fn helm_template(
     helm: &Path,
     chart: &Path,
@@ -310,7 +289,7 @@ fn every_stage(from: &str, to: &str, old: &str, helms: &[PathBuf]) -> String {
 
 #[test]
 fn the_seeds_1_26_0_moves_to_1_28_10_then_1_30_3_stage_by_stage_through_the_real_charts() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     let seed = common::with_release_defaults("1.26.0");
     let on_1_28 = every_stage(&seed, "1.28.10", "istiod", &helms);
     every_stage(&on_1_28, "1.30.3", "istiod-1-28-10", &helms);
@@ -318,7 +297,7 @@ fn the_seeds_1_26_0_moves_to_1_28_10_then_1_30_3_stage_by_stage_through_the_real
 
 #[test]
 fn a_revisioned_dedicated_1_28_10_moves_to_1_30_3_stage_by_stage_through_the_real_charts() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     let dedicated =
         common::dedicated_mesh().replacen("  # revision: 1-26-0\n", "  revision: 1-28-10\n", 1);
     let from = common::with_release_defaults_of(&dedicated, "1.28.10");
@@ -327,7 +306,7 @@ fn a_revisioned_dedicated_1_28_10_moves_to_1_30_3_stage_by_stage_through_the_rea
 
 #[test]
 fn a_move_stage_goes_cluster_by_cluster() {
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     let seed = common::with_release_defaults("1.26.0");
     let text =
         config::edit::set_upgrade(&seed, "1.28.10", "move-default", &["kt-k2p"], "test").unwrap();
@@ -465,7 +444,7 @@ fn the_reader_roles_of_the_upgrade_paths_differ_only_as_known() {
     // reader ClusterRole until their own install-new is synced (which brings the new role, see
     // `judge`): only then does move-default let the new istiod serve proxies. The differences
     // are known; any other is new and must be looked at.
-    let Some(helms) = helms() else { return };
+    let Some(helms) = common::helms() else { return };
     let rules = |version: &str| -> Vec<Value> {
         let dir = tempfile::tempdir().unwrap();
         let values = dir.path().join("v.yaml");

@@ -115,15 +115,7 @@ pub(super) fn upgrade(args: &UpgradeArgs, env: &Env, wait: Duration) -> Result<(
 }
 
 fn parse_version(text: &str) -> Result<IstioVersion, CommandError> {
-    let parts: Vec<Option<u32>> = text.split('.').map(|s| s.parse().ok()).collect();
-    match parts.as_slice() {
-        [Some(major), Some(minor), Some(patch)] => Ok(IstioVersion {
-            major: *major,
-            minor: *minor,
-            patch: *patch,
-        }),
-        _ => Err(CommandError::UpgradeVersion {
-            text: text.to_owned(),
-        }),
-    }
+    IstioVersion::parse(text).ok_or_else(|| CommandError::UpgradeVersion {
+        text: text.to_owned(),
+    })
 }

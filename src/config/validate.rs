@@ -59,6 +59,7 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
     };
     let version = istio_version(
         &mut p,
+        "istio.version",
         &spec.istio.version,
         spec.istio.allow_unknown_version,
     );
@@ -79,21 +80,8 @@ pub(super) fn validate(spec: MeshSpec) -> Result<Mesh, Vec<Problem>> {
         .istio
         .upgrade
         .as_ref()
-        .and_then(|u| {
-            let v: Vec<u32> =
-                u.to.value
-                    .split('.')
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-            match v.as_slice() {
-                [major, minor, patch] => releases::line_of(&IstioVersion {
-                    major: *major,
-                    minor: *minor,
-                    patch: *patch,
-                }),
-                _ => None,
-            }
-        })
+        .and_then(|u| IstioVersion::parse(&u.to.value))
+        .and_then(|to| releases::line_of(&to))
         .unwrap_or(release);
     let upstream = upstream(&mut p, &spec.upstream, crds_release);
     let gateways = match (spec.gateway.topology, ingress_gateway) {
@@ -333,7 +321,7 @@ fn upgrade(
     use crate::upgrade::{self, Stage};
     let spec = spec?;
     let before = p.0.len();
-    let to = istio_version(p, &spec.to, false).map(|(v, _, _)| v);
+    let to = istio_version(p, "istio.upgrade.to", &spec.to, false).map(|(v, _, _)| v);
     let to = to.and_then(|to| match upgrade::check_path(version, revision, &to) {
         Ok(release) => Some((to, release)),
         Err(e) => {
@@ -406,32 +394,26 @@ fn upgrade(
 /// `allow_unknown` and a line newer than the table, the newest line's).
 fn istio_version(
     p: &mut Problems,
+    field: &str,
     text: &Text,
     allow_unknown: bool,
 ) -> Option<(IstioVersion, &'static ReleaseLine, bool)> {
     let newest = releases::newest_supported();
     let known = releases::known_lines();
     let fix = format!("use a patch of a known release line ({known}), e.g. {newest}");
-    let parts: Vec<Option<u32>> = text.value.split('.').map(|s| s.parse().ok()).collect();
-    let version = match parts.as_slice() {
-        [Some(a), Some(b), Some(c)] => IstioVersion {
-            major: *a,
-            minor: *b,
-            patch: *c,
-        },
-        _ => {
-            p.push(
-                "istio.version",
-                Some(text),
-                format!(
-                    "{:?} is not an Istio release version (MAJOR.MINOR.PATCH)",
-                    text.value
-                ),
-                fix,
-            );
-            return None;
-        }
+    let Some(version) = IstioVersion::parse(&text.value) else {
+        p.push(
+            field,
+            Some(text),
+            format!(
+                "{:?} is not an Istio release version (MAJOR.MINOR.PATCH)",
+                text.value
+            ),
+            fix,
+        );
+        return None;
     };
+
     if let Some(row) = releases::line_of(&version) {
         return Some((version, row, false));
     }
@@ -441,13 +423,13 @@ fn istio_version(
         return Some((version, last, true));
     }
     p.push(
-        "istio.version",
+        field,
         Some(text),
         format!(
             "unknown Istio release line {}.{} ({version}): mesh-render knows {known}",
             version.major, version.minor
         ),
-        if newer {
+        if newer && field == "istio.version" {
             format!(
                 "{fix}; or, to render a newer line with {}'s facts (chart values, hub, Gateway API), set `istio.allowUnknownVersion: true`",
                 last.name()

@@ -178,18 +178,9 @@ pub fn steps(_model: &Model, cluster: &ClusterPlan) -> Vec<Step> {
 /// (Istio 1.26.0 to 1.26.3, istio/istio#57354, as the release table says): those releases are
 /// installed with schema validation off.
 pub fn gateway_schema_validation_breaks(istio_version: &str) -> bool {
-    let mut parts = istio_version.split('.').map(|p| p.parse::<u32>().ok());
-    let (Some(Some(major)), Some(Some(minor)), Some(Some(patch))) =
-        (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let version = crate::config::IstioVersion {
-        major,
-        minor,
-        patch,
-    };
-    crate::releases::line_of(&version).is_some_and(|l| l.skips_gateway_schema(patch))
+    crate::releases::IstioVersion::parse(istio_version).is_some_and(|version| {
+        crate::releases::line_of(&version).is_some_and(|l| l.skips_gateway_schema(version.patch))
+    })
 }
 
 #[cfg(test)]

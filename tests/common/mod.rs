@@ -389,3 +389,25 @@ pub fn job_as_deployment(object: &serde_json::Value) -> serde_json::Value {
         "spec": {"selector": {"matchLabels": labels}, "template": object["spec"]["template"]},
     })
 }
+
+/// The real Helm 3 and Helm 4 binaries (`../shared/tools/install-helm.sh`, installed by
+/// scripts/test.sh), or `None` outside CI when they are not installed.
+pub fn helms() -> Option<Vec<PathBuf>> {
+    let dir = std::env::var_os("MESH_RENDER_HELM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/test-tools/helm"));
+    let found: Vec<PathBuf> = ["helm3", "helm4"].iter().map(|h| dir.join(h)).collect();
+    if found.iter().all(|h| h.is_file()) {
+        return Some(found);
+    }
+    assert!(
+        !in_ci(),
+        "Helm 3 and 4 are required in CI at {} (scripts/test.sh installs them with ../shared/tools/install-helm.sh)",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED outside CI: no Helm at {}; scripts/test.sh installs it",
+        dir.display()
+    );
+    None
+}
