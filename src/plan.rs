@@ -11,6 +11,7 @@ use crate::digest::sha256_hex;
 use crate::disk::IoError;
 use crate::record::{FileRecord, Record};
 use crate::render::{Entry, RelPath, Sealed, Tree};
+use crate::render::tree::Scope;
 
 /// What is at a path of the output directory.
 #[derive(Debug, Clone, Copy)]
@@ -127,7 +128,18 @@ pub fn plan<'t, D: OnDisk>(
     record: &Record,
     disk: &D,
 ) -> Result<Vec<(RelPath, Decision<'t>)>, IoError> {
-    let entries: Vec<(&RelPath, &Entry)> = tree.iter().collect();
+    plan_in(tree, record, disk, &Scope::All)
+}
+
+/// The plan of the paths in `scope` only: what a render would do to one cluster's files (or the
+/// shared ones), decided exactly as the whole plan decides them.
+pub fn plan_in<'t, D: OnDisk>(
+    tree: &'t Tree,
+    record: &Record,
+    disk: &D,
+    scope: &Scope,
+) -> Result<Vec<(RelPath, Decision<'t>)>, IoError> {
+    let entries: Vec<(&RelPath, &Entry)> = tree.iter_in(scope).collect();
     let mut planned: Vec<(RelPath, Decision<'t>)> = entries
         .par_iter()
         .map(|(path, entry)| {
@@ -137,7 +149,7 @@ pub fn plan<'t, D: OnDisk>(
             Ok(((*path).clone(), decision))
         })
         .collect::<Result<_, IoError>>()?;
-    for (path, recorded) in &record.files {
+    for (path, recorded) in scope.entries(&record.files) {
         let Ok(rel) = RelPath::new(path.as_str()) else {
             continue; // a record entry that is no path inside the tree: never acted on
         };
@@ -156,7 +168,8 @@ pub fn plan<'t, D: OnDisk>(
         }
     }
     for path in disk.files() {
-        if tree.entry(path).is_none()
+        if scope.contains(path)
+            && tree.entry(path).is_none()
             && record.get(path).is_none()
             && let Ok(rel) = RelPath::new(path)
         {

@@ -10,6 +10,7 @@ use super::tree::RenderedTree;
 use crate::disk::IoError;
 use crate::plan::{self, Decision, Refusal, SealReason, WriteReason};
 use crate::render::Tree;
+use crate::render::tree::Scope;
 
 /// How a file differs from what a render would write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,7 +75,16 @@ pub struct FileDiff {
 /// Every file of `disk` that a render of `expected` would change, in path order: the write
 /// plan, shown.
 pub fn compare(expected: &Tree, disk: &RenderedTree) -> Result<Vec<FileDiff>, IoError> {
-    let planned = plan::plan(expected, &disk.record, disk)?;
+    compare_in(expected, disk, &Scope::All)
+}
+
+/// [`compare`] for the paths of `scope` only (`disk` holds that part of the tree).
+pub fn compare_in(
+    expected: &Tree,
+    disk: &RenderedTree,
+    scope: &Scope,
+) -> Result<Vec<FileDiff>, IoError> {
+    let planned = plan::plan_in(expected, &disk.record, disk, scope)?;
     let text = |path: &str| {
         disk.files
             .get(path)

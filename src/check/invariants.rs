@@ -64,16 +64,34 @@ pub struct Doc {
     pub value: Value,
 }
 
-/// Everything the invariants look at, gathered by `check`.
+/// One cluster's part of the tree, as `check` reads it (one cluster at a time).
+pub struct ClusterView<'a> {
+    pub name: &'a str,
+    /// Every object its layers under `clusters/<name>/` build; `None` if it has no layer.
+    pub layers: Option<&'a [BuiltObject]>,
+    /// The documents of `values/<name>/`, `istioctl/<name>/`, `flux/<name>/`, `argocd/<name>/`.
+    pub config: &'a [Doc],
+    /// Its decrypted SOPS files, by file, when an identity was at hand.
+    pub plain: &'a BTreeMap<String, Vec<Value>>,
+}
+
+/// What one cluster's files say that the invariants across clusters need: all `check` keeps
+/// of a cluster once its files are checked.
 #[derive(Debug, Default)]
-pub struct MeshView {
-    /// Per cluster: every object its layers under `clusters/<name>/` build.
-    pub layers: BTreeMap<String, Vec<BuiltObject>>,
-    /// Per cluster: the documents of `values/<name>/`, `istioctl/<name>/`, `flux/<name>/`,
-    /// `argocd/<name>/`.
-    pub config: BTreeMap<String, Vec<Doc>>,
-    /// Decrypted SOPS files, by file, when an identity was at hand.
-    pub plain: BTreeMap<String, Vec<Value>>,
+pub struct ClusterSummary {
+    has_layers: bool,
+    /// The network its Istio namespace is labelled with, and the file that says so.
+    network: Option<(String, String)>,
+    /// (file, field, value) of every meshID and trust domain it sets.
+    mesh_ids: Vec<(String, String, String)>,
+    trust_domains: Vec<(String, String, String)>,
+    /// The clusters it holds a remote secret for.
+    remote_sources: BTreeSet<String>,
+    /// (source, file, server) of each remote secret whose server could be read.
+    servers: Vec<(String, String, String)>,
+    /// The sample workloads it runs, and whether it has the `reviews` Service.
+    placed: BTreeSet<String>,
+    with_service: bool,
 }
 
 /// A gateway as its values or IstioOperator describe it.
@@ -85,30 +103,33 @@ struct GatewayDecl {
     ports: BTreeSet<u64>,
 }
 
-/// Checks every invariant; `strict` turns pending remote secrets into errors.
-pub fn check(view: &MeshView, expected: Option<&Expected>, strict: bool, report: &mut Report) {
-    let networks = networks(view, report);
-    check_distinct_networks(&networks, report);
-    let mut mesh_ids = Vec::new();
-    let mut trust_domains = Vec::new();
-    for (cluster, docs) in &view.config {
-        let network = networks.get(cluster).map(|(_, n)| n.as_str());
+/// Checks the invariants within one cluster; `clusters` are the mesh's clusters (those with
+/// layers). Returns what the invariants across clusters need.
+pub fn check_cluster(
+    view: &ClusterView<'_>,
+    clusters: &BTreeSet<String>,
+    report: &mut Report,
+) -> ClusterSummary {
+    let cluster = view.name;
+    let mut summary = ClusterSummary {
+        has_layers: view.layers.is_some(),
+        ..ClusterSummary::default()
+    };
+    if let Some(layers) = view.layers {
+        summary.network = network(cluster, layers, report);
+    }
+    if !view.config.is_empty() {
+        let network = summary.network.as_ref().map(|(_, n)| n.as_str());
         let gateways = check_config(
             cluster,
             network,
-            docs,
-            &mut mesh_ids,
-            &mut trust_domains,
+            view.config,
+            &mut summary.mesh_ids,
+            &mut summary.trust_domains,
             report,
         );
-        check_cross_network_gateway(
-            cluster,
-            view.layers.get(cluster).map_or(&[][..], Vec::as_slice),
-            &gateways,
-            report,
-        );
-    }
-    for cluster in view.layers.keys().filter(|c| !view.config.contains_key(*c)) {
+        check_cross_network_gateway(cluster, view.layers.unwrap_or(&[]), &gateways, report);
+    } else if view.layers.is_some() {
         report.push(Finding::error(
             "invariant",
             format!("clusters/{cluster}"),
@@ -116,6 +137,39 @@ pub fn check(view: &MeshView, expected: Option<&Expected>, strict: bool, report:
             "render again: every cluster gets its istiod values",
         ));
     }
+    if let Some(layers) = view.layers {
+        remote_secrets_of(view, layers, clusters, &mut summary, report);
+        for o in layers {
+            let name = o.value["metadata"]["name"].as_str().unwrap_or("");
+            if o.value["kind"] == "Deployment" && Workload::ALL.iter().any(|w| w.name() == name) {
+                summary.placed.insert(name.to_owned());
+            }
+            if o.value["kind"] == "Service" && name == REVIEWS_SERVICE {
+                summary.with_service = true;
+            }
+        }
+    }
+    summary
+}
+
+/// Checks the invariants across clusters from each cluster's summary; `strict` turns pending
+/// remote secrets into errors.
+pub fn check_mesh(
+    summaries: &BTreeMap<String, ClusterSummary>,
+    expected: Option<&Expected>,
+    strict: bool,
+    report: &mut Report,
+) {
+    let networks: BTreeMap<String, (String, String)> = summaries
+        .iter()
+        .filter_map(|(c, s)| Some((c.clone(), s.network.clone()?)))
+        .collect();
+    check_distinct_networks(&networks, report);
+    let mesh_ids: Vec<_> = summaries.values().flat_map(|s| s.mesh_ids.clone()).collect();
+    let trust_domains: Vec<_> = summaries
+        .values()
+        .flat_map(|s| s.trust_domains.clone())
+        .collect();
     agree("global.meshID", "meshID", &mesh_ids, report);
     agree(
         "meshConfig.trustDomain",
@@ -123,47 +177,48 @@ pub fn check(view: &MeshView, expected: Option<&Expected>, strict: bool, report:
         &trust_domains,
         report,
     );
-    check_remote_secrets(view, expected, strict, report);
-    check_sample(view, expected, report);
+    check_remote_secrets(summaries, expected, strict, report);
+    check_sample(summaries, expected, report);
 }
 
-/// Each cluster's network, from the label on its Istio namespace.
-fn networks(view: &MeshView, report: &mut Report) -> BTreeMap<String, (String, String)> {
-    let mut networks = BTreeMap::new();
-    for (cluster, objects) in &view.layers {
-        let labelled: Vec<&BuiltObject> = objects
-            .iter()
-            .filter(|o| {
-                o.value["kind"] == "Namespace"
-                    && o.value["metadata"]["labels"].get(NETWORK_LABEL).is_some()
-            })
-            .collect();
-        match labelled.as_slice() {
-            [one] => match one.value["metadata"]["labels"][NETWORK_LABEL].as_str() {
-                Some(network) if !network.is_empty() => {
-                    networks.insert(cluster.clone(), (one.file.clone(), network.to_owned()));
-                }
-                _ => report.push(
-                    Finding::error("invariant", &one.file, "the network label is empty or not a string", "render again")
-                        .object(describe(&one.value))
-                        .field(format!("metadata.labels.{NETWORK_LABEL}")),
-                ),
-            },
-            [] => report.push(Finding::error(
-                "invariant",
-                format!("clusters/{cluster}"),
-                format!("no namespace of cluster {cluster} carries the {NETWORK_LABEL} label, so no istiod knows which network its endpoints are on"),
-                "render again: the Istio namespace is labelled with the cluster's network",
-            )),
-            [first, ..] => report.push(Finding::error(
-                "invariant",
-                &first.file,
-                format!("{} namespaces of cluster {cluster} carry the {NETWORK_LABEL} label", labelled.len()),
-                "keep the label on the Istio namespace only",
-            )),
-        }
+/// A cluster's network, from the label on its Istio namespace.
+fn network(
+    cluster: &str,
+    objects: &[BuiltObject],
+    report: &mut Report,
+) -> Option<(String, String)> {
+    let labelled: Vec<&BuiltObject> = objects
+        .iter()
+        .filter(|o| {
+            o.value["kind"] == "Namespace"
+                && o.value["metadata"]["labels"].get(NETWORK_LABEL).is_some()
+        })
+        .collect();
+    match labelled.as_slice() {
+        [one] => match one.value["metadata"]["labels"][NETWORK_LABEL].as_str() {
+            Some(network) if !network.is_empty() => {
+                return Some((one.file.clone(), network.to_owned()));
+            }
+            _ => report.push(
+                Finding::error("invariant", &one.file, "the network label is empty or not a string", "render again")
+                    .object(describe(&one.value))
+                    .field(format!("metadata.labels.{NETWORK_LABEL}")),
+            ),
+        },
+        [] => report.push(Finding::error(
+            "invariant",
+            format!("clusters/{cluster}"),
+            format!("no namespace of cluster {cluster} carries the {NETWORK_LABEL} label, so no istiod knows which network its endpoints are on"),
+            "render again: the Istio namespace is labelled with the cluster's network",
+        )),
+        [first, ..] => report.push(Finding::error(
+            "invariant",
+            &first.file,
+            format!("{} namespaces of cluster {cluster} carry the {NETWORK_LABEL} label", labelled.len()),
+            "keep the label on the Istio namespace only",
+        )),
     }
-    networks
+    None
 }
 
 fn check_distinct_networks(networks: &BTreeMap<String, (String, String)>, report: &mut Report) {
@@ -584,80 +639,107 @@ struct RemoteSecret<'a> {
     source: String,
 }
 
-/// Each cluster has remote secrets for exactly the others, each names its cluster consistently,
-/// and (decrypted) points at that cluster's API server.
+/// The remote secrets one cluster holds: each names its cluster consistently, is for another
+/// cluster of the mesh, and (decrypted) points at an API server, noted in `summary`.
+fn remote_secrets_of(
+    view: &ClusterView<'_>,
+    objects: &[BuiltObject],
+    clusters: &BTreeSet<String>,
+    summary: &mut ClusterSummary,
+    report: &mut Report,
+) {
+    let holder = view.name;
+    let mut found: BTreeMap<String, RemoteSecret<'_>> = BTreeMap::new();
+    for object in objects {
+        let v = &object.value;
+        let name = v["metadata"]["name"].as_str().unwrap_or("");
+        let Some(source) = name.strip_prefix(REMOTE_PREFIX) else {
+            continue;
+        };
+        if !matches!(v["kind"].as_str(), Some("Secret" | "ExternalSecret")) {
+            continue;
+        }
+        let annotation = match v["kind"].as_str() {
+            Some("ExternalSecret") => v
+                .pointer("/spec/target/template/metadata/annotations")
+                .and_then(|a| a.get(CLUSTER_ANNOTATION)),
+            _ => v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(CLUSTER_ANNOTATION)),
+        };
+        if annotation.and_then(Value::as_str) != Some(source) {
+            report.push(
+                Finding::error(
+                    "invariant",
+                    &object.file,
+                    format!("remote secret {name} is not annotated {CLUSTER_ANNOTATION}: {source}, so istiod names the cluster wrongly"),
+                    "render again",
+                )
+                .object(describe(v))
+                .field(format!("metadata.annotations.{CLUSTER_ANNOTATION}")),
+            );
+        }
+        if source == holder {
+            report.push(
+                Finding::error(
+                    "invariant",
+                    &object.file,
+                    format!("cluster {holder} holds a remote secret for itself: its istiod would watch its own API server twice"),
+                    "delete it and render again",
+                )
+                .object(describe(v)),
+            );
+        } else if !clusters.contains(source) {
+            report.push(
+                Finding::error(
+                    "invariant",
+                    &object.file,
+                    format!("remote secret for {source}, which is not a cluster of this mesh"),
+                    "delete it and render again",
+                )
+                .object(describe(v)),
+            );
+        }
+        found.insert(
+            source.to_owned(),
+            RemoteSecret {
+                object,
+                source: source.to_owned(),
+            },
+        );
+    }
+    for secret in found.values() {
+        summary.remote_sources.insert(secret.source.clone());
+        if let Some(server) = remote_server(view.plain, secret, report) {
+            summary.servers.push((
+                secret.source.clone(),
+                secret.object.file.clone(),
+                server,
+            ));
+        }
+    }
+}
+
+/// Each cluster has remote secrets for exactly the others, and every remote secret for one
+/// cluster points at its API server.
 fn check_remote_secrets(
-    view: &MeshView,
+    summaries: &BTreeMap<String, ClusterSummary>,
     expected: Option<&Expected>,
     strict: bool,
     report: &mut Report,
 ) {
-    let clusters: BTreeSet<&String> = view.layers.keys().collect();
+    let clusters: Vec<&String> = summaries
+        .iter()
+        .filter(|(_, s)| s.has_layers)
+        .map(|(c, _)| c)
+        .collect();
     let mut servers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut pending = Vec::new();
-    for (holder, objects) in &view.layers {
-        let mut found: BTreeMap<String, RemoteSecret<'_>> = BTreeMap::new();
-        for object in objects {
-            let v = &object.value;
-            let name = v["metadata"]["name"].as_str().unwrap_or("");
-            let Some(source) = name.strip_prefix(REMOTE_PREFIX) else {
-                continue;
-            };
-            if !matches!(v["kind"].as_str(), Some("Secret" | "ExternalSecret")) {
-                continue;
-            }
-            let annotation = match v["kind"].as_str() {
-                Some("ExternalSecret") => v
-                    .pointer("/spec/target/template/metadata/annotations")
-                    .and_then(|a| a.get(CLUSTER_ANNOTATION)),
-                _ => v
-                    .pointer("/metadata/annotations")
-                    .and_then(|a| a.get(CLUSTER_ANNOTATION)),
-            };
-            if annotation.and_then(Value::as_str) != Some(source) {
-                report.push(
-                    Finding::error(
-                        "invariant",
-                        &object.file,
-                        format!("remote secret {name} is not annotated {CLUSTER_ANNOTATION}: {source}, so istiod names the cluster wrongly"),
-                        "render again",
-                    )
-                    .object(describe(v))
-                    .field(format!("metadata.annotations.{CLUSTER_ANNOTATION}")),
-                );
-            }
-            if source == holder {
-                report.push(
-                    Finding::error(
-                        "invariant",
-                        &object.file,
-                        format!("cluster {holder} holds a remote secret for itself: its istiod would watch its own API server twice"),
-                        "delete it and render again",
-                    )
-                    .object(describe(v)),
-                );
-            } else if !clusters.contains(&source.to_owned()) {
-                report.push(
-                    Finding::error(
-                        "invariant",
-                        &object.file,
-                        format!("remote secret for {source}, which is not a cluster of this mesh"),
-                        "delete it and render again",
-                    )
-                    .object(describe(v)),
-                );
-            }
-            found.insert(
-                source.to_owned(),
-                RemoteSecret {
-                    object,
-                    source: source.to_owned(),
-                },
-            );
-        }
+    for holder in &clusters {
+        let summary = &summaries[*holder];
         for other in clusters
             .iter()
-            .filter(|c| c.as_str() != holder.as_str() && !found.contains_key(c.as_str()))
+            .filter(|c| **c != *holder && !summary.remote_sources.contains(c.as_str()))
         {
             let credentialed =
                 expected.is_some_and(|e| e.with_credentials.contains(other.as_str()));
@@ -672,13 +754,11 @@ fn check_remote_secrets(
                 pending.push(format!("{other} for {holder}"));
             }
         }
-        for secret in found.values() {
-            if let Some(server) = remote_server(view, secret, report) {
-                servers
-                    .entry(secret.source.clone())
-                    .or_default()
-                    .push((secret.object.file.clone(), server));
-            }
+        for (source, file, server) in &summary.servers {
+            servers
+                .entry(source.clone())
+                .or_default()
+                .push((file.clone(), server.clone()));
         }
     }
     if !pending.is_empty() {
@@ -735,7 +815,7 @@ fn check_remote_secrets(
 
 /// The API server a remote secret points at, from its decrypted (or templated) kubeconfig.
 fn remote_server(
-    view: &MeshView,
+    plain: &BTreeMap<String, Vec<Value>>,
     secret: &RemoteSecret<'_>,
     report: &mut Report,
 ) -> Option<String> {
@@ -747,7 +827,7 @@ fn remote_server(
             "spec.target.template.data",
         ),
         _ => {
-            let docs = view.plain.get(&secret.object.file)?;
+            let docs = plain.get(&secret.object.file)?;
             let doc = docs
                 .iter()
                 .find(|d| d["metadata"]["name"] == v["metadata"]["name"])?;
@@ -816,21 +896,21 @@ fn remote_server(
 
 /// The sample runs where the description places it; without a description, every reviews version
 /// and sleep run somewhere, and each cluster running the sample has the `reviews` Service.
-fn check_sample(view: &MeshView, expected: Option<&Expected>, report: &mut Report) {
-    let mut placed: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    let mut with_service = BTreeSet::new();
-    for (cluster, objects) in &view.layers {
-        let entry = placed.entry(cluster).or_default();
-        for o in objects {
-            let name = o.value["metadata"]["name"].as_str().unwrap_or("");
-            if o.value["kind"] == "Deployment" && Workload::ALL.iter().any(|w| w.name() == name) {
-                entry.insert(name.to_owned());
-            }
-            if o.value["kind"] == "Service" && name == REVIEWS_SERVICE {
-                with_service.insert(cluster.as_str());
-            }
-        }
-    }
+fn check_sample(
+    summaries: &BTreeMap<String, ClusterSummary>,
+    expected: Option<&Expected>,
+    report: &mut Report,
+) {
+    let placed: BTreeMap<&str, &BTreeSet<String>> = summaries
+        .iter()
+        .filter(|(_, s)| s.has_layers)
+        .map(|(c, s)| (c.as_str(), &s.placed))
+        .collect();
+    let with_service: BTreeSet<&str> = summaries
+        .iter()
+        .filter(|(_, s)| s.with_service)
+        .map(|(c, _)| c.as_str())
+        .collect();
     match expected {
         Some(expected) => {
             for (cluster, running) in &placed {
@@ -839,7 +919,7 @@ fn check_sample(view: &MeshView, expected: Option<&Expected>, report: &mut Repor
                     .get(*cluster)
                     .cloned()
                     .unwrap_or_default();
-                if *running != wanted {
+                if **running != wanted {
                     let show = |s: &BTreeSet<String>| {
                         if s.is_empty() {
                             "nothing".to_owned()
@@ -857,7 +937,7 @@ fn check_sample(view: &MeshView, expected: Option<&Expected>, report: &mut Repor
             }
         }
         None => {
-            let all: BTreeSet<&String> = placed.values().flatten().collect();
+            let all: BTreeSet<&String> = placed.values().flat_map(|p| p.iter()).collect();
             if all.is_empty() {
                 return;
             }

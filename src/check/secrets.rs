@@ -246,15 +246,15 @@ pub fn failure_class(code: i32) -> &'static str {
     }
 }
 
-/// Each decrypted `cacerts`: the chain verifies against its root, every cluster trusts the same
-/// bundle, and no CA expires within the window.
+/// Each decrypted `cacerts`: the chain verifies against its root and no CA expires within the
+/// window; its root bundle is added to `bundles` (by file) for [`check_bundles`].
 pub fn check_cacerts(
     plain: &BTreeMap<String, Vec<Value>>,
     warning_days: i64,
     now: ::time::OffsetDateTime,
+    bundles: &mut BTreeMap<String, String>,
     report: &mut Report,
 ) {
-    let mut bundles: BTreeMap<String, String> = BTreeMap::new();
     for (path, docs) in plain {
         for doc in docs {
             if doc["kind"] != "Secret" || doc["metadata"]["name"] != CACERTS_SECRET {
@@ -336,6 +336,10 @@ pub fn check_cacerts(
             }
         }
     }
+}
+
+/// Every cluster's cacerts trusts the same root bundle.
+pub fn check_bundles(bundles: &BTreeMap<String, String>, report: &mut Report) {
     let distinct: std::collections::BTreeSet<&String> = bundles.values().collect();
     if distinct.len() > 1 {
         let files: Vec<&String> = bundles.keys().collect();
@@ -450,7 +454,7 @@ mod tests {
     fn report_for(doc: Value, warning_days: i64) -> Report {
         let mut report = Report::default();
         let plain = BTreeMap::from([("c.sops.yaml".to_owned(), vec![doc])]);
-        check_cacerts(&plain, warning_days, now(), &mut report);
+        check_cacerts(&plain, warning_days, now(), &mut BTreeMap::new(), &mut report);
         report
     }
 

@@ -30,8 +30,12 @@ pub fn check_unlisted(tree: &RenderedTree, listed: &BTreeSet<String>, report: &m
 
 /// Symlinks (never followed: in a pull request one can point anywhere, a key included) and other
 /// special files have no place in a rendered tree.
-pub fn check_special(tree: &RenderedTree, report: &mut Report) {
-    if tree.journal {
+pub fn check_special(
+    special: &BTreeMap<String, &'static str>,
+    journal: bool,
+    report: &mut Report,
+) {
+    if journal {
         report.push(Finding::error(
             "structure",
             crate::record::JOURNAL_FILE,
@@ -39,7 +43,7 @@ pub fn check_special(tree: &RenderedTree, report: &mut Report) {
             "run mesh-render again (it completes the interrupted render), then commit the result",
         ));
     }
-    for (path, what) in &tree.special {
+    for (path, what) in special {
         report.push(Finding::error(
             "structure",
             path,
@@ -59,20 +63,20 @@ pub struct Step {
     pub dir: String,
 }
 
-/// The GitOps roots of the tree, by cluster: the Flux Kustomizations under `flux/<cluster>/` and
-/// the Argo CD Applications under `argocd/<cluster>/`, each with the directory it applies.
-/// Without GitOps wiring, each cluster's layers are its steps (applied with `kubectl apply -k`).
+/// The GitOps roots of the clusters `docs` hold, by cluster: the Flux Kustomizations under
+/// `flux/<cluster>/` and the Argo CD Applications under `argocd/<cluster>/`, each with the
+/// directory (of `dirs`, the tree's kustomization directories) it applies. A cluster without
+/// GitOps wiring has its layers as its steps (applied with `kubectl apply -k`).
 pub fn roots(
-    tree: &RenderedTree,
+    dirs: &BTreeSet<&str>,
     docs: &Docs,
     repository_path: Option<&str>,
     report: &mut Report,
 ) -> BTreeMap<String, Vec<Step>> {
     let mut roots: BTreeMap<String, Vec<Step>> = BTreeMap::new();
-    let dirs: BTreeSet<&str> = tree
-        .files
+    let clusters: BTreeSet<&str> = docs
         .keys()
-        .filter_map(|p| p.strip_suffix("/kustomization.yaml"))
+        .filter_map(|f| crate::render::tree::cluster_of(f))
         .collect();
     for (file, objects) in docs {
         let mut parts = file.split('/');
@@ -99,7 +103,7 @@ pub fn roots(
                 continue;
             };
             let name = object["metadata"]["name"].as_str().unwrap_or("").to_owned();
-            match in_tree(path, repository_path, &dirs) {
+            match in_tree(path, repository_path, dirs) {
                 Some(dir) => roots.entry(cluster.to_owned()).or_default().push(Step { file: file.clone(), name, dir }),
                 None => report.push(
                     Finding::error(
@@ -114,19 +118,17 @@ pub fn roots(
             }
         }
     }
-    if roots.is_empty() {
-        for dir in &dirs {
-            let mut parts = dir.split('/');
-            if let (Some("clusters"), Some(cluster), Some(_)) =
-                (parts.next(), parts.next(), parts.next())
-            {
-                let readme = format!("clusters/{cluster}/README.md");
-                roots.entry(cluster.to_owned()).or_default().push(Step {
-                    file: readme,
-                    name: (*dir).to_owned(),
-                    dir: (*dir).to_owned(),
-                });
-            }
+    for cluster in clusters {
+        if roots.contains_key(cluster) {
+            continue;
+        }
+        let layers = format!("clusters/{cluster}/");
+        for dir in dirs.iter().filter(|d| d.starts_with(&layers)) {
+            roots.entry(cluster.to_owned()).or_default().push(Step {
+                file: format!("clusters/{cluster}/README.md"),
+                name: (*dir).to_owned(),
+                dir: (*dir).to_owned(),
+            });
         }
     }
     roots
@@ -159,9 +161,9 @@ fn in_tree(path: &str, repository_path: Option<&str>, dirs: &BTreeSet<&str>) -> 
 
 /// In each root, each directory is applied once and each object by one step only: two owners of
 /// one object fight over it (and pruning by one deletes what the other applies).
-pub fn check_roots(
+pub fn check_roots<'b>(
     roots: &BTreeMap<String, Vec<Step>>,
-    built: &BTreeMap<String, Vec<BuiltObject>>,
+    built: impl Fn(&str) -> Option<&'b [BuiltObject]>,
     report: &mut Report,
 ) {
     for (cluster, steps) in roots {
@@ -180,7 +182,7 @@ pub fn check_roots(
                 ));
                 continue;
             }
-            for object in built.get(&step.dir).into_iter().flatten() {
+            for object in built(&step.dir).into_iter().flatten() {
                 let id = identity(&object.value);
                 if let Some((other, _)) = owner.get(&id) {
                     report.push(

@@ -1,5 +1,7 @@
-//! A rendered tree read back from disk: its files, its render record, and its kustomizations
-//! resolved in-process (the subset mesh-render writes: local resources and KSOPS generators).
+//! A rendered tree read back from disk: its paths and render record first ([`TreeIndex`]), then
+//! the files of one scope at a time (a cluster's own, or the shared ones: a fleet's tree is too
+//! large to hold at once), and its kustomizations resolved in-process (the subset mesh-render
+//! writes: local resources and KSOPS generators).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -10,10 +12,10 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::report::{Finding, Report};
-use crate::disk::IoError;
+use crate::disk::{Blocked, Confined, IoError};
 use crate::plan::{OnDisk, Seen};
 use crate::record::{JOURNAL_FILE, RECORD_FILE, Record};
-use crate::render::tree::join_entry;
+use crate::render::tree::{Scope, cluster_of, join_entry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
@@ -27,6 +29,20 @@ pub enum TreeError {
     },
     #[error("{} is not a render record: {message}\n  fix: restore it from version control, or render again", .path.display())]
     BadRecord { path: PathBuf, message: String },
+    #[error(transparent)]
+    Disk(#[from] IoError),
+}
+
+/// A rendered tree's paths and record, without the files' bytes.
+#[derive(Debug)]
+pub struct TreeIndex {
+    pub root: PathBuf,
+    /// Every regular file (but the record and the journal), by path relative to the root.
+    pub paths: BTreeMap<String, ()>,
+    pub record: Arc<Record>,
+    /// What is neither a file nor a directory, by path, with what it is.
+    pub special: Arc<BTreeMap<String, &'static str>>,
+    pub journal: bool,
 }
 
 /// A rendered tree on disk.
@@ -35,13 +51,13 @@ pub struct RenderedTree {
     pub root: PathBuf,
     /// Every file (but the record), by path relative to the root.
     pub files: BTreeMap<String, Vec<u8>>,
-    /// Its render record, read as the writer reads it.
-    pub record: Record,
+    /// Its render record, read as the writer reads it (the whole tree's).
+    pub record: Arc<Record>,
     /// The files that are SOPS files (valid `sops` metadata), found once for every check.
     pub sops_files: BTreeSet<String>,
     /// What is neither a file nor a directory (symlinks, never followed; FIFOs, devices), by
-    /// path, with what it is.
-    pub special: BTreeMap<String, &'static str>,
+    /// path, with what it is (the whole tree's).
+    pub special: Arc<BTreeMap<String, &'static str>>,
     /// A render's journal is there: it was interrupted mid-commit.
     pub journal: bool,
 }
@@ -85,7 +101,8 @@ impl OnDisk for RenderedTree {
     }
 }
 
-impl RenderedTree {
+impl TreeIndex {
+    /// Reads the record and walks the tree at `root`, reading no file but the record.
     pub fn open(root: &Path) -> Result<Self, TreeError> {
         let record_path = root.join(RECORD_FILE);
         if fs::symlink_metadata(&record_path).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -110,11 +127,69 @@ impl RenderedTree {
             path: record_path.clone(),
             message: e.0,
         })?;
-        let mut files = BTreeMap::new();
+        let mut paths = BTreeMap::new();
         let mut special = BTreeMap::new();
-        walk(root, root, &mut files, &mut special)?;
-        files.remove(RECORD_FILE);
-        let journal = files.remove(JOURNAL_FILE).is_some();
+        walk(root, root, &mut paths, &mut special)?;
+        paths.remove(RECORD_FILE);
+        let journal = paths.remove(JOURNAL_FILE).is_some();
+        Ok(TreeIndex {
+            root: root.to_owned(),
+            paths,
+            record: Arc::new(record),
+            special: Arc::new(special),
+            journal,
+        })
+    }
+
+    /// The clusters that own files, in order.
+    pub fn clusters(&self) -> Vec<String> {
+        let mut clusters: Vec<String> = self
+            .paths
+            .keys()
+            .filter_map(|p| cluster_of(p))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        clusters.sort();
+        clusters
+    }
+
+    /// Every directory of the tree holding a kustomization.
+    pub fn kustomization_dirs(&self) -> BTreeSet<&str> {
+        self.paths
+            .keys()
+            .filter_map(|p| p.strip_suffix("/kustomization.yaml"))
+            .collect()
+    }
+
+    /// The files of `scope`, read (in parallel), never through a symlink.
+    pub fn load(&self, scope: &Scope) -> Result<RenderedTree, TreeError> {
+        let confined = Confined::new(&self.root);
+        let paths: Vec<&String> = scope.entries(&self.paths).map(|(p, _)| p).collect();
+        let read: Vec<(String, Result<Option<Vec<u8>>, Blocked>)> = paths
+            .par_iter()
+            .map(|path| Ok(((*path).clone(), confined.read(path)?)))
+            .collect::<Result<_, IoError>>()?;
+        let mut files = BTreeMap::new();
+        let mut special = BTreeMap::clone(&self.special);
+        for (path, bytes) in read {
+            match bytes {
+                Ok(Some(bytes)) => {
+                    files.insert(path, bytes);
+                }
+                // Replaced while read (no render runs: `check` holds the tree's lock).
+                Ok(None) => {}
+                Err(_) => {
+                    special.insert(path, SYMLINK);
+                }
+            }
+        }
+        let special = if special.len() == self.special.len() {
+            Arc::clone(&self.special)
+        } else {
+            Arc::new(special)
+        };
         let sops_files = files
             .par_iter()
             .filter(|(_, bytes)| {
@@ -123,13 +198,20 @@ impl RenderedTree {
             .map(|(path, _)| path.clone())
             .collect();
         Ok(RenderedTree {
-            root: root.to_owned(),
+            root: self.root.clone(),
             files,
-            record,
+            record: Arc::clone(&self.record),
             sops_files,
             special,
-            journal,
+            journal: self.journal,
         })
+    }
+}
+
+impl RenderedTree {
+    /// The whole tree, read at once (a small tree, or a test's).
+    pub fn open(root: &Path) -> Result<Self, TreeError> {
+        TreeIndex::open(root)?.load(&Scope::All)
     }
 
     pub fn text(&self, path: &str) -> Option<&str> {
@@ -281,12 +363,12 @@ impl RenderedTree {
     }
 }
 
-/// Every regular file under `dir`, read; directories entered; symlinks (never followed) and
+/// Every regular file under `dir`; directories entered; symlinks (never followed) and
 /// other special files noted in `special`.
 fn walk(
     root: &Path,
     dir: &Path,
-    files: &mut BTreeMap<String, Vec<u8>>,
+    files: &mut BTreeMap<String, ()>,
     special: &mut BTreeMap<String, &'static str>,
 ) -> Result<(), TreeError> {
     let entries = fs::read_dir(dir).map_err(|source| TreeError::Io {
@@ -312,11 +394,7 @@ fn walk(
         } else if kind.is_dir() {
             walk(root, &path, files, special)?;
         } else if kind.is_file() {
-            let bytes = fs::read(&path).map_err(|source| TreeError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            files.insert(rel, bytes);
+            files.insert(rel, ());
         } else {
             special.insert(rel, "not a regular file");
         }

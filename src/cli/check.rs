@@ -13,15 +13,18 @@ use super::failure::CommandError;
 use super::locks;
 use super::render::{apply_target, recorded_target};
 use crate::check::drift::Why;
-use crate::check::{self, Expected, Finding, RenderedTree, Report, drift, schema::SchemaCatalog};
+use crate::check::{
+    self, Expected, Finding, RenderedTree, Report, TreeIndex, drift, schema::SchemaCatalog,
+};
 use crate::config::{Mesh, Origin};
-use crate::disk::{self, LockMode};
+use crate::disk::LockMode;
 use crate::env::Env;
-use crate::facts::{self, FactGroup};
+use crate::facts;
 use crate::model::{Model, WarningKind};
 use crate::output;
 use crate::pki::store::Change;
 use crate::plan::SealReason;
+use crate::render::tree::Scope;
 use crate::render::{self, Entry, RelPath, Sealed, Tree};
 use crate::seal::verify::{self, Verdict};
 use crate::seal::{self, MeshSealer, Mode, Resolved};
@@ -68,24 +71,26 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
         )
     };
     let now = edge::now();
-    let mut against = match loaded {
+    let against = match loaded {
         Some(loaded) => {
             let target = recorded_target(&args.out, args.target, &loaded.0)?;
             Some(InMemory::render(loaded, target, env)?)
         }
         None => None,
     };
-    let (identities, identity_notes) = match &mut against {
-        Some(a) => (a.resolved.identities.take(), Vec::new()),
-        None => match named {
-            Some((mesh, origin)) => (
-                seal::resolve(&mesh, &origin, env, Mode::Inspect)?.identities,
-                Vec::new(),
-            ),
-            None => implicit_identities(env)?,
-        },
+    let (own_identities, identity_notes) = match (&against, named) {
+        (Some(_), _) => (None, Vec::new()),
+        (None, Some((mesh, origin))) => (
+            seal::resolve(&mesh, &origin, env, Mode::Inspect)?.identities,
+            Vec::new(),
+        ),
+        (None, None) => implicit_identities(env)?,
     };
-    let used = identities.as_ref().map(|ids| ids.sources().join(", "));
+    let identities = match &against {
+        Some(a) => a.resolved.identities.as_ref(),
+        None => own_identities.as_ref(),
+    };
+    let used = identities.map(|ids| ids.sources().join(", "));
     let options = check::Options {
         schemas,
         identities,
@@ -96,16 +101,21 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
             .map_or(90, |a| a.mesh.pki.expiry_warning_days),
         now,
     };
-    let (mut report, decrypted) = check::run_decrypting(&args.out, &options)?;
-    if let Some(against) = &mut against {
-        against.resolved.identities = options.identities;
-        let wanted = match (args.verify_secrets, args.no_verify_secrets) {
-            (true, _) => VerifySecrets::Yes,
-            (_, true) => VerifySecrets::No,
-            _ => VerifySecrets::Auto,
-        };
-        against.verify_secrets(&args.out, wanted, &decrypted, now, &mut report)?;
-    }
+    let mut report = match &against {
+        Some(against) => {
+            let wanted = match (args.verify_secrets, args.no_verify_secrets) {
+                (true, _) => VerifySecrets::Yes,
+                (_, true) => VerifySecrets::No,
+                _ => VerifySecrets::Auto,
+            };
+            let hook = AgainstRender::new(against, wanted, now)?;
+            let mut report = check::run_with(&args.out, &options, &hook)?;
+            hook.finish(&mut report);
+            against.add_pki_drift(&args.out, &mut report)?;
+            report
+        }
+        None => check::run(&args.out, &options)?,
+    };
     if let Some(used) = used {
         report.note(format!(
             "SOPS files decrypted with the identities of {used}"
@@ -118,7 +128,6 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
         if let Some((problem, fix)) = super::worktree::misplaced(&args.out, &against.mesh) {
             report.push(Finding::error("structure", ".", problem, fix));
         }
-        against.add_drift(&args.out, &mut report)?;
         for warning in against
             .model
             .warnings
@@ -165,13 +174,27 @@ pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome
     let _held = read_locks(Some(&loaded), &args.out, env, wait)?;
     let target = recorded_target(&args.out, args.target, &loaded.0)?;
     let rendered = InMemory::render(loaded, target, env)?;
-    let disk = open_or_empty(&args.out)?;
-    let diffs = drift::compare(&rendered.tree, &disk)?;
-    let security = match &disk.record.trust {
+    // One part of the tree at a time: a fleet's tree is not held at once.
+    let index = open_or_empty(&args.out)?;
+    let mut scopes = vec![Scope::Shared];
+    let mut clusters = index.clusters();
+    clusters.extend(rendered.model.clusters.iter().map(|c| c.name.to_string()));
+    clusters.sort();
+    clusters.dedup();
+    scopes.extend(clusters.into_iter().map(Scope::Cluster));
+    let (mut diffs, mut per_file) = (Vec::new(), Vec::new());
+    for scope in &scopes {
+        let part = index.load(scope)?;
+        let changed = drift::compare_in(&rendered.tree, &part, scope)?;
+        per_file.extend(rendered.fact_changes(&part, &changed));
+        diffs.extend(changed);
+    }
+    diffs.sort_by(|a, b| a.path.cmp(&b.path));
+    let facts = facts::group(per_file);
+    let security = match &index.record.trust {
         Some(was) => rendered.resolved.trust(&rendered.mesh).changes_from(was),
         None => Vec::new(),
     };
-    let facts = rendered.fact_changes(&disk, &diffs);
     match args.format {
         Format::Text => {
             let mut text = String::new();
@@ -226,15 +249,14 @@ pub(super) fn template(args: &TemplateArgs, env: &Env, wait: Duration) -> Result
 }
 
 /// The tree at `out`, or an empty one if nothing has been rendered there yet.
-fn open_or_empty(out: &Path) -> Result<RenderedTree, Failure> {
+fn open_or_empty(out: &Path) -> Result<TreeIndex, Failure> {
     if out.exists() {
-        Ok(RenderedTree::open(out)?)
+        Ok(TreeIndex::open(out)?)
     } else {
-        Ok(RenderedTree {
+        Ok(TreeIndex {
             root: out.to_owned(),
-            files: Default::default(),
+            paths: Default::default(),
             record: Default::default(),
-            sops_files: Default::default(),
             special: Default::default(),
             journal: false,
         })
@@ -285,12 +307,16 @@ impl InMemory {
         })
     }
 
-    /// How the clear facts of the sealed files a render would seal again change: what each
-    /// file on disk states (a claim, read without a key) against what this render would state
-    /// (from public inputs), grouped by change, security-relevant first.
-    fn fact_changes(&self, disk: &RenderedTree, diffs: &[drift::FileDiff]) -> Vec<FactGroup> {
+    /// How the clear facts of the sealed files a render would seal again change, by file: what
+    /// each file on disk states (a claim, read without a key) against what this render would
+    /// state (from public inputs).
+    fn fact_changes(
+        &self,
+        disk: &RenderedTree,
+        diffs: &[drift::FileDiff],
+    ) -> Vec<(String, Vec<facts::FactChange>)> {
         let sealer = MeshSealer::new(&self.resolved, edge::now());
-        let per_file = diffs
+        diffs
             .iter()
             .filter(|d| d.sealed && d.change == drift::Change::Modified)
             .filter_map(|d| {
@@ -303,134 +329,8 @@ impl InMemory {
                     serde_saphyr::from_slice(on_disk).unwrap_or(serde_json::Value::Null);
                 let (before, _) = facts::claimed(&doc);
                 Some((d.path.clone(), facts::changes(&before, &after)))
-            });
-        facts::group(per_file)
-    }
-
-    /// Proves every sealed file of the tree that decrypted by comparing it with what this
-    /// render would seal; with no admin identity at hand, says that sealed files were checked
-    /// against the render record only.
-    fn verify_secrets(
-        &self,
-        out: &Path,
-        wanted: VerifySecrets,
-        decrypted: &check::Decrypted,
-        now: time::OffsetDateTime,
-        report: &mut Report,
-    ) -> Result<(), Failure> {
-        let admins: Vec<String> = self
-            .resolved
-            .admins
-            .recipients()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let sealed: Vec<(&RelPath, &Sealed)> = self
-            .tree
-            .iter()
-            .filter_map(|(path, entry)| match entry {
-                Entry::Sealed(sealed) => Some((path, sealed)),
-                Entry::Text(_) => None,
             })
-            .collect();
-        // Keyless: every sealed file's clear recipient list names an admin.
-        let confined = disk::Confined::new(out);
-        let on_disk: Vec<(&RelPath, Option<Vec<String>>)> = sealed
-            .par_iter()
-            .filter_map(|(path, _)| {
-                let bytes = confined.read(path.as_str()).ok()?.ok()??;
-                let text = String::from_utf8(bytes).ok()?;
-                let recipients = sops::metadata(&text)
-                    .ok()
-                    .map(|m| m.recipients().iter().map(ToString::to_string).collect());
-                Some((*path, recipients))
-            })
-            .collect();
-        if self.resolved.admins.known() {
-            for (path, recipients) in &on_disk {
-                if let Some(recipients) = recipients
-                    && !recipients.iter().any(|r| admins.contains(r))
-                {
-                    report.push(Finding::error(
-                        "secret",
-                        path.as_str(),
-                        "none of its recipients is an admin of this mesh (secrets.admins): it was not sealed by this mesh's render",
-                        "render with an admin identity to seal it again; find who wrote it",
-                    ));
-                }
-            }
-        }
-        let admin_at_hand = self.resolved.identities.as_ref().is_some_and(|ids| {
-            ids.recipients()
-                .iter()
-                .any(|r| admins.contains(&r.to_string()))
-        });
-        match (wanted, admin_at_hand) {
-            (VerifySecrets::No, _) => {
-                report.note("sealed files were checked against the render record only (--no-verify-secrets)");
-                return Ok(());
-            }
-            (VerifySecrets::Yes, false) => {
-                return Err(CommandError::VerifyNeedsAdmin.into());
-            }
-            (VerifySecrets::Auto, false) => {
-                report.note("no admin identity at hand: sealed files were checked against the render record only, not proven by their plaintext");
-                return Ok(());
-            }
-            _ => {}
-        }
-        let sealer = MeshSealer::new(&self.resolved, now);
-        let verdicts: Vec<(&RelPath, Result<Verdict, String>)> = sealed
-            .par_iter()
-            .filter_map(|(path, sealed)| {
-                let docs = decrypted.get(path.as_str())?;
-                let doc = docs.first()?;
-                let verdict = sealer
-                    .expected(sealed)
-                    .map(|expected| verify::compare(&expected, doc))
-                    .map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned());
-                Some((*path, verdict))
-            })
-            .collect();
-        let (mut proven, mut unverified) = (0, Vec::new());
-        for (path, verdict) in verdicts {
-            match verdict {
-                Ok(Verdict::Proven) => proven += 1,
-                Ok(Verdict::Unverified { why }) => unverified.push(format!("{path} ({why})")),
-                Err(why) => unverified.push(format!("{path} ({why})")),
-                Ok(Verdict::Differs(fields)) => report.push(Finding::error(
-                    "secret",
-                    path.as_str(),
-                    format!(
-                        "decrypts to something other than what mesh.yaml and pki/ seal: {} differ{}",
-                        fields.join(", "),
-                        if fields.len() == 1 { "s" } else { "" }
-                    ),
-                    "render with an admin identity to seal it again; if nobody on the team changed it, treat it as an attack: find the commit, rotate what it holds",
-                )),
-            }
-        }
-        // A sealed file that no admin identity opens while others open: not encrypted to the
-        // admins (copied from another mesh, or written for someone else).
-        for (path, recipients) in &on_disk {
-            if !decrypted.contains_key(path.as_str()) && recipients.is_some() {
-                report.push(Finding::error(
-                    "secret",
-                    path.as_str(),
-                    "the admin identity at hand cannot open it: it is not encrypted to the mesh's admins",
-                    "render with an admin identity to seal it again; find who wrote it",
-                ));
-            }
-        }
-        report.note(format!(
-            "sealed files proven by their plaintext: {proven} exactly as this render seals them, {} compared without a credential that is not at hand{}",
-            unverified.len(),
-            match unverified.first() {
-                Some(first) => format!(" (first: {first})"),
-                None => String::new(),
-            }
-        ));
-        Ok(())
+            .collect()
     }
 
     /// What a render would issue, for the user; `sealed_cacerts`: the output compared with
@@ -489,17 +389,9 @@ impl InMemory {
         }
     }
 
-    /// Adds the drift between this render and the tree at `out` to `report`.
-    fn add_drift(&self, out: &Path, report: &mut Report) -> Result<(), Failure> {
-        let disk = RenderedTree::open(out)?;
-        let mut diffs = drift::compare(&self.tree, &disk)?;
-        if !self.resolved.admins.known() {
-            // Without the admins the inputs digests cannot be computed: keep only hand edits.
-            diffs.retain(|d| d.why != Some(Why::Seal(SealReason::InputsChanged)));
-        }
-        for finding in drift::findings(&diffs, &self.origin.to_string()) {
-            report.push(finding);
-        }
+    /// Adds what the PKI and the record say beyond the files' drift to `report`: what a
+    /// render would issue, a damaged PKI, unknown admins.
+    fn add_pki_drift(&self, out: &Path, report: &mut Report) -> Result<(), Failure> {
         let sealed_cacerts = output::records_sealed(out, &vocabulary::cacerts_file())?;
         for (issue, fix) in self.issue_notes(sealed_cacerts) {
             report.push(Finding::error("drift", "pki", issue, fix));
@@ -515,6 +407,195 @@ impl InMemory {
         for note in self.admin_notes() {
             report.note(note);
         }
+        Ok(())
+    }
+}
+
+/// `check --against`'s own check of each part of the tree: its drift from the render, and each
+/// sealed file proven by its plaintext (with an admin identity) or its recipients checked.
+struct AgainstRender<'a> {
+    against: &'a InMemory,
+    sealer: MeshSealer<'a>,
+    admins: Vec<String>,
+    /// Whether sealed files are proven by their plaintext.
+    prove: bool,
+    /// A note for the report when they are not.
+    not_proven: Option<&'static str>,
+    proven: std::sync::Mutex<(usize, Vec<String>)>,
+}
+
+impl<'a> AgainstRender<'a> {
+    fn new(
+        against: &'a InMemory,
+        wanted: VerifySecrets,
+        now: time::OffsetDateTime,
+    ) -> Result<Self, Failure> {
+        let admins: Vec<String> = against
+            .resolved
+            .admins
+            .recipients()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let admin_at_hand = against.resolved.identities.as_ref().is_some_and(|ids| {
+            ids.recipients()
+                .iter()
+                .any(|r| admins.contains(&r.to_string()))
+        });
+        let (prove, not_proven) = match (wanted, admin_at_hand) {
+            (VerifySecrets::No, _) => (
+                false,
+                Some("sealed files were checked against the render record only (--no-verify-secrets)"),
+            ),
+            (VerifySecrets::Yes, false) => return Err(CommandError::VerifyNeedsAdmin.into()),
+            (VerifySecrets::Auto, false) => (
+                false,
+                Some("no admin identity at hand: sealed files were checked against the render record only, not proven by their plaintext"),
+            ),
+            _ => (true, None),
+        };
+        Ok(AgainstRender {
+            against,
+            sealer: MeshSealer::new(&against.resolved, now),
+            admins,
+            prove,
+            not_proven,
+            proven: std::sync::Mutex::new((0, Vec::new())),
+        })
+    }
+
+    /// The note on how sealed files were checked, once every part is.
+    fn finish(&self, report: &mut Report) {
+        if let Some(note) = self.not_proven {
+            report.note(note);
+            return;
+        }
+        let (proven, unverified) = &*self
+            .proven
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        report.note(format!(
+            "sealed files proven by their plaintext: {proven} exactly as this render seals them, {} compared without a credential that is not at hand{}",
+            unverified.len(),
+            match unverified.first() {
+                Some(first) => format!(" (first: {first})"),
+                None => String::new(),
+            }
+        ));
+    }
+
+    fn drift(&self, part: &check::Part<'_>, report: &mut Report) -> Result<(), Failure> {
+        let mut diffs = drift::compare_in(&self.against.tree, part.tree, part.scope)?;
+        if !self.against.resolved.admins.known() {
+            // Without the admins the inputs digests cannot be computed: keep only hand edits.
+            diffs.retain(|d| d.why != Some(Why::Seal(SealReason::InputsChanged)));
+        }
+        for finding in drift::findings(&diffs, &self.against.origin.to_string()) {
+            report.push(finding);
+        }
+        Ok(())
+    }
+}
+
+impl check::PerPart for AgainstRender<'_> {
+    type Error = Failure;
+
+    fn clusters(&self) -> Vec<String> {
+        self.against
+            .model
+            .clusters
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect()
+    }
+
+    fn check(&self, part: &check::Part<'_>, report: &mut Report) -> Result<(), Failure> {
+        self.drift(part, report)?;
+        let sealed: Vec<(&RelPath, &Sealed)> = self
+            .against
+            .tree
+            .iter_in(part.scope)
+            .filter_map(|(path, entry)| match entry {
+                Entry::Sealed(sealed) => Some((path, sealed)),
+                Entry::Text(_) => None,
+            })
+            .collect();
+        // Keyless: every sealed file's clear recipient list names an admin.
+        let on_disk: Vec<(&RelPath, Option<Vec<String>>)> = sealed
+            .par_iter()
+            .filter_map(|(path, _)| {
+                let text = part.tree.text(path.as_str())?;
+                let recipients = sops::metadata(text)
+                    .ok()
+                    .map(|m| m.recipients().iter().map(ToString::to_string).collect());
+                Some((*path, recipients))
+            })
+            .collect();
+        if self.against.resolved.admins.known() {
+            for (path, recipients) in &on_disk {
+                if let Some(recipients) = recipients
+                    && !recipients.iter().any(|r| self.admins.contains(r))
+                {
+                    report.push(Finding::error(
+                        "secret",
+                        path.as_str(),
+                        "none of its recipients is an admin of this mesh (secrets.admins): it was not sealed by this mesh's render",
+                        "render with an admin identity to seal it again; find who wrote it",
+                    ));
+                }
+            }
+        }
+        if !self.prove {
+            return Ok(());
+        }
+        let verdicts: Vec<(&RelPath, Result<Verdict, String>)> = sealed
+            .par_iter()
+            .filter_map(|(path, sealed)| {
+                let doc = part.plain.get(path.as_str())?.first()?;
+                let verdict = self
+                    .sealer
+                    .expected(sealed)
+                    .map(|expected| verify::compare(&expected, doc))
+                    .map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned());
+                Some((*path, verdict))
+            })
+            .collect();
+        let (mut proven, mut unverified) = (0, Vec::new());
+        for (path, verdict) in verdicts {
+            match verdict {
+                Ok(Verdict::Proven) => proven += 1,
+                Ok(Verdict::Unverified { why }) => unverified.push(format!("{path} ({why})")),
+                Err(why) => unverified.push(format!("{path} ({why})")),
+                Ok(Verdict::Differs(fields)) => report.push(Finding::error(
+                    "secret",
+                    path.as_str(),
+                    format!(
+                        "decrypts to something other than what mesh.yaml and pki/ seal: {} differ{}",
+                        fields.join(", "),
+                        if fields.len() == 1 { "s" } else { "" }
+                    ),
+                    "render with an admin identity to seal it again; if nobody on the team changed it, treat it as an attack: find the commit, rotate what it holds",
+                )),
+            }
+        }
+        // A sealed file that no admin identity opens while others open: not encrypted to the
+        // admins (copied from another mesh, or written for someone else).
+        for (path, recipients) in &on_disk {
+            if !part.plain.contains_key(path.as_str()) && recipients.is_some() {
+                report.push(Finding::error(
+                    "secret",
+                    path.as_str(),
+                    "the admin identity at hand cannot open it: it is not encrypted to the mesh's admins",
+                    "render with an admin identity to seal it again; find who wrote it",
+                ));
+            }
+        }
+        let mut total = self
+            .proven
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        total.0 += proven;
+        total.1.extend(unverified);
         Ok(())
     }
 }

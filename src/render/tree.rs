@@ -1,8 +1,11 @@
 //! The rendered tree: a sorted map from relative path to file text. It is the single shape that
-//! output writes, diff compares and tests snapshot.
+//! output writes, diff compares and tests snapshot. Also the tree's one partition: each
+//! cluster's own files, and the files the clusters share ([`Scope`]).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 
 use crate::config::{AgeRecipient, ClusterName};
 use crate::templates::normalize;
@@ -29,6 +32,68 @@ pub fn join_entry(dir: &str, file: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// The top-level directories that hold one directory per cluster: `<top>/<cluster>/...` is that
+/// cluster's own; everything else in the tree is shared.
+pub const CLUSTER_TOPS: [&str; 5] = ["clusters", "values", "istioctl", "flux", "argocd"];
+
+/// The cluster a path belongs to: `<top>/<cluster>/<file...>` under one of [`CLUSTER_TOPS`].
+pub fn cluster_of(path: &str) -> Option<&str> {
+    let mut parts = path.splitn(3, '/');
+    let (top, cluster) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    CLUSTER_TOPS.contains(&top).then_some(cluster)
+}
+
+/// A part of a tree, so that a tree of hundreds of clusters can be read, checked and compared
+/// one cluster at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// One cluster's own files ([`cluster_of`]).
+    Cluster(String),
+    /// The files no one cluster owns (`base/`, the top README, `.sops.yaml`, ...).
+    Shared,
+}
+
+impl Scope {
+    pub fn contains(&self, path: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Cluster(c) => cluster_of(path) == Some(c.as_str()),
+            Scope::Shared => cluster_of(path).is_none(),
+        }
+    }
+
+    /// The entries of `map` (keyed by tree path) in this scope, in path order within each top
+    /// directory; a cluster's are found by range, not by a walk over the whole map.
+    pub fn entries<'m, K, V>(
+        &self,
+        map: &'m BTreeMap<K, V>,
+    ) -> Box<dyn Iterator<Item = (&'m K, &'m V)> + 'm>
+    where
+        K: Borrow<str> + Ord,
+    {
+        match self {
+            Scope::All => Box::new(map.iter()),
+            Scope::Shared => Box::new(map.iter().filter(|(k, _)| cluster_of((*k).borrow()).is_none())),
+            Scope::Cluster(cluster) => {
+                let cluster = cluster.clone();
+                Box::new(CLUSTER_TOPS.iter().flat_map(move |top| {
+                let prefix = format!("{top}/{cluster}/");
+                map.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                    .take_while(move |(k, _)| (*k).borrow().starts_with(&prefix))
+                }))
+            }
+        }
+    }
+}
+
+impl Borrow<str> for RelPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
 }
 
 impl RelPath {
@@ -163,8 +228,12 @@ impl Tree {
     }
 
     pub fn entry(&self, path: &str) -> Option<&Entry> {
-        let path = RelPath::new(path).ok()?;
-        self.files.get(&path)
+        self.files.get(path)
+    }
+
+    /// The files in `scope` (in path order within each top directory).
+    pub fn iter_in<'a>(&'a self, scope: &Scope) -> impl Iterator<Item = (&'a RelPath, &'a Entry)> + 'a {
+        scope.entries(&self.files)
     }
 
     /// Every file, text or sealed, in path order.
@@ -196,6 +265,37 @@ impl Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_holds_one_clusters_own_files_or_the_shared_ones() {
+        let map: BTreeMap<String, ()> = [
+            "README.md",
+            "argocd/a/app.yaml",
+            "base/metallb/kustomization.yaml",
+            "clusters/a/README.md",
+            "clusters/ab/README.md",
+            "clusters/b/10-istio-system/namespace.yaml",
+            "values/a/istiod.yaml",
+            "values/a",
+        ]
+        .into_iter()
+        .map(|p| (p.to_owned(), ()))
+        .collect();
+        let of = |scope: Scope| -> Vec<&str> {
+            scope.entries(&map).map(|(k, _)| k.as_str()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            of(Scope::Cluster("a".into())),
+            ["clusters/a/README.md", "values/a/istiod.yaml", "argocd/a/app.yaml"]
+        );
+        assert_eq!(
+            of(Scope::Shared),
+            ["README.md", "base/metallb/kustomization.yaml", "values/a"]
+        );
+        assert_eq!(of(Scope::All).len(), map.len());
+        assert!(Scope::Cluster("a".into()).contains("flux/a/x.yaml"));
+        assert!(!Scope::Cluster("a".into()).contains("clusters/ab/README.md"));
+    }
 
     #[test]
     fn an_entry_resolves_dot_and_dot_dot_inside_the_tree() {
