@@ -116,7 +116,9 @@ fn load_average() -> Option<[f64; 3]> {
 }
 
 fn shown_load() -> String {
-    load_average().map_or("unknown".to_owned(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
+    load_average().map_or("unknown".to_owned(), |[a, b, c]| {
+        format!("{a:.2} {b:.2} {c:.2}")
+    })
 }
 
 /// The X25519 floor's CPU time per operation: `openssl speed ecdhx25519` on one core, its own
@@ -323,7 +325,11 @@ fn main() {
     if missed.is_empty() {
         println!(
             "every target met{}",
-            if enforced { "" } else { " (not enforced below 200 clusters)" }
+            if enforced {
+                ""
+            } else {
+                " (not enforced below 200 clusters)"
+            }
         );
     } else if enforced {
         eprintln!("targets missed:\n  {}", missed.join("\n  "));

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use crate::digest::sha256_hex;
 use crate::disk::IoError;
 use crate::record::{FileRecord, Record};
-use crate::render::{Entry, RelPath, Sealed, Tree};
 use crate::render::tree::Scope;
+use crate::render::{Entry, RelPath, Sealed, Tree};
 
 /// What is at a path of the output directory.
 #[derive(Debug, Clone, Copy)]

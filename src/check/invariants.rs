@@ -165,7 +165,10 @@ pub fn check_mesh(
         .filter_map(|(c, s)| Some((c.clone(), s.network.clone()?)))
         .collect();
     check_distinct_networks(&networks, report);
-    let mesh_ids: Vec<_> = summaries.values().flat_map(|s| s.mesh_ids.clone()).collect();
+    let mesh_ids: Vec<_> = summaries
+        .values()
+        .flat_map(|s| s.mesh_ids.clone())
+        .collect();
     let trust_domains: Vec<_> = summaries
         .values()
         .flat_map(|s| s.trust_domains.clone())
@@ -711,11 +714,9 @@ fn remote_secrets_of(
     for secret in found.values() {
         summary.remote_sources.insert(secret.source.clone());
         if let Some(server) = remote_server(view.plain, secret, report) {
-            summary.servers.push((
-                secret.source.clone(),
-                secret.object.file.clone(),
-                server,
-            ));
+            summary
+                .servers
+                .push((secret.source.clone(), secret.object.file.clone(), server));
         }
     }
 }

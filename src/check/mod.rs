@@ -146,7 +146,14 @@ pub fn run_with<H: PerPart>(
     let mut across = Across::default();
 
     let shared = index.load(&Scope::Shared)?;
-    context.shared = check_part(&Scope::Shared, &shared, &context, extra, &mut across, &mut report)?;
+    context.shared = check_part(
+        &Scope::Shared,
+        &shared,
+        &context,
+        extra,
+        &mut across,
+        &mut report,
+    )?;
     drop(shared);
     let mut clusters = index.clusters();
     clusters.extend(extra.clusters());
@@ -288,6 +295,10 @@ fn parse_all(tree: &RenderedTree, report: &mut Report) -> Docs {
     let parsed: Vec<(&String, Result<Vec<Value>, String>)> = files
         .par_iter()
         .map(|(path, bytes)| {
+            // A SOPS file is parsed once, when the tree is read.
+            if let Some(sops) = tree.sops_files.get(*path) {
+                return (*path, Ok(sops.without_metadata()));
+            }
             let parsed = std::str::from_utf8(bytes)
                 .map_err(|e| e.to_string())
                 .and_then(|t| schema::parse_documents(t).map_err(|e| e.to_string()));

@@ -149,17 +149,11 @@ pub fn check_decrypt(
     report: &mut Report,
 ) -> BTreeMap<String, Vec<Value>> {
     // Every SOPS file decrypted in parallel (an X25519 unwrap each), reported in path order.
-    let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
+    // A file that must be encrypted and is not: `check_sealed_files` reports it.
+    let files: Vec<(&String, &sops::Parsed)> = tree.sops_files.iter().collect();
     let results: Vec<(&String, Result<Vec<Value>, sops::SopsError>)> = files
         .par_iter()
-        .filter_map(|(path, bytes)| {
-            // A file that must be encrypted and is not: `check_sealed_files` reports it.
-            if !tree.sops_files.contains(*path) {
-                return None;
-            }
-            let text = std::str::from_utf8(bytes).ok()?;
-            Some((*path, sops::decrypt(text, identities).map(|d| d.to_json())))
-        })
+        .map(|(path, parsed)| (*path, parsed.decrypt(identities).map(|d| d.to_json())))
         .collect();
     let mut plain = BTreeMap::new();
     for (path, result) in results {
@@ -224,7 +218,7 @@ pub fn check_sealed_files(tree: &RenderedTree, report: &mut Report) {
         if !must_be_encrypted(tree, path) {
             continue;
         }
-        if !tree.sops_files.contains(path) {
+        if !tree.sops_files.contains_key(path) {
             report.push(Finding::error(
                 "secret",
                 path,
@@ -454,7 +448,13 @@ mod tests {
     fn report_for(doc: Value, warning_days: i64) -> Report {
         let mut report = Report::default();
         let plain = BTreeMap::from([("c.sops.yaml".to_owned(), vec![doc])]);
-        check_cacerts(&plain, warning_days, now(), &mut BTreeMap::new(), &mut report);
+        check_cacerts(
+            &plain,
+            warning_days,
+            now(),
+            &mut BTreeMap::new(),
+            &mut report,
+        );
         report
     }
 

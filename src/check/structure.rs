@@ -30,11 +30,7 @@ pub fn check_unlisted(tree: &RenderedTree, listed: &BTreeSet<String>, report: &m
 
 /// Symlinks (never followed: in a pull request one can point anywhere, a key included) and other
 /// special files have no place in a rendered tree.
-pub fn check_special(
-    special: &BTreeMap<String, &'static str>,
-    journal: bool,
-    report: &mut Report,
-) {
+pub fn check_special(special: &BTreeMap<String, &'static str>, journal: bool, report: &mut Report) {
     if journal {
         report.push(Finding::error(
             "structure",

@@ -53,8 +53,8 @@ pub struct RenderedTree {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Its render record, read as the writer reads it (the whole tree's).
     pub record: Arc<Record>,
-    /// The files that are SOPS files (valid `sops` metadata), found once for every check.
-    pub sops_files: BTreeSet<String>,
+    /// The files that are SOPS files (valid `sops` metadata), parsed once for every check.
+    pub sops_files: BTreeMap<String, crate::sops::Parsed>,
     /// What is neither a file nor a directory (symlinks, never followed; FIFOs, devices), by
     /// path, with what it is (the whole tree's).
     pub special: Arc<BTreeMap<String, &'static str>>,
@@ -192,10 +192,14 @@ impl TreeIndex {
         };
         let sops_files = files
             .par_iter()
-            .filter(|(_, bytes)| {
-                std::str::from_utf8(bytes).is_ok_and(|t| crate::sops::metadata(t).is_ok())
+            .filter_map(|(path, bytes)| {
+                let text = std::str::from_utf8(bytes).ok()?;
+                // A SOPS file has a `sops` key: the others need not be parsed here.
+                if !text.contains("sops") {
+                    return None;
+                }
+                Some((path.clone(), crate::sops::parse(text).ok()?))
             })
-            .map(|(path, _)| path.clone())
             .collect();
         Ok(RenderedTree {
             root: self.root.clone(),
@@ -335,7 +339,7 @@ impl RenderedTree {
             ));
             return;
         };
-        let encrypted = self.sops_files.contains(path);
+        let encrypted = self.sops_files.contains_key(path);
         if let Some(values) = docs.get(path) {
             objects.extend(values.iter().map(|value| BuiltObject {
                 file: path.to_owned(),

@@ -28,7 +28,7 @@ use crate::render::tree::Scope;
 use crate::render::{self, Entry, RelPath, Sealed, Tree};
 use crate::seal::verify::{self, Verdict};
 use crate::seal::{self, MeshSealer, Mode, Resolved};
-use crate::sops::{self, Identities};
+use crate::sops::Identities;
 use crate::vocabulary;
 use rayon::prelude::*;
 
@@ -445,12 +445,16 @@ impl<'a> AgainstRender<'a> {
         let (prove, not_proven) = match (wanted, admin_at_hand) {
             (VerifySecrets::No, _) => (
                 false,
-                Some("sealed files were checked against the render record only (--no-verify-secrets)"),
+                Some(
+                    "sealed files were checked against the render record only (--no-verify-secrets)",
+                ),
             ),
             (VerifySecrets::Yes, false) => return Err(CommandError::VerifyNeedsAdmin.into()),
             (VerifySecrets::Auto, false) => (
                 false,
-                Some("no admin identity at hand: sealed files were checked against the render record only, not proven by their plaintext"),
+                Some(
+                    "no admin identity at hand: sealed files were checked against the render record only, not proven by their plaintext",
+                ),
             ),
             _ => (true, None),
         };
@@ -524,10 +528,15 @@ impl check::PerPart for AgainstRender<'_> {
         let on_disk: Vec<(&RelPath, Option<Vec<String>>)> = sealed
             .par_iter()
             .filter_map(|(path, _)| {
-                let text = part.tree.text(path.as_str())?;
-                let recipients = sops::metadata(text)
-                    .ok()
-                    .map(|m| m.recipients().iter().map(ToString::to_string).collect());
+                part.tree.files.get(path.as_str())?;
+                let recipients = part.tree.sops_files.get(path.as_str()).map(|parsed| {
+                    parsed
+                        .metadata()
+                        .recipients()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                });
                 Some((*path, recipients))
             })
             .collect();

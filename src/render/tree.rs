@@ -77,13 +77,16 @@ impl Scope {
     {
         match self {
             Scope::All => Box::new(map.iter()),
-            Scope::Shared => Box::new(map.iter().filter(|(k, _)| cluster_of((*k).borrow()).is_none())),
+            Scope::Shared => Box::new(
+                map.iter()
+                    .filter(|(k, _)| cluster_of((*k).borrow()).is_none()),
+            ),
             Scope::Cluster(cluster) => {
                 let cluster = cluster.clone();
                 Box::new(CLUSTER_TOPS.iter().flat_map(move |top| {
-                let prefix = format!("{top}/{cluster}/");
-                map.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-                    .take_while(move |(k, _)| (*k).borrow().starts_with(&prefix))
+                    let prefix = format!("{top}/{cluster}/");
+                    map.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                        .take_while(move |(k, _)| (*k).borrow().starts_with(&prefix))
                 }))
             }
         }
@@ -232,7 +235,10 @@ impl Tree {
     }
 
     /// The files in `scope` (in path order within each top directory).
-    pub fn iter_in<'a>(&'a self, scope: &Scope) -> impl Iterator<Item = (&'a RelPath, &'a Entry)> + 'a {
+    pub fn iter_in<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> impl Iterator<Item = (&'a RelPath, &'a Entry)> + 'a {
         scope.entries(&self.files)
     }
 
@@ -282,11 +288,18 @@ mod tests {
         .map(|p| (p.to_owned(), ()))
         .collect();
         let of = |scope: Scope| -> Vec<&str> {
-            scope.entries(&map).map(|(k, _)| k.as_str()).collect::<Vec<_>>()
+            scope
+                .entries(&map)
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
         };
         assert_eq!(
             of(Scope::Cluster("a".into())),
-            ["clusters/a/README.md", "values/a/istiod.yaml", "argocd/a/app.yaml"]
+            [
+                "clusters/a/README.md",
+                "values/a/istiod.yaml",
+                "argocd/a/app.yaml"
+            ]
         );
         assert_eq!(
             of(Scope::Shared),

@@ -17,6 +17,15 @@ use super::error::SopsError;
 pub struct Recipient {
     text: String,
     key: age::x25519::Recipient,
+    /// The public key's 32 bytes, for the stanza this crate writes (`x25519`).
+    public: [u8; 32],
+}
+
+/// The 32 bytes of an `age1...` recipient (bech32, as age encodes it).
+pub(super) fn public_bytes(text: &str) -> Option<[u8; 32]> {
+    let (hrp, data) = bech32::decode(text).ok()?;
+    (hrp.as_str() == "age").then_some(())?;
+    data.try_into().ok()
 }
 
 impl Recipient {
@@ -43,10 +52,16 @@ impl Recipient {
         }
         let key = age::x25519::Recipient::from_str(text).map_err(invalid)?;
         // Keep the canonical lower-case form.
-        Ok(Recipient {
-            text: key.to_string(),
-            key,
-        })
+        let text = key.to_string();
+        let public = public_bytes(&text).ok_or_else(|| invalid("not a 32-byte X25519 key"))?;
+        Ok(Recipient { text, key, public })
+    }
+
+    /// The recipient of an age key (its text is canonical, so always decodes).
+    fn of(key: age::x25519::Recipient) -> Self {
+        let text = key.to_string();
+        let public = public_bytes(&text).unwrap_or_default();
+        Recipient { text, key, public }
     }
 
     /// The `age1...` text.
@@ -93,11 +108,7 @@ impl SecretIdentity {
 
     /// The matching recipient.
     pub fn recipient(&self) -> Recipient {
-        let key = self.key.to_public();
-        Recipient {
-            text: key.to_string(),
-            key,
-        }
+        Recipient::of(self.key.to_public())
     }
 }
 
@@ -226,13 +237,7 @@ impl Identities {
     pub fn recipients(&self) -> Vec<Recipient> {
         self.keys
             .iter()
-            .map(|k| {
-                let key = k.to_public();
-                Recipient {
-                    text: key.to_string(),
-                    key,
-                }
-            })
+            .map(|k| Recipient::of(k.to_public()))
             .collect()
     }
 
@@ -247,9 +252,10 @@ pub(crate) fn wrap(key: &DataKey, recipient: &Recipient) -> Result<String, SopsE
     let crypto = |what: &str, e: &dyn fmt::Display| SopsError::Crypto {
         reason: format!("age {what}: {e}"),
     };
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient.key as &dyn age::Recipient))
-            .map_err(|e| crypto("encryption", &e))?;
+    // age's X25519 stanza, with the recipient's multiples precomputed (see `x25519`).
+    let fast = super::x25519::Recipient::new(recipient.public);
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&fast as &dyn age::Recipient))
+        .map_err(|e| crypto("encryption", &e))?;
     let mut out = Vec::new();
     let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
         .map_err(|e| crypto("armor", &e))?;

@@ -119,63 +119,93 @@ fn first_doc_has_sops(docs: &[Document]) -> bool {
     })
 }
 
-/// Reads the metadata without any key: recipients, rule, lastmodified, version, mac_only_encrypted.
-pub fn metadata(encrypted_yaml: &str) -> Result<Metadata, SopsError> {
-    let mut docs = yaml::parse_stream(encrypted_yaml)?;
-    if !first_doc_has_sops(&docs) {
-        return Err(SopsError::NoMetadata);
-    }
-    let node = split_metadata(&mut docs)?;
-    Ok(metadata::parse(&node)?.public)
+/// A SOPS file parsed once: its metadata (read without a key) and its documents with values
+/// still encrypted. Reading, checking and decrypting a file all start here, so a check that
+/// does all three parses the file once.
+pub struct Parsed {
+    docs: Vec<Document>,
+    meta: metadata::FileMetadata,
 }
 
-/// The documents with the `sops` key removed and encrypted values left as `ENC[...]` strings (for
-/// checking the structure, e.g. against a schema). Encrypted comments stored as list items are dropped.
-pub fn without_metadata(encrypted_yaml: &str) -> Result<Vec<serde_json::Value>, SopsError> {
-    let mut docs = yaml::parse_stream(encrypted_yaml)?;
-    if !first_doc_has_sops(&docs) {
-        return Err(SopsError::NoMetadata);
+impl fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Parsed({} document(s))", self.docs.len())
     }
-    split_metadata(&mut docs)?;
-    Ok(docs.iter().map(|d| map_to_json(d, true)).collect())
 }
 
-/// Decrypts and verifies: the data key from the age entries, every value (with its AAD), then the MAC.
-pub fn decrypt(encrypted_yaml: &str, identities: &Identities) -> Result<Decrypted, SopsError> {
+/// Parses a SOPS file: `Err(NoMetadata)` if it is not one.
+pub fn parse(encrypted_yaml: &str) -> Result<Parsed, SopsError> {
     let mut docs = yaml::parse_stream(encrypted_yaml)?;
     if !first_doc_has_sops(&docs) {
         return Err(SopsError::NoMetadata);
     }
     let node = split_metadata(&mut docs)?;
     let meta = metadata::parse(&node)?;
-    if meta.key_groups > 1 {
-        return Err(SopsError::Unsupported {
-            what: format!("{} key groups (Shamir secret sharing)", meta.key_groups),
-        });
+    Ok(Parsed { docs, meta })
+}
+
+impl Parsed {
+    /// The metadata anyone can read: recipients, rule, lastmodified, version, mac_only_encrypted.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta.public
     }
-    let compiled = meta.public.rule().compile()?;
-    let key = data_key(&meta, identities)?;
-    let mut decrypted = Decrypted {
-        docs,
-        mac: String::new(),
-    };
-    let computed = tree::decrypt_documents(
-        &mut decrypted.docs,
-        &compiled,
-        &key,
-        meta.public.mac_only_encrypted(),
-    )?;
-    match tree::decrypt_mac(&meta.mac, &key, &meta.mac_aad)? {
-        Some(file) if file == computed => {
-            decrypted.mac = computed;
-            Ok(decrypted)
+
+    /// The documents with the `sops` key removed and encrypted values left as `ENC[...]`
+    /// strings (for checking the structure, e.g. against a schema). Encrypted comments stored
+    /// as list items are dropped.
+    pub fn without_metadata(&self) -> Vec<serde_json::Value> {
+        self.docs.iter().map(|d| map_to_json(d, true)).collect()
+    }
+
+    /// Decrypts and verifies: the data key from the age entries, every value (with its AAD),
+    /// then the MAC.
+    pub fn decrypt(&self, identities: &Identities) -> Result<Decrypted, SopsError> {
+        let meta = &self.meta;
+        if meta.key_groups > 1 {
+            return Err(SopsError::Unsupported {
+                what: format!("{} key groups (Shamir secret sharing)", meta.key_groups),
+            });
         }
-        Some(file) => Err(SopsError::MacMismatch { file, computed }),
-        None => Err(SopsError::MacMismatch {
-            file: "no MAC".into(),
-            computed,
-        }),
+        let compiled = meta.public.rule().compile()?;
+        let key = data_key(meta, identities)?;
+        let mut decrypted = Decrypted {
+            docs: self.docs.clone(),
+            mac: String::new(),
+        };
+        let computed = tree::decrypt_documents(
+            &mut decrypted.docs,
+            &compiled,
+            &key,
+            meta.public.mac_only_encrypted(),
+        )?;
+        match tree::decrypt_mac(&meta.mac, &key, &meta.mac_aad)? {
+            Some(file) if file == computed => {
+                decrypted.mac = computed;
+                Ok(decrypted)
+            }
+            Some(file) => Err(SopsError::MacMismatch { file, computed }),
+            None => Err(SopsError::MacMismatch {
+                file: "no MAC".into(),
+                computed,
+            }),
+        }
     }
+}
+
+/// Reads the metadata without any key: recipients, rule, lastmodified, version, mac_only_encrypted.
+pub fn metadata(encrypted_yaml: &str) -> Result<Metadata, SopsError> {
+    Ok(parse(encrypted_yaml)?.meta.public)
+}
+
+/// The documents with the `sops` key removed and encrypted values left as `ENC[...]` strings (for
+/// checking the structure, e.g. against a schema). Encrypted comments stored as list items are dropped.
+pub fn without_metadata(encrypted_yaml: &str) -> Result<Vec<serde_json::Value>, SopsError> {
+    Ok(parse(encrypted_yaml)?.without_metadata())
+}
+
+/// Decrypts and verifies: the data key from the age entries, every value (with its AAD), then the MAC.
+pub fn decrypt(encrypted_yaml: &str, identities: &Identities) -> Result<Decrypted, SopsError> {
+    parse(encrypted_yaml)?.decrypt(identities)
 }
 
 fn data_key(meta: &metadata::FileMetadata, identities: &Identities) -> Result<DataKey, SopsError> {

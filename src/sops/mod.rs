@@ -12,12 +12,14 @@ mod file;
 mod metadata;
 mod timestamp;
 mod tree;
+mod x25519;
 mod yaml;
 
 pub use age::{Identities, Recipient, SecretIdentity, generate_identity};
 pub use error::SopsError;
 pub use file::{
-    Decrypted, decrypt, encrypt, encrypt_mac_only_encrypted, metadata, without_metadata,
+    Decrypted, Parsed, decrypt, encrypt, encrypt_mac_only_encrypted, metadata, parse,
+    without_metadata,
 };
 pub use metadata::{Metadata, Rule, SOPS_VERSION};
 pub use timestamp::Timestamp;
