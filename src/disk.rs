@@ -223,17 +223,28 @@ fn open_regular(path: &Path) -> io::Result<Option<fs::File>> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(target_os = "linux")]
-    {
+    let file = {
+        use rustix::fs::OFlags;
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(
-            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
-        );
-    }
+        let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK;
+        // Reading a tree to compare it is no access worth recording: without O_NOATIME a
+        // no-op render would write every inode's atime. Only a file's owner may ask for it.
+        options.custom_flags((flags | OFlags::NOATIME).bits() as i32);
+        match options.open(path) {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+                options.custom_flags(flags.bits() as i32);
+                options.open(path)?
+            }
+            opened => opened?,
+        }
+    };
     #[cfg(not(target_os = "linux"))]
-    if fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(io::Error::from_raw_os_error(40));
-    }
-    let file = options.open(path)?;
+    let file = {
+        if fs::symlink_metadata(path)?.file_type().is_symlink() {
+            return Err(io::Error::from_raw_os_error(40));
+        }
+        options.open(path)?
+    };
     Ok(file.metadata()?.is_file().then_some(file))
 }
 

@@ -136,7 +136,7 @@ pub fn cacerts(ca_cert_pem: &str, root_cert_pem: &str) -> Result<Facts, String> 
 }
 
 /// The facts of a decrypted sealed Secret, from its content (never from its annotations).
-pub fn of_content(doc: &Value) -> Result<Facts, String> {
+pub fn of_content(doc: &Value, memo: &crate::memo::Parsed) -> Result<Facts, String> {
     let data = &doc["stringData"];
     if let Some(ca_cert) = data["ca-cert.pem"].as_str() {
         return cacerts(ca_cert, data["root-cert.pem"].as_str().unwrap_or(""));
@@ -147,8 +147,9 @@ pub fn of_content(doc: &Value) -> Result<Facts, String> {
     let kubeconfig = data[source]
         .as_str()
         .ok_or_else(|| format!("it holds no kubeconfig under stringData.{source}"))?;
-    let kubeconfig: Value = serde_saphyr::from_str(kubeconfig)
-        .map_err(|_| format!("its stringData.{source} is not a kubeconfig"))?;
+    let kubeconfig = memo
+        .yaml(kubeconfig)
+        .ok_or_else(|| format!("its stringData.{source} is not a kubeconfig"))?;
     let cluster = &kubeconfig["clusters"][0]["cluster"];
     Ok(remote_secret(
         source,
@@ -186,7 +187,7 @@ pub fn strip(doc: &mut Value) {
 
 /// Every way the facts a Secret's annotations claim differ from its content, as field paths.
 /// A Secret without fact annotations (sealed before they existed) claims nothing.
-pub fn disproved(doc: &Value) -> Vec<String> {
+pub fn disproved(doc: &Value, memo: &crate::memo::Parsed) -> Vec<String> {
     let (claims, unknown) = claimed(doc);
     let mut problems: Vec<String> = unknown
         .into_iter()
@@ -195,7 +196,7 @@ pub fn disproved(doc: &Value) -> Vec<String> {
     if claims.is_empty() {
         return problems;
     }
-    match of_content(doc) {
+    match of_content(doc, memo) {
         Ok(actual) => {
             for fact in Fact::ALL {
                 if claims.get(fact) != actual.get(fact) {
@@ -344,6 +345,7 @@ fn fingerprints(pem: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memo::Parsed;
     use serde_json::json;
 
     #[test]
@@ -377,9 +379,9 @@ mod tests {
                 "facts.mesh-render.dev/ca-fingerprints": "none",
             }}, "stringData": {"c1": kubeconfig}})
         };
-        assert!(disproved(&doc("https://real:6443")).is_empty());
+        assert!(disproved(&doc("https://real:6443"), &Parsed::new()).is_empty());
         assert_eq!(
-            disproved(&doc("https://elsewhere:6443")),
+            disproved(&doc("https://elsewhere:6443"), &Parsed::new()),
             [
                 "metadata.annotations.facts.mesh-render.dev/server (not what the decrypted content holds)"
             ]
@@ -389,10 +391,10 @@ mod tests {
     #[test]
     fn a_file_without_facts_claims_nothing_and_an_unknown_fact_is_named() {
         let doc = json!({"metadata": {"annotations": {"a": "b"}}, "stringData": {}});
-        assert!(disproved(&doc).is_empty());
+        assert!(disproved(&doc, &Parsed::new()).is_empty());
         let doc = json!({"metadata": {"annotations": {"facts.mesh-render.dev/owner": "me"}}});
         assert_eq!(
-            disproved(&doc),
+            disproved(&doc, &Parsed::new()),
             ["metadata.annotations.facts.mesh-render.dev/owner (not a fact mesh-render writes)"]
         );
     }

@@ -9,8 +9,9 @@
 //!   `pki::rotation`, `pki::state`, `pki::proof` and `shown` (how a value read from a file may
 //!   appear in a message) beneath them, `template` (a tree as the one YAML stream of the
 //!   objects it applies), `facts` (the clear, MAC-covered facts a sealed file carries),
-//!   `releases` (the Istio release lines known, with what differs by release) and `upgrade`
-//!   (the stages of a canary upgrade and what each cluster runs at its stage);
+//!   `releases` (the Istio release lines known, with what differs by release), `upgrade`
+//!   (the stages of a canary upgrade and what each cluster runs at its stage) and `memo` (YAML
+//!   parsed once per distinct text);
 //! - `seal`: identities, recipients, the PKI and credentials, resolved; the sealed files planned
 //!   and sealed. With `pki::store` (the PKI's files in `pki/`) and `keys` (identity files);
 //! - `plan`: per path of the tree and the record, keep / write / seal / remove / refuse, with a
@@ -31,6 +32,7 @@ pub mod facts;
 pub mod gitops;
 pub mod keys;
 pub mod kubeconfig;
+pub mod memo;
 pub mod model;
 pub mod output;
 pub mod pki;

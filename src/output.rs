@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
 use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
-use crate::record::{FileRecord, GitOpsState, JOURNAL_FILE, RECORD_FILE, Record, Trust};
+use crate::record::{FileRecord, GitOpsState, JOURNAL_FILE, RECORD_FILE, Record, Trust, Wiring};
 use crate::render::{RelPath, Sealed, Tree};
 
 #[derive(Debug, thiserror::Error)]
@@ -141,11 +141,11 @@ pub fn records_sealed(out_dir: &Path, file_name: &str) -> Result<bool, OutputErr
     let suffix = format!("/{file_name}");
     let mut found = false;
     for name in [RECORD_FILE, JOURNAL_FILE] {
-        if let Some(record) = read_record(&confined, name)? {
+        if let Some(record) = read_wiring(&confined, name)? {
             found |= record
                 .files
                 .iter()
-                .any(|(path, entry)| path.ends_with(&suffix) && entry.inputs.is_some());
+                .any(|(path, sealed)| path.ends_with(&suffix) && *sealed);
         }
     }
     Ok(found)
@@ -161,14 +161,18 @@ pub fn recorded_gitops(out_dir: &Path) -> Result<Option<(GitOpsState, usize)>, O
     let confined = Confined::new(out_dir);
     // A render stopped after its commit point left its next record as the journal: the tree is
     // wired as that render wired it (the next render completes it).
-    let record = match read_record(&confined, JOURNAL_FILE)? {
+    let record = match read_wiring(&confined, JOURNAL_FILE)? {
         Some(journal) => Some(journal),
-        None => read_record(&confined, RECORD_FILE)?,
+        None => read_wiring(&confined, RECORD_FILE)?,
     };
     Ok(record.and_then(|record| {
         let state = record.gitops?;
         let dir = format!("{}/", state.target);
-        let files = record.files.keys().filter(|p| p.starts_with(&dir)).count();
+        let files = record
+            .files
+            .iter()
+            .filter(|(p, _)| p.starts_with(&dir))
+            .count();
         Some((state, files))
     }))
 }
@@ -398,6 +402,17 @@ fn seal(
 }
 
 /// The render record of `out_dir`, or `None` if nothing was rendered there yet.
+/// The wiring a record states ([`Record::parse_wiring`]), or `None` if there is no record.
+fn read_wiring(out: &Confined, name: &str) -> Result<Option<Wiring>, OutputError> {
+    let path = out.root().join(name);
+    let Some(bytes) = out.read(name)?.map_err(blocked)? else {
+        return Ok(None);
+    };
+    Record::parse_wiring(&bytes)
+        .map(Some)
+        .map_err(|e| OutputError::BadRecord { path, message: e.0 })
+}
+
 fn read_record(out: &Confined, name: &str) -> Result<Option<Record>, OutputError> {
     let path = out.root().join(name);
     let Some(bytes) = out.read(name)?.map_err(blocked)? else {

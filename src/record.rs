@@ -42,6 +42,20 @@ pub struct Record {
     pub gitops: Option<GitOpsState>,
 }
 
+/// What a render asks of a tree's record before it renders: its GitOps wiring, and each path it
+/// records with whether it was sealed.
+#[derive(Debug, Default)]
+pub struct Wiring {
+    pub gitops: Option<GitOpsState>,
+    pub files: Vec<(String, bool)>,
+}
+
+fn newer(format: u32) -> BadRecord {
+    BadRecord(format!(
+        "format {format} is newer than the format {FORMAT} this mesh-render writes: render with the release that wrote it, or a later one"
+    ))
+}
+
 /// The GitOps wiring of a rendered tree: the target it was rendered for, mesh.yaml's
 /// `gitops.target` as it was then (so a changed description is told from a forgotten
 /// `--target`), and the repository path its wiring points at.
@@ -191,17 +205,69 @@ impl Record {
 
     /// Reads a record of any format this release knows.
     pub fn parse(bytes: &[u8]) -> Result<Self, BadRecord> {
+        // One pass over a fleet's record (tens of thousands of lines); the format is looked at
+        // on its own only to explain a record that does not read.
+        match serde_json::from_slice::<Record>(bytes) {
+            Ok(record) if (1..=FORMAT).contains(&record.format) => Ok(record),
+            Ok(record) => Err(newer(record.format)),
+            Err(e) => Err(match Self::format_of(bytes) {
+                Some(format) if format > FORMAT => newer(format),
+                _ => BadRecord(e.to_string()),
+            }),
+        }
+    }
+
+    /// The `format` of a record, read without keeping anything else.
+    fn format_of(bytes: &[u8]) -> Option<u32> {
         #[derive(Deserialize)]
         struct Header {
             format: u32,
         }
-        let header: Header = serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string()))?;
-        match header.format {
-            1..=3 => serde_json::from_slice(bytes).map_err(|e| BadRecord(e.to_string())),
-            newer => Err(BadRecord(format!(
-                "format {newer} is newer than the format {FORMAT} this mesh-render writes: render with the release that wrote it, or a later one"
-            ))),
+        serde_json::from_slice::<Header>(bytes)
+            .ok()
+            .map(|h| h.format)
+    }
+
+    /// A record's GitOps wiring and the paths it records, read without building the record
+    /// (what a render asks of the tree before it renders).
+    pub fn parse_wiring(bytes: &[u8]) -> Result<Wiring, BadRecord> {
+        #[derive(Deserialize)]
+        struct Light<'a> {
+            format: u32,
+            #[serde(borrow)]
+            files: BTreeMap<std::borrow::Cow<'a, str>, LightFile>,
+            #[serde(default)]
+            gitops: Option<GitOpsState>,
+            #[serde(default, rename = "trust")]
+            _trust: serde::de::IgnoredAny,
         }
+        #[derive(Deserialize)]
+        struct LightFile {
+            #[serde(default, rename = "sha256")]
+            _sha256: serde::de::IgnoredAny,
+            #[serde(default)]
+            inputs: Option<serde::de::IgnoredAny>,
+        }
+        let light: Light<'_> = match serde_json::from_slice(bytes) {
+            Ok(light) => light,
+            // A record that does not read is explained by the full parse.
+            Err(_) => {
+                return Err(Self::parse(bytes)
+                    .err()
+                    .unwrap_or_else(|| BadRecord("unreadable".to_owned())));
+            }
+        };
+        if !(1..=FORMAT).contains(&light.format) {
+            return Err(newer(light.format));
+        }
+        Ok(Wiring {
+            gitops: light.gitops,
+            files: light
+                .files
+                .into_iter()
+                .map(|(path, file)| (path.into_owned(), file.inputs.is_some()))
+                .collect(),
+        })
     }
 
     /// JSON laid out one line per file, per cluster of the trust and per other field, keys

@@ -609,6 +609,7 @@ fn pure_core(file: &str) -> bool {
                 | "facts.rs"
                 | "releases.rs"
                 | "upgrade.rs"
+                | "memo.rs"
         )
 }
 

@@ -73,6 +73,8 @@ pub struct ClusterView<'a> {
     pub config: &'a [Doc],
     /// Its decrypted SOPS files, by file, when an identity was at hand.
     pub plain: &'a BTreeMap<String, Vec<Value>>,
+    /// The kubeconfigs parsed so far (each is in every other cluster's remote secret).
+    pub memo: &'a crate::memo::Parsed,
 }
 
 /// What one cluster's files say that the invariants across clusters need: all `check` keeps
@@ -713,7 +715,7 @@ fn remote_secrets_of(
     }
     for secret in found.values() {
         summary.remote_sources.insert(secret.source.clone());
-        if let Some(server) = remote_server(view.plain, secret, report) {
+        if let Some(server) = remote_server(view.plain, view.memo, secret, report) {
             summary
                 .servers
                 .push((secret.source.clone(), secret.object.file.clone(), server));
@@ -817,6 +819,7 @@ fn check_remote_secrets(
 /// The API server a remote secret points at, from its decrypted (or templated) kubeconfig.
 fn remote_server(
     plain: &BTreeMap<String, Vec<Value>>,
+    memo: &crate::memo::Parsed,
     secret: &RemoteSecret<'_>,
     report: &mut Report,
 ) -> Option<String> {
@@ -858,21 +861,21 @@ fn remote_server(
         Some(re) if text.contains("{{") => re.replace_all(text, "templated").into_owned(),
         _ => text.to_owned(),
     };
-    let kubeconfig: Value = match serde_saphyr::from_str(&text) {
-        Ok(k) => k,
-        Err(e) => {
-            report.push(
-                Finding::error(
-                    "invariant",
-                    &secret.object.file,
-                    format!("the kubeconfig for {source} does not parse: {e}"),
-                    "render again",
-                )
-                .object(describe(v))
-                .field(format!("{field}.{source}")),
-            );
-            return None;
-        }
+    let Some(kubeconfig) = memo.yaml(&text) else {
+        let e = serde_saphyr::from_str::<Value>(&text)
+            .err()
+            .map_or_else(|| "not one document".to_owned(), |e| e.to_string());
+        report.push(
+            Finding::error(
+                "invariant",
+                &secret.object.file,
+                format!("the kubeconfig for {source} does not parse: {e}"),
+                "render again",
+            )
+            .object(describe(v))
+            .field(format!("{field}.{source}")),
+        );
+        return None;
     };
     match kubeconfig
         .pointer("/clusters/0/cluster/server")

@@ -74,6 +74,8 @@ pub struct Part<'a> {
     pub scope: &'a Scope,
     pub tree: &'a RenderedTree,
     pub plain: &'a Decrypted,
+    /// YAML parsed once for the whole check.
+    pub memo: &'a crate::memo::Parsed,
 }
 
 /// What a caller checks in each part of the tree while its files are in memory (drift against
@@ -120,6 +122,8 @@ struct Context<'a> {
     layered: BTreeSet<String>,
     /// The objects the shared kustomizations (`base/`) build, which cluster roots may apply.
     shared: BTreeMap<String, Vec<BuiltObject>>,
+    /// YAML met in many parts (each kubeconfig, each remote secret), parsed once.
+    memo: crate::memo::Parsed,
 }
 
 /// [`run`], with the caller's own check of each part.
@@ -142,6 +146,7 @@ pub fn run_with<H: PerPart>(
         dirs,
         layered,
         shared: BTreeMap::new(),
+        memo: crate::memo::Parsed::new(),
     };
     let mut across = Across::default();
 
@@ -227,7 +232,7 @@ fn check_part<H: PerPart>(
                 &mut across.bundles,
                 report,
             );
-            secrets::check_facts(&plain, report);
+            secrets::check_facts(&plain, &context.memo, report);
             plain
         }
         None => BTreeMap::new(),
@@ -270,6 +275,7 @@ fn check_part<H: PerPart>(
             layers: (!in_layers.is_empty()).then_some(layers.as_slice()),
             config: &config,
             plain: &plain,
+            memo: &context.memo,
         };
         let summary = invariants::check_cluster(&view, &context.layered, report);
         across.summaries.insert(name.clone(), summary);
@@ -279,6 +285,7 @@ fn check_part<H: PerPart>(
             scope,
             tree,
             plain: &plain,
+            memo: &context.memo,
         },
         report,
     )?;

@@ -181,12 +181,16 @@ pub fn check_decrypt(
 /// With identities: the facts each decrypted Secret states in clear (its
 /// `facts.mesh-render.dev/` annotations, which anyone can read and, with the public recipients,
 /// write) are what its decrypted content holds.
-pub fn check_facts(plain: &BTreeMap<String, Vec<Value>>, report: &mut Report) {
+pub fn check_facts(
+    plain: &BTreeMap<String, Vec<Value>>,
+    memo: &crate::memo::Parsed,
+    report: &mut Report,
+) {
     for (path, docs) in plain {
         let Some(doc) = docs.first().filter(|d| d["kind"] == "Secret") else {
             continue;
         };
-        let problems = crate::facts::disproved(doc);
+        let problems = crate::facts::disproved(doc, memo);
         if !problems.is_empty() {
             report.push(Finding::error(
                 "secret",

@@ -564,7 +564,7 @@ impl check::PerPart for AgainstRender<'_> {
                 let verdict = self
                     .sealer
                     .expected(sealed)
-                    .map(|expected| verify::compare(&expected, doc))
+                    .map(|expected| verify::compare(&expected, doc, part.memo))
                     .map_err(|e| e.to_string().lines().next().unwrap_or("").to_owned());
                 Some((*path, verdict))
             })

@@ -35,8 +35,8 @@ pub enum Verdict {
 }
 
 /// Compares a decrypted document with what the render would seal.
-pub fn compare(expected: &Expected, decrypted: &Value) -> Verdict {
-    let parse = |text: &str| serde_saphyr::from_str::<Value>(text).unwrap_or(Value::Null);
+pub fn compare(expected: &Expected, decrypted: &Value, memo: &crate::memo::Parsed) -> Verdict {
+    let parse = |text: &str| memo.yaml(text).map_or(Value::Null, |v| Value::clone(&v));
     // The facts a file states in clear are proven against its own content by `check`
     // (`facts::disproved`); what the render seals is compared without them, so a file sealed
     // before it carried facts is proven as well.
@@ -44,7 +44,10 @@ pub fn compare(expected: &Expected, decrypted: &Value) -> Verdict {
     crate::facts::strip(&mut decrypted);
     let decrypted = &decrypted;
     match expected {
-        Expected::Exact(plain) => match differences(&parse(plain), decrypted) {
+        Expected::Exact(plain) => match differences(
+            memo.yaml(plain).as_deref().unwrap_or(&Value::Null),
+            decrypted,
+        ) {
             paths if paths.is_empty() => Verdict::Proven,
             paths => Verdict::Differs(paths),
         },
@@ -144,6 +147,7 @@ fn walk(a: &Value, b: &Value, at: &str, paths: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memo::Parsed;
     use serde_json::json;
 
     fn secret(kubeconfig: &str) -> Value {
@@ -156,10 +160,13 @@ mod tests {
     fn the_same_document_is_proven_and_a_changed_field_is_named_not_shown() {
         let text = serde_saphyr::to_string(&secret(KUBECONFIG)).unwrap();
         let expected = Expected::Exact(Zeroizing::new(text));
-        assert_eq!(compare(&expected, &secret(KUBECONFIG)), Verdict::Proven);
+        assert_eq!(
+            compare(&expected, &secret(KUBECONFIG), &Parsed::new()),
+            Verdict::Proven
+        );
         let changed = secret(&KUBECONFIG.replace("real", "attacker"));
         assert_eq!(
-            compare(&expected, &changed),
+            compare(&expected, &changed, &Parsed::new()),
             Verdict::Differs(vec!["stringData.c1".into()])
         );
     }
@@ -175,12 +182,12 @@ mod tests {
             why: "not at hand".into(),
         };
         assert!(matches!(
-            compare(&expected, &secret(KUBECONFIG)),
+            compare(&expected, &secret(KUBECONFIG), &Parsed::new()),
             Verdict::Unverified { .. }
         ));
         let moved = secret(&KUBECONFIG.replace("https://a", "https://attacker"));
         assert_eq!(
-            compare(&expected, &moved),
+            compare(&expected, &moved, &Parsed::new()),
             Verdict::Differs(vec![
                 "stringData.c1 (kubeconfig) clusters.0.cluster.server".into()
             ])

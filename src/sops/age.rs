@@ -21,6 +21,19 @@ pub struct Recipient {
     public: [u8; 32],
 }
 
+/// The 32 bytes of an age X25519 identity (its `AGE-SECRET-KEY-1...` text, bech32).
+pub(super) fn secret_bytes(key: &age::x25519::Identity) -> Option<[u8; 32]> {
+    let text = key.to_string();
+    let (hrp, mut data) = bech32::decode(text.expose_secret()).ok()?;
+    let bytes = hrp
+        .as_str()
+        .eq_ignore_ascii_case("age-secret-key-")
+        .then(|| <[u8; 32]>::try_from(&data[..]).ok())
+        .flatten();
+    data.zeroize();
+    bytes
+}
+
 /// The 32 bytes of an `age1...` recipient (bech32, as age encodes it).
 pub(super) fn public_bytes(text: &str) -> Option<[u8; 32]> {
     let (hrp, data) = bech32::decode(text).ok()?;
@@ -135,6 +148,8 @@ pub fn generate_identity() -> (SecretIdentity, Recipient) {
 pub struct Identities {
     keys: Vec<age::x25519::Identity>,
     sources: Vec<String>,
+    /// The keys as the stanza code opens with them (`x25519`), made on first use.
+    fast: std::sync::OnceLock<Vec<Option<super::x25519::Identity>>>,
 }
 
 impl fmt::Debug for Identities {
@@ -196,6 +211,7 @@ impl Identities {
         Ok(Identities {
             keys,
             sources: vec![source.to_string()],
+            fast: Default::default(),
         })
     }
 
@@ -206,6 +222,7 @@ impl Identities {
         Ok((!keys.is_empty()).then(|| Identities {
             keys,
             sources: vec![source.to_string()],
+            fast: Default::default(),
         }))
     }
 
@@ -214,6 +231,7 @@ impl Identities {
         Identities {
             keys: vec![identity.key],
             sources: vec!["a generated identity".into()],
+            fast: Default::default(),
         }
     }
 
@@ -221,6 +239,7 @@ impl Identities {
     pub fn extend(&mut self, other: Identities) {
         self.keys.extend(other.keys);
         self.sources.extend(other.sources);
+        self.fast = Default::default();
     }
 
     /// How many identities there are.
@@ -287,7 +306,21 @@ pub(crate) fn unwrap(enc: &str, identities: &Identities) -> Result<DataKey, Unwr
     let reader = ArmoredReader::new(enc.trim_start().as_bytes());
     let decryptor =
         age::Decryptor::new(reader).map_err(|e| UnwrapFailure::Invalid(e.to_string()))?;
-    let ids = identities.keys.iter().map(|k| k as &dyn age::Identity);
+    let fast = identities.fast.get_or_init(|| {
+        identities
+            .keys
+            .iter()
+            .map(|k| secret_bytes(k).map(super::x25519::Identity::new))
+            .collect()
+    });
+    // A key the stanza code could not take (none known) is tried as age's own identity.
+    let ids = fast
+        .iter()
+        .zip(&identities.keys)
+        .map(|(fast, key)| match fast {
+            Some(fast) => fast as &dyn age::Identity,
+            None => key as &dyn age::Identity,
+        });
     let mut stream = match decryptor.decrypt(ids) {
         Ok(s) => s,
         Err(age::DecryptError::NoMatchingKeys) => return Err(UnwrapFailure::NoMatch),

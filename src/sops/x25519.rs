@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use age::EncryptError;
 use age_core::format::{FileKey, Stanza};
-use age_core::primitives::{aead_encrypt, hkdf};
+use age_core::primitives::{aead_decrypt, aead_encrypt, hkdf};
 use age_core::secrecy::ExposeSecret;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -122,6 +122,67 @@ impl age::Recipient for Recipient {
     }
 }
 
+/// An age X25519 identity with its public key computed once (age's own identity computes it
+/// for every stanza it tries: a base-point multiplication per file).
+pub(crate) struct Identity {
+    secret: [u8; 32],
+    public: [u8; 32],
+}
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+impl Identity {
+    /// From the 32 bytes of an `AGE-SECRET-KEY-1...` identity.
+    pub(crate) fn new(secret: [u8; 32]) -> Self {
+        let public = MontgomeryPoint::mul_base_clamped(secret).0;
+        Identity { secret, public }
+    }
+}
+
+impl age::Identity for Identity {
+    /// As age's X25519 identity unwraps (c2sp.org/age): a canonical 32-byte share, a 32-byte
+    /// body, a contributory shared secret; a stanza that does not open is not ours.
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        if stanza.tag != TAG {
+            return None;
+        }
+        let share: [u8; 32] = match &stanza.args[..] {
+            [arg] => {
+                let mut buf = [0u8; 33];
+                match STANDARD_NO_PAD.decode_slice(arg, &mut buf) {
+                    Ok(32) => buf[..32].try_into().ok()?,
+                    _ => return Some(Err(age::DecryptError::InvalidHeader)),
+                }
+            }
+            _ => return Some(Err(age::DecryptError::InvalidHeader)),
+        };
+        if stanza.body.len() != 32 {
+            return Some(Err(age::DecryptError::InvalidHeader));
+        }
+        let mut shared = MontgomeryPoint(share).mul_clamped(self.secret);
+        if shared.0.iter().all(|b| *b == 0) {
+            return Some(Err(age::DecryptError::InvalidHeader));
+        }
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(&share);
+        salt[32..].copy_from_slice(&self.public);
+        let mut key = hkdf(&salt, KEY_LABEL, shared.as_bytes());
+        shared.0.zeroize();
+        let opened = aead_decrypt(&key, 16, &stanza.body);
+        key.zeroize();
+        opened.ok().map(|mut plain| {
+            Ok(FileKey::init_with_mut(|file_key| {
+                file_key.copy_from_slice(&plain);
+                plain.zeroize();
+            }))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +248,37 @@ mod tests {
         let mut plain = Vec::new();
         reader.read_to_end(&mut plain).unwrap();
         assert_eq!(plain, b"a data key of 32 bytes, or so...");
+    }
+
+    #[test]
+    fn the_identity_opens_what_the_age_crate_wraps_and_nothing_else() {
+        use std::io::{Read, Write};
+        let age_identity = age::x25519::Identity::generate();
+        let secret = super::super::age::secret_bytes(&age_identity).unwrap();
+        let ours = Identity::new(secret);
+        let seal = |to: &age::x25519::Recipient| {
+            let encryptor =
+                age::Encryptor::with_recipients(std::iter::once(to as &dyn age::Recipient))
+                    .unwrap();
+            let mut sealed = Vec::new();
+            let mut writer = encryptor.wrap_output(&mut sealed).unwrap();
+            writer.write_all(b"the data key").unwrap();
+            writer.finish().unwrap();
+            sealed
+        };
+        let open = |sealed: &[u8]| {
+            let decryptor = age::Decryptor::new(sealed).unwrap();
+            let mut plain = Vec::new();
+            decryptor
+                .decrypt(std::iter::once(&ours as &dyn age::Identity))
+                .map(|mut r| r.read_to_end(&mut plain).map(|_| plain))
+        };
+        let plain = open(&seal(&age_identity.to_public())).unwrap().unwrap();
+        assert_eq!(plain, b"the data key");
+        let other = age::x25519::Identity::generate().to_public();
+        assert!(matches!(
+            open(&seal(&other)),
+            Err(age::DecryptError::NoMatchingKeys)
+        ));
     }
 }
