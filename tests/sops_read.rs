@@ -372,3 +372,15 @@ fn identities_of(path: &std::path::Path) -> Result<Identities, mesh_render::sops
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Identities::parse_from(&text, &path.display().to_string())
 }
+
+#[test]
+fn the_data_key_real_sops_wrapped_opens_without_the_age_crates_parser() {
+    // check opens tens of thousands of these; the direct reader must take real sops's output.
+    for (file, _) in POSITIVE {
+        assert!(
+            sops::opens_directly(&read(file), &admin()).unwrap(),
+            "{file}: its age entry for the admin did not open directly"
+        );
+    }
+    assert!(!sops::opens_directly(&read("wrong-recipient.enc.yaml"), &admin()).unwrap());
+}

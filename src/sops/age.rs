@@ -302,17 +302,38 @@ pub(crate) enum UnwrapFailure {
 }
 
 /// Decrypts one `enc:` block with the identities.
+impl Identities {
+    /// The keys as the stanza code opens with them, made once.
+    fn fast(&self) -> &[Option<super::x25519::Identity>] {
+        self.fast.get_or_init(|| {
+            self.keys
+                .iter()
+                .map(|k| secret_bytes(k).map(super::x25519::Identity::new))
+                .collect()
+        })
+    }
+}
+
+/// Whether `enc` (one age entry of a SOPS file) opens with `identities` without the age crate's
+/// parser (`age_file`): what a check of tens of thousands of files relies on.
+pub(crate) fn opens_directly(enc: &str, identities: &Identities) -> bool {
+    super::age_file::open(enc, identities.fast()).is_some()
+}
+
 pub(crate) fn unwrap(enc: &str, identities: &Identities) -> Result<DataKey, UnwrapFailure> {
+    let fast = identities.fast();
+    // The shape sops writes is opened directly; the age crate decides everything else.
+    if let Some(plain) = super::age_file::open(enc, fast) {
+        return DataKey::from_slice(&plain).ok_or_else(|| {
+            UnwrapFailure::Invalid(format!(
+                "the data key is {} bytes, expected 32",
+                plain.len()
+            ))
+        });
+    }
     let reader = ArmoredReader::new(enc.trim_start().as_bytes());
     let decryptor =
         age::Decryptor::new(reader).map_err(|e| UnwrapFailure::Invalid(e.to_string()))?;
-    let fast = identities.fast.get_or_init(|| {
-        identities
-            .keys
-            .iter()
-            .map(|k| secret_bytes(k).map(super::x25519::Identity::new))
-            .collect()
-    });
     // A key the stanza code could not take (none known) is tried as age's own identity.
     let ids = fast
         .iter()

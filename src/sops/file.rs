@@ -192,6 +192,19 @@ impl Parsed {
     }
 }
 
+/// Whether one of the file's age entries opens with `identities` by the direct reader of the
+/// shape sops writes, not by the age crate's general parser (for the tests that hold the fast
+/// path to real sops's files).
+#[doc(hidden)]
+pub fn opens_directly(encrypted_yaml: &str, identities: &Identities) -> Result<bool, SopsError> {
+    let parsed = parse(encrypted_yaml)?;
+    Ok(parsed
+        .meta
+        .age
+        .iter()
+        .any(|entry| age::opens_directly(&entry.enc, identities)))
+}
+
 /// Reads the metadata without any key: recipients, rule, lastmodified, version, mac_only_encrypted.
 pub fn metadata(encrypted_yaml: &str) -> Result<Metadata, SopsError> {
     Ok(parse(encrypted_yaml)?.meta.public)

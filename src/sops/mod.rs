@@ -6,6 +6,7 @@
 // block) and `age` (the data-key source). Format facts: `shared/fixtures/sops/FORMAT.md`.
 
 mod age;
+mod age_file;
 mod cipher;
 mod error;
 mod file;
@@ -18,8 +19,8 @@ mod yaml;
 pub use age::{Identities, Recipient, SecretIdentity, generate_identity};
 pub use error::SopsError;
 pub use file::{
-    Decrypted, Parsed, decrypt, encrypt, encrypt_mac_only_encrypted, metadata, parse,
-    without_metadata,
+    Decrypted, Parsed, decrypt, encrypt, encrypt_mac_only_encrypted, metadata, opens_directly,
+    parse, without_metadata,
 };
 pub use metadata::{Metadata, Rule, SOPS_VERSION};
 pub use timestamp::Timestamp;
