@@ -14,23 +14,26 @@ use super::report::{Finding, Report};
 use super::tree::{BuiltObject, RenderedTree, describe};
 use crate::sops::{self, Identities};
 
-/// Plaintext that must never be in a rendered tree.
-fn leaks() -> [(Regex, &'static str); 3] {
-    [
+/// Plaintext that must never be in a rendered tree, and what each pattern finds: one set,
+/// compiled once, that reads each file once.
+fn leaks() -> &'static (regex::RegexSet, [&'static str; 3]) {
+    static LEAKS: std::sync::OnceLock<(regex::RegexSet, [&'static str; 3])> =
+        std::sync::OnceLock::new();
+    LEAKS.get_or_init(|| {
         (
-            Regex::new(r"-----BEGIN [A-Z ]*PRIVATE KEY-----").unwrap_or_else(|_| unreachable!()),
-            "a plaintext private key",
-        ),
-        (
-            Regex::new(r"AGE-SECRET-KEY-1[0-9A-Z]{20,}").unwrap_or_else(|_| unreachable!()),
-            "an age identity",
-        ),
-        (
-            Regex::new(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
-                .unwrap_or_else(|_| unreachable!()),
-            "a bearer token (JWT)",
-        ),
-    ]
+            regex::RegexSet::new([
+                r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+                r"AGE-SECRET-KEY-1[0-9A-Z]{20,}",
+                r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+",
+            ])
+            .unwrap_or_else(|_| unreachable!()),
+            [
+                "a plaintext private key",
+                "an age identity",
+                "a bearer token (JWT)",
+            ],
+        )
+    })
 }
 
 /// A credential under a YAML key (`token`, `client-key-data`, `password`) or after `Bearer`,
@@ -89,16 +92,16 @@ pub fn check_leaks(tree: &RenderedTree, report: &mut Report) {
             "remove it from the tree and rotate it: whoever can read the repository has it",
         ));
     }
-    let leaks = leaks();
+    let (patterns, names) = leaks();
     let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
     let found: Vec<(&String, &str)> = files
         .par_iter()
         .flat_map_iter(|(path, bytes)| {
             let text = String::from_utf8_lossy(bytes);
-            leaks
-                .iter()
-                .filter(|(pattern, _)| pattern.is_match(&text))
-                .map(|(_, what)| (*path, *what))
+            patterns
+                .matches(&text)
+                .into_iter()
+                .map(|i| (*path, names[i]))
                 .collect::<Vec<_>>()
         })
         .collect();

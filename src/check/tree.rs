@@ -167,7 +167,8 @@ impl TreeIndex {
     pub fn load(&self, scope: &Scope) -> Result<RenderedTree, TreeError> {
         let confined = Confined::new(&self.root);
         let paths: Vec<&String> = scope.entries(&self.paths).map(|(p, _)| p).collect();
-        let read: Vec<(String, Result<Option<Vec<u8>>, Blocked>)> = paths
+        type Read = Result<Option<Vec<u8>>, Blocked>;
+        let read: Vec<(String, Read)> = paths
             .par_iter()
             .map(|path| Ok(((*path).clone(), confined.read(path)?)))
             .collect::<Result<_, IoError>>()?;
