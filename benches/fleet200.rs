@@ -29,6 +29,8 @@ struct Cost {
     wall: Duration,
     /// User + system CPU time.
     cpu: Duration,
+    /// The system part of it.
+    sys: Duration,
     peak_kib: i64,
     /// The one-minute load average when it started.
     load: f64,
@@ -48,8 +50,9 @@ fn measure(mut cmd: Command) -> (Cost, i32, String) {
     (
         Cost {
             wall,
-            cpu: usage.0,
-            peak_kib: usage.1,
+            cpu: usage.0 + usage.1,
+            sys: usage.1,
+            peak_kib: usage.2,
             load,
         },
         status,
@@ -58,9 +61,9 @@ fn measure(mut cmd: Command) -> (Cost, i32, String) {
 }
 
 /// Reads the child's output to its end (so it never blocks on a full pipe), then reaps it with
-/// `wait4`: its exit status, (user + sys, peak RSS in KiB), and its stdout and stderr.
+/// `wait4`: its exit status, (user, sys, peak RSS in KiB), and its stdout and stderr.
 #[cfg(unix)]
-fn wait_with_rusage(mut child: std::process::Child) -> (i32, (Duration, i64), String) {
+fn wait_with_rusage(mut child: std::process::Child) -> (i32, (Duration, Duration, i64), String) {
     use std::io::Read;
     let mut stdout = String::new();
     let mut stderr = String::new();
@@ -88,24 +91,33 @@ fn wait_with_rusage(mut child: std::process::Child) -> (i32, (Duration, i64), St
     let time = |t: libc::timeval| {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
     };
-    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    let (user, sys) = (time(usage.ru_utime), time(usage.ru_stime));
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -1
     };
     stdout.push_str(&stderr);
-    (code, (cpu, usage.ru_maxrss), stdout)
+    (code, (user, sys, usage.ru_maxrss), stdout)
 }
 
 #[cfg(not(unix))]
-fn wait_with_rusage(child: std::process::Child) -> (i32, (Duration, i64), String) {
+fn wait_with_rusage(child: std::process::Child) -> (i32, (Duration, Duration, i64), String) {
     let output = child.wait_with_output().expect("wait");
     (
         output.status.code().unwrap_or(-1),
-        (Duration::ZERO, 0),
+        (Duration::ZERO, Duration::ZERO, 0),
         String::from_utf8_lossy(&output.stdout).into_owned(),
     )
+}
+
+/// Writes back everything the file system holds dirty.
+fn settle() {
+    #[cfg(unix)]
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe {
+        libc::sync();
+    }
 }
 
 /// The load averages (1, 5 and 15 minutes), where the system says them.
@@ -140,6 +152,45 @@ fn x25519_cpu_per_operation() -> (Duration, Cost) {
         .unwrap_or_else(|| panic!("no operation count in `openssl speed -mr`'s output: {stdout}"));
     assert!(count > 0, "openssl did no X25519 operation");
     (cost.cpu / u32::try_from(count).unwrap_or(u32::MAX), cost)
+}
+
+/// This process's own CPU time so far (user + sys).
+fn own_cpu() -> Duration {
+    #[cfg(unix)]
+    {
+        // SAFETY: `rusage` is plain data getrusage fills.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        time(usage.ru_utime) + time(usage.ru_stime)
+    }
+    #[cfg(not(unix))]
+    Duration::ZERO
+}
+
+/// The no-op's own floor: the CPU time of reading every file of `dir` once and taking the
+/// SHA-256 of each (what deciding each file by its bytes needs at least), on one thread.
+fn read_and_hash_floor(dir: &std::path::Path) -> Duration {
+    use sha2::Digest;
+    fn walk(dir: &std::path::Path, buffer: &mut Vec<u8>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&path, buffer);
+            } else if let Ok(mut file) = std::fs::File::open(&path) {
+                use std::io::Read;
+                buffer.clear();
+                if file.read_to_end(buffer).is_ok() {
+                    std::hint::black_box(sha2::Sha256::digest(&buffer[..]));
+                }
+            }
+        }
+    }
+    let start = own_cpu();
+    walk(dir, &mut Vec::new());
+    own_cpu() - start
 }
 
 fn count_files(dir: &std::path::Path) -> usize {
@@ -248,7 +299,11 @@ fn main() {
     ];
     let mut costs = Vec::new();
     let mut files = 0;
+    let mut read_floor = Duration::ZERO;
     for step in &steps {
+        // Each command starts with nothing of the one before it still to be written back: a
+        // render's own `syncfs` would otherwise wait for (and be charged) the earlier writes.
+        settle();
         let mut cmd = fleet.command();
         cmd.args(&step.args);
         let (cost, status, output) = measure(cmd);
@@ -259,6 +314,7 @@ fn main() {
         );
         if files == 0 {
             files = count_files(&dir.join("out"));
+            read_floor = read_and_hash_floor(&dir.join("out"));
         }
         costs.push(cost);
     }
@@ -274,8 +330,8 @@ fn main() {
         floor.as_secs_f64() / threads as f64,
     );
     println!(
-        "  {:<44} {:>8} {:>8} {:>10}  {:<26} {:>9} {:>5}",
-        "command", "wall", "CPU", "wall/floor", "CPU ratio (target)", "peak", "load"
+        "  {:<44} {:>8} {:>8} {:>7} {:>10}  {:<26} {:>9} {:>5}",
+        "command", "wall", "CPU", "of sys", "wall/floor", "CPU ratio (target)", "peak", "load"
     );
     let full = costs[0];
     let mut missed = Vec::new();
@@ -310,10 +366,11 @@ fn main() {
             ));
         }
         println!(
-            "  {:<44} {:>6.2} s {:>6.2} s {:>9.2}×  {:<26} {:>5} MiB{} {:>5.2}",
+            "  {:<44} {:>6.2} s {:>6.2} s {:>5.2} s {:>9.2}×  {:<26} {:>5} MiB{} {:>5.2}",
             step.what,
             cost.wall.as_secs_f64(),
             cost.cpu.as_secs_f64(),
+            cost.sys.as_secs_f64(),
             cost.wall.as_secs_f64() / (floor.as_secs_f64() / threads as f64),
             format!("{ratio}{}", if met { "" } else { " MISSED" }),
             peak_mib,
@@ -321,6 +378,11 @@ fn main() {
             cost.load,
         );
     }
+    println!(
+        "the no-op's own floor, reading every file once and hashing it (one thread, this process): {:.2} s CPU = {:.1}% of the full render",
+        read_floor.as_secs_f64(),
+        read_floor.as_secs_f64() / full.cpu.as_secs_f64() * 100.0
+    );
     println!("load average at the end: {} (1, 5, 15 min)", shown_load());
     if missed.is_empty() {
         println!(

@@ -750,6 +750,24 @@ fn check_against_flags_a_missing_file() {
 }
 
 #[test]
+fn check_against_names_the_files_of_a_cluster_the_tree_lacks_entirely() {
+    // Read one cluster at a time, a cluster with no file on disk is still compared.
+    let ws = workspace();
+    fs::remove_dir_all(ws.out_file("clusters/nhn-nks")).unwrap();
+    fs::remove_dir_all(ws.out_file("values/nhn-nks")).unwrap();
+    fs::remove_dir_all(ws.out_file("istioctl/nhn-nks")).unwrap();
+    let checked = ws.check(&["--against", "mesh.yaml"]);
+    for file in [
+        "clusters/nhn-nks/10-istio-system/cacerts.sops.yaml",
+        "values/nhn-nks/istiod.yaml",
+        "istioctl/nhn-nks/gateway.yaml",
+    ] {
+        checked.named("error", file, "missing: a render of mesh.yaml writes it");
+    }
+    assert_eq!(checked.code, 1);
+}
+
+#[test]
 fn check_against_flags_an_extra_file() {
     let ws = workspace();
     fs::write(ws.out_file("values/kt-k2p/extra.yaml"), "replicas: 3\n").unwrap();
