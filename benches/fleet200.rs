@@ -296,6 +296,12 @@ fn main() {
             target: Target::MemoryOnly,
             ok: &[0],
         },
+        Step {
+            what: "template (every object, one stream)",
+            args: s(&["template", "--config", "mesh-plus-one.yaml"]),
+            target: Target::MemoryOnly,
+            ok: &[0],
+        },
     ];
     let mut costs = Vec::new();
     let mut files = 0;
