@@ -3,7 +3,10 @@
 
 // Layers, as in sops itself: `yaml` (ordered tree, parsing typed like yaml.v3, sops's layout when
 // writing), `cipher` (AES-256-GCM values), `tree` (rule, AAD, MAC walk), `metadata` (the `sops:`
-// block) and `age` (the data-key source). Format facts: `shared/fixtures/sops/FORMAT.md`.
+// block) and `age` (the data-key source), with `x25519` (age's X25519 stanza, each recipient's
+// multiples precomputed, each identity's public key computed once) and `age_file` (the age entry
+// sops writes, opened without the age crate's general parser). Format facts:
+// `shared/fixtures/sops/FORMAT.md`.
 
 mod age;
 mod age_file;
