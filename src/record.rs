@@ -468,6 +468,49 @@ mod tests {
     }
 
     #[test]
+    fn the_wiring_view_reads_what_the_whole_record_says() {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "flux/a/k.yaml".to_owned(),
+            FileRecord::written("x", b"x", None),
+        );
+        files.insert(
+            "clusters/a/cacerts.sops.yaml".to_owned(),
+            FileRecord {
+                sha256: Some("00".into()),
+                inputs: Some("sha256:11".into()),
+            },
+        );
+        let gitops = GitOpsState {
+            target: "flux".into(),
+            declared: "flux".into(),
+            path: None,
+        };
+        let record = Record::new(files)
+            .with_trust(Trust::default())
+            .with_gitops(Some(gitops.clone()));
+        let wiring = Record::parse_wiring(&record.to_bytes()).unwrap();
+        assert_eq!(wiring.gitops, Some(gitops));
+        assert_eq!(
+            wiring.files,
+            [
+                ("clusters/a/cacerts.sops.yaml".to_owned(), true),
+                ("flux/a/k.yaml".to_owned(), false)
+            ]
+        );
+        // What the whole parse refuses, the view refuses with the same reason.
+        for bad in [
+            &br#"{"format": 9, "files": {}}"#[..],
+            b"{\"format\": 3, \"files\": [",
+        ] {
+            assert_eq!(
+                Record::parse_wiring(bad).unwrap_err(),
+                Record::parse(bad).unwrap_err()
+            );
+        }
+    }
+
+    #[test]
     fn a_newer_format_is_refused_with_the_fix() {
         let err = Record::parse(br#"{"format": 9, "files": {}}"#).unwrap_err();
         assert!(err.0.contains("newer"), "{err}");
