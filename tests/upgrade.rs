@@ -439,6 +439,77 @@ fn a_root_rotation_does_not_start_during_an_upgrade() {
 }
 
 #[test]
+fn an_upgrade_and_a_root_rotation_started_at_once_never_both_start() {
+    // Both take the mesh's lock and read mesh.yaml and pki/ again under it: whichever runs
+    // second sees the other in progress and is refused, whatever the interleaving.
+    let spawn = |ws: &Workspace, args: &[&str]| {
+        common::binary(ws.dir.path(), ws.home.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut upgrades, mut rotations) = (0, 0);
+    for trial in 0..6 {
+        let ws = Workspace::new(config::EXAMPLE_YAML);
+        let o = ws.run(&["out"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (first, second): (&[&str], &[&str]) = (
+            &["upgrade", "--to", "1.28.10", "--stage", "install-new"],
+            &["pki", "rotate-root", "--stage", "prepare"],
+        );
+        let (a, b) = if trial % 2 == 0 {
+            (spawn(&ws, first), spawn(&ws, second))
+        } else {
+            let b = spawn(&ws, second);
+            (spawn(&ws, first), b)
+        };
+        let (upgrade, rotation) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let at = format!("trial {trial}");
+        let codes = (upgrade.status.code(), rotation.status.code());
+        let upgrading = config::parse(&ws.mesh(), &Origin::File("mesh.yaml".into()))
+            .unwrap()
+            .istio
+            .upgrade
+            .is_some();
+        let rotating = ws.dir.path().join("pki/rotation.yaml").exists();
+        match codes {
+            (Some(0), Some(2)) => {
+                upgrades += 1;
+                assert!(
+                    stderr(&rotation).contains("an Istio upgrade to 1.28.10 is in progress"),
+                    "{at}: {}",
+                    stderr(&rotation)
+                );
+                assert!(
+                    upgrading && !rotating,
+                    "{at}: the refused rotation left state"
+                );
+            }
+            (Some(2), Some(0)) => {
+                rotations += 1;
+                assert!(
+                    stderr(&upgrade).contains("a root rotation is in progress"),
+                    "{at}: {}",
+                    stderr(&upgrade)
+                );
+                assert!(
+                    rotating && !upgrading,
+                    "{at}: the refused upgrade left state"
+                );
+            }
+            _ => panic!(
+                "{at}: exactly one must start, got {codes:?}:\n{}\n{}",
+                stderr(&upgrade),
+                stderr(&rotation)
+            ),
+        }
+    }
+    assert!(upgrades + rotations == 6);
+}
+
+#[test]
 fn the_reader_roles_of_the_upgrade_paths_differ_only_as_known() {
     // A new istiod reads the other clusters with their reader account, bound to their old
     // reader ClusterRole until their own install-new is synced (which brings the new role, see
