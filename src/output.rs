@@ -401,24 +401,26 @@ fn seal(
     Ok((sealer.seal(path, sealed)?, inputs))
 }
 
-/// The render record of `out_dir`, or `None` if nothing was rendered there yet.
-/// The wiring a record states ([`Record::parse_wiring`]), or `None` if there is no record.
-fn read_wiring(out: &Confined, name: &str) -> Result<Option<Wiring>, OutputError> {
-    let path = out.root().join(name);
-    let Some(bytes) = out.read(name)?.map_err(blocked)? else {
-        return Ok(None);
-    };
-    Record::parse_wiring(&bytes)
-        .map(Some)
-        .map_err(|e| OutputError::BadRecord { path, message: e.0 })
+/// The render record `name` of `out`, or `None` if nothing was rendered there yet.
+fn read_record(out: &Confined, name: &str) -> Result<Option<Record>, OutputError> {
+    read_parsed(out, name, Record::parse)
 }
 
-fn read_record(out: &Confined, name: &str) -> Result<Option<Record>, OutputError> {
-    let path = out.root().join(name);
+/// The wiring the record `name` states ([`Record::parse_wiring`]), or `None` if there is none.
+fn read_wiring(out: &Confined, name: &str) -> Result<Option<Wiring>, OutputError> {
+    read_parsed(out, name, Record::parse_wiring)
+}
+
+fn read_parsed<T>(
+    out: &Confined,
+    name: &str,
+    parse: fn(&[u8]) -> Result<T, crate::record::BadRecord>,
+) -> Result<Option<T>, OutputError> {
     let Some(bytes) = out.read(name)?.map_err(blocked)? else {
         return Ok(None);
     };
-    Record::parse(&bytes)
-        .map(Some)
-        .map_err(|e| OutputError::BadRecord { path, message: e.0 })
+    parse(&bytes).map(Some).map_err(|e| OutputError::BadRecord {
+        path: out.root().join(name),
+        message: e.0,
+    })
 }

@@ -143,16 +143,8 @@ impl TreeIndex {
 
     /// The clusters that own files, in order.
     pub fn clusters(&self) -> Vec<String> {
-        let mut clusters: Vec<String> = self
-            .paths
-            .keys()
-            .filter_map(|p| cluster_of(p))
-            .map(str::to_owned)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        clusters.sort();
-        clusters
+        let clusters: BTreeSet<&str> = self.paths.keys().filter_map(|p| cluster_of(p)).collect();
+        clusters.into_iter().map(str::to_owned).collect()
     }
 
     /// Every directory of the tree holding a kustomization.
