@@ -266,7 +266,9 @@ fn is_loop(e: &io::Error) -> bool {
 #[derive(Debug)]
 pub struct Confined {
     root: PathBuf,
-    safe: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    /// Directories found safe, relative to the root ('/'-separated); one is remembered only once
+    /// every directory above it was.
+    safe: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The directories `make_dirs` created, in the order it created them.
     created: std::sync::Mutex<Vec<PathBuf>>,
 }
@@ -296,27 +298,33 @@ impl Confined {
     /// Checks every directory between the root and `rel` (relative, '/'-separated, without
     /// `.` or `..`): `Ok(true)` if all exist and none is a symlink, `Ok(false)` if one is missing.
     fn dirs_of(&self, rel: &str) -> Result<Result<bool, Blocked>, IoError> {
-        let mut dir = self.root.clone();
-        let mut parts: Vec<&str> = rel.split('/').collect();
-        parts.pop();
-        for part in parts {
-            dir.push(part);
-            if self
-                .safe
+        let Some((parent, _)) = rel.rsplit_once('/') else {
+            return Ok(Ok(true));
+        };
+        let safe = || {
+            self.safe
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(&dir)
-            {
+        };
+        // The file's own directory found safe means every one above it was: one lookup per file.
+        if safe().contains(parent) {
+            return Ok(Ok(true));
+        }
+        let ends = parent
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain(std::iter::once(parent.len()));
+        for end in ends {
+            let prefix = &parent[..end];
+            if prefix.is_empty() || safe().contains(prefix) {
                 continue;
             }
+            let dir = self.root.join(prefix);
             match fs::symlink_metadata(&dir) {
                 Ok(m) if m.file_type().is_symlink() => return Ok(Err(Blocked::Symlink(dir))),
                 Ok(m) if !m.is_dir() => return Ok(Err(Blocked::NotADirectory(dir))),
                 Ok(_) => {
-                    self.safe
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(dir.clone());
+                    safe().insert(prefix.to_owned());
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Ok(false)),
                 Err(e) => return Err(IoError::read(&dir)(e)),
@@ -377,8 +385,13 @@ impl Confined {
     /// Makes the directory `rel` and the ones above it, refusing to go through a symlink.
     pub fn make_dirs(&self, rel: &str) -> Result<Result<(), Blocked>, IoError> {
         let mut dir = self.root.clone();
+        let mut prefix = String::new();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
             dir.push(part);
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
             match fs::symlink_metadata(&dir) {
                 Ok(m) if m.file_type().is_symlink() => return Ok(Err(Blocked::Symlink(dir))),
                 Ok(m) if !m.is_dir() => return Ok(Err(Blocked::NotADirectory(dir))),
@@ -397,7 +410,7 @@ impl Confined {
             self.safe
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(dir.clone());
+                .insert(prefix.clone());
         }
         Ok(Ok(()))
     }
@@ -893,6 +906,32 @@ mod tests {
         let b = lock_dir(dir.path(), LockMode::Shared, Default::default(), &none);
         assert!(b.is_ok(), "readers share");
         drop(a);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_below_a_directory_found_safe_is_still_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("out");
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(elsewhere.join("f"), b"not ours").unwrap();
+        fs::write(root.join("a/b/f"), b"ours").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("a/b/c")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("a/d")).unwrap();
+        let confined = Confined::new(&root);
+        assert_eq!(confined.read("a/b/f").unwrap(), Ok(Some(b"ours".to_vec())));
+        // `a` and `a/b` are now known safe; what lies below or beside them is not.
+        assert_eq!(
+            confined.read("a/b/c/f").unwrap(),
+            Err(Blocked::Symlink(root.join("a/b/c/f")))
+        );
+        assert_eq!(
+            confined.read("a/d/f").unwrap(),
+            Err(Blocked::Symlink(root.join("a/d/f")))
+        );
+        assert_eq!(confined.read("a/b/f").unwrap(), Ok(Some(b"ours".to_vec())));
     }
 
     #[test]

@@ -131,50 +131,108 @@ fn blocked(blocked: Blocked) -> OutputError {
     }
 }
 
+/// What a tree in the output directory records of itself: its render record, and the journal
+/// of a commit that was interrupted after its commit point (the tree is then as that journal
+/// says, and the next render completes it). `T` is the whole [`Record`], or its light
+/// [`Wiring`] view for a command that only asks how the tree is wired.
+pub struct Recorded<T> {
+    record: Option<T>,
+    journal: Option<T>,
+}
+
+/// The two questions asked of a record before a render: its wiring, and its paths with whether
+/// each was sealed.
+pub trait RecordView {
+    fn gitops(&self) -> Option<&GitOpsState>;
+    fn paths(&self) -> impl Iterator<Item = (&str, bool)>;
+}
+
+impl RecordView for Record {
+    fn gitops(&self) -> Option<&GitOpsState> {
+        self.gitops.as_ref()
+    }
+    fn paths(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.files
+            .iter()
+            .map(|(path, file)| (path.as_str(), file.inputs.is_some()))
+    }
+}
+
+impl RecordView for Wiring {
+    fn gitops(&self) -> Option<&GitOpsState> {
+        self.gitops.as_ref()
+    }
+    fn paths(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.files
+            .iter()
+            .map(|(path, sealed)| (path.as_str(), *sealed))
+    }
+}
+
+impl<T: RecordView> Recorded<T> {
+    /// Whether the record or the journal lists a sealed file named `file_name` in any directory.
+    pub fn lists_sealed(&self, file_name: &str) -> bool {
+        let suffix = format!("/{file_name}");
+        [&self.record, &self.journal]
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                r.paths()
+                    .any(|(path, sealed)| sealed && path.ends_with(&suffix))
+            })
+    }
+
+    /// The GitOps wiring the tree records, if it records one (a tree rendered before format 3
+    /// does not), with how many recorded files its wiring holds (those under `flux/` or
+    /// `argocd/`). A render stopped after its commit point left its next record as the journal:
+    /// the tree is wired as that render wired it.
+    pub fn gitops(&self) -> Option<(GitOpsState, usize)> {
+        let record = self.journal.as_ref().or(self.record.as_ref())?;
+        let state = record.gitops()?;
+        let dir = format!("{}/", state.target);
+        let files = record.paths().filter(|(p, _)| p.starts_with(&dir)).count();
+        Some((state.clone(), files))
+    }
+}
+
+/// The record and journal of the tree at `out_dir`, read once: what a render asks before it
+/// renders and what its write starts from.
+pub fn recorded(out_dir: &Path) -> Result<Recorded<Record>, OutputError> {
+    read_both(out_dir, Record::parse)
+}
+
+/// The light view of the tree's record and journal ([`Record::parse_wiring`]), for a command
+/// that only asks how the tree is wired.
+pub fn recorded_wiring(out_dir: &Path) -> Result<Recorded<Wiring>, OutputError> {
+    read_both(out_dir, Record::parse_wiring)
+}
+
+fn read_both<T>(
+    out_dir: &Path,
+    parse: fn(&[u8]) -> Result<T, crate::record::BadRecord>,
+) -> Result<Recorded<T>, OutputError> {
+    if !out_dir.is_dir() {
+        return Ok(Recorded {
+            record: None,
+            journal: None,
+        });
+    }
+    let confined = Confined::new(out_dir);
+    Ok(Recorded {
+        record: read_parsed(&confined, RECORD_FILE, parse)?,
+        journal: read_parsed(&confined, JOURNAL_FILE, parse)?,
+    })
+}
+
 /// Whether the tree in `out_dir` (its record, or the journal of an interrupted commit) lists a
 /// sealed file named `file_name` in any directory.
 pub fn records_sealed(out_dir: &Path, file_name: &str) -> Result<bool, OutputError> {
-    if !out_dir.is_dir() {
-        return Ok(false);
-    }
-    let confined = Confined::new(out_dir);
-    let suffix = format!("/{file_name}");
-    let mut found = false;
-    for name in [RECORD_FILE, JOURNAL_FILE] {
-        if let Some(record) = read_wiring(&confined, name)? {
-            found |= record
-                .files
-                .iter()
-                .any(|(path, sealed)| path.ends_with(&suffix) && *sealed);
-        }
-    }
-    Ok(found)
+    Ok(recorded_wiring(out_dir)?.lists_sealed(file_name))
 }
 
-/// The GitOps wiring the tree at `out_dir` records, if it records one (a tree rendered before
-/// format 3 does not).
-/// With it, how many recorded files its wiring holds (those under `flux/` or `argocd/`).
+/// The GitOps wiring the tree at `out_dir` records ([`Recorded::gitops`]).
 pub fn recorded_gitops(out_dir: &Path) -> Result<Option<(GitOpsState, usize)>, OutputError> {
-    if !out_dir.is_dir() {
-        return Ok(None);
-    }
-    let confined = Confined::new(out_dir);
-    // A render stopped after its commit point left its next record as the journal: the tree is
-    // wired as that render wired it (the next render completes it).
-    let record = match read_wiring(&confined, JOURNAL_FILE)? {
-        Some(journal) => Some(journal),
-        None => read_wiring(&confined, RECORD_FILE)?,
-    };
-    Ok(record.and_then(|record| {
-        let state = record.gitops?;
-        let dir = format!("{}/", state.target);
-        let files = record
-            .files
-            .iter()
-            .filter(|(p, _)| p.starts_with(&dir))
-            .count();
-        Some((state, files))
-    }))
+    Ok(recorded_wiring(out_dir)?.gitops())
 }
 
 /// Brings `out_dir` to `tree`: carries out the plan — writes what differs, seals what must be
@@ -196,13 +254,38 @@ pub fn write(
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(OutputError::NotADirectory(out_dir.to_owned()));
     }
+    write_recorded(
+        out_dir,
+        recorded(out_dir)?,
+        tree,
+        trust,
+        gitops,
+        sealer,
+        progress,
+    )
+}
+
+/// [`write`], from what the tree recorded when the caller read it ([`recorded`], under the
+/// tree's lock), so a render reads its record once.
+pub fn write_recorded(
+    out_dir: &Path,
+    recorded: Recorded<Record>,
+    tree: &Tree,
+    trust: &Trust,
+    gitops: Option<&GitOpsState>,
+    sealer: &dyn Sealer,
+    progress: &dyn Progress,
+) -> Result<Summary, OutputError> {
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(OutputError::NotADirectory(out_dir.to_owned()));
+    }
     let confined = Confined::new(out_dir);
-    let (old, created) = match read_record(&confined, RECORD_FILE)? {
+    let Recorded { record, journal } = recorded;
+    let (old, created) = match record {
         Some(record) => (record, false),
         None => (Record::default(), true),
     };
     // An interrupted commit: the files it put in place are ours as its journal names them.
-    let journal = read_record(&confined, JOURNAL_FILE)?;
     let old = match &journal {
         Some(journal) => old.reconciled(journal, |path, entry| {
             confined
@@ -401,16 +484,7 @@ fn seal(
     Ok((sealer.seal(path, sealed)?, inputs))
 }
 
-/// The render record `name` of `out`, or `None` if nothing was rendered there yet.
-fn read_record(out: &Confined, name: &str) -> Result<Option<Record>, OutputError> {
-    read_parsed(out, name, Record::parse)
-}
-
-/// The wiring the record `name` states ([`Record::parse_wiring`]), or `None` if there is none.
-fn read_wiring(out: &Confined, name: &str) -> Result<Option<Wiring>, OutputError> {
-    read_parsed(out, name, Record::parse_wiring)
-}
-
+/// The record `name` of `out` as `parse` reads it, or `None` if nothing was rendered there yet.
 fn read_parsed<T>(
     out: &Confined,
     name: &str,

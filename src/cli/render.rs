@@ -18,7 +18,7 @@ use crate::env::Env;
 use crate::model::{self, Model, WarningKind};
 use crate::output::{self, Summary};
 use crate::pki::store::{Change, PkiDir};
-use crate::record::GitOpsState;
+use crate::record::{GitOpsState, Record};
 use crate::render;
 use crate::seal::{self, Created, MeshSealer, Mode};
 use crate::vocabulary;
@@ -59,8 +59,13 @@ pub(super) fn wiring(mesh: &Mesh, declared: config::GitOpsTarget) -> GitOpsState
 /// Refuses a render that would silently change the tree's GitOps wiring: one for another target
 /// than the tree records, with no `--target` and mesh.yaml's `gitops.target` as it was then (a
 /// forgotten `--target` would otherwise remove every Flux or Argo CD file).
-fn keep_wiring(out: &Path, given: bool, now: &GitOpsState) -> Result<(), Failure> {
-    let Some((recorded, files)) = output::recorded_gitops(out)? else {
+fn keep_wiring(
+    out: &Path,
+    tree: &output::Recorded<Record>,
+    given: bool,
+    now: &GitOpsState,
+) -> Result<(), Failure> {
+    let Some((recorded, files)) = tree.gitops() else {
         return Ok(());
     };
     if given || recorded.target == now.target || recorded.declared != now.declared {
@@ -168,12 +173,15 @@ fn render_locked(
 ) -> Result<(), Failure> {
     let now = edge::now();
     let gitops = wiring(mesh, declared);
-    keep_wiring(&cli.out, cli.target.is_some(), &gitops)?;
+    // The tree's record and journal, read once under its lock: nothing below changes them
+    // before the write (resolving completes pki/'s journal, the sweep takes temporary files).
+    let recorded = output::recorded(&cli.out)?;
+    keep_wiring(&cli.out, &recorded, cli.target.is_some(), &gitops)?;
     // Resolving completes an interrupted PKI change (whose staged files are temporary files)
     // before any temporary file is swept.
     let mut resolved = seal::resolve(mesh, origin, env, Mode::Render)?;
     let swept = disk::sweep_temporaries(&cli.out)?;
-    let sealed_cacerts = output::records_sealed(&cli.out, &vocabulary::cacerts_file())?;
+    let sealed_cacerts = recorded.lists_sealed(&vocabulary::cacerts_file());
     let changes = resolved.issue(mesh, sealed_cacerts, now)?;
     let plans = seal::plans(mesh, &resolved.public_inputs(cli.refresh_credentials, now));
     // --jobs bounds the threads of the render and of the write alike.
@@ -186,8 +194,17 @@ fn render_locked(
     let sealer = MeshSealer::new(&resolved, now);
     let bar = progress::Bar::new(cli.quiet);
     let trust = resolved.trust(mesh);
-    let summary =
-        pool.install(|| output::write(&cli.out, &tree, &trust, Some(&gitops), &sealer, &bar))?;
+    let summary = pool.install(|| {
+        output::write_recorded(
+            &cli.out,
+            recorded,
+            &tree,
+            &trust,
+            Some(&gitops),
+            &sealer,
+            &bar,
+        )
+    })?;
     // The root this render issued is pinned in mesh.yaml: a replaced pki/ is then caught keylessly.
     let pinned = match changes.contains(&Change::IssuedRoot) {
         true => pin_root(origin, &resolved)?,
