@@ -54,7 +54,7 @@ pub(crate) fn open(armored: &str, identities: &[Option<Identity>]) -> Option<Zer
     let plain = cipher
         .decrypt(Nonce::from_slice(&chunk_nonce), chunk)
         .ok()?;
-    // age refuses an empty last chunk unless it is the whole payload.
+    // age refuses an empty last chunk unless it is the whole payload; here it is the only one.
     Some(Zeroizing::new(plain))
 }
 
