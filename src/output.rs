@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::disk::{self, Blocked, Confined, Content, IoError, Mode, Staged};
 use crate::plan::{self, Decision, OnDisk, Refusal, SealReason, Seen};
-use crate::record::{FileRecord, GitOpsState, JOURNAL_FILE, RECORD_FILE, Record, Trust, Wiring};
+use crate::record::{FileRecord, GitOpsState, JOURNAL_FILE, RECORD_FILE, Record, Trust};
 use crate::render::{RelPath, Sealed, Tree};
 
 #[derive(Debug, thiserror::Error)]
@@ -133,53 +133,21 @@ fn blocked(blocked: Blocked) -> OutputError {
 
 /// What a tree in the output directory records of itself: its render record, and the journal
 /// of a commit that was interrupted after its commit point (the tree is then as that journal
-/// says, and the next render completes it). `T` is the whole [`Record`], or its light
-/// [`Wiring`] view for a command that only asks how the tree is wired.
-pub struct Recorded<T> {
-    record: Option<T>,
-    journal: Option<T>,
+/// says, and the next render completes it). Read once by a command, under the tree's lock.
+pub struct Recorded {
+    record: Option<Record>,
+    journal: Option<Record>,
 }
 
-/// The two questions asked of a record before a render: its wiring, and its paths with whether
-/// each was sealed.
-pub trait RecordView {
-    fn gitops(&self) -> Option<&GitOpsState>;
-    fn paths(&self) -> impl Iterator<Item = (&str, bool)>;
-}
-
-impl RecordView for Record {
-    fn gitops(&self) -> Option<&GitOpsState> {
-        self.gitops.as_ref()
-    }
-    fn paths(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.files
-            .iter()
-            .map(|(path, file)| (path.as_str(), file.inputs.is_some()))
-    }
-}
-
-impl RecordView for Wiring {
-    fn gitops(&self) -> Option<&GitOpsState> {
-        self.gitops.as_ref()
-    }
-    fn paths(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.files
-            .iter()
-            .map(|(path, sealed)| (path.as_str(), *sealed))
-    }
-}
-
-impl<T: RecordView> Recorded<T> {
+impl Recorded {
     /// Whether the record or the journal lists a sealed file named `file_name` in any directory.
     pub fn lists_sealed(&self, file_name: &str) -> bool {
         let suffix = format!("/{file_name}");
         [&self.record, &self.journal]
             .into_iter()
             .flatten()
-            .any(|r| {
-                r.paths()
-                    .any(|(path, sealed)| sealed && path.ends_with(&suffix))
-            })
+            .flat_map(|r| &r.files)
+            .any(|(path, file)| file.inputs.is_some() && path.ends_with(&suffix))
     }
 
     /// The GitOps wiring the tree records, if it records one (a tree rendered before format 3
@@ -188,29 +156,15 @@ impl<T: RecordView> Recorded<T> {
     /// the tree is wired as that render wired it.
     pub fn gitops(&self) -> Option<(GitOpsState, usize)> {
         let record = self.journal.as_ref().or(self.record.as_ref())?;
-        let state = record.gitops()?;
+        let state = record.gitops.as_ref()?;
         let dir = format!("{}/", state.target);
-        let files = record.paths().filter(|(p, _)| p.starts_with(&dir)).count();
+        let files = record.files.keys().filter(|p| p.starts_with(&dir)).count();
         Some((state.clone(), files))
     }
 }
 
-/// The record and journal of the tree at `out_dir`, read once: what a render asks before it
-/// renders and what its write starts from.
-pub fn recorded(out_dir: &Path) -> Result<Recorded<Record>, OutputError> {
-    read_both(out_dir, Record::parse)
-}
-
-/// The light view of the tree's record and journal ([`Record::parse_wiring`]), for a command
-/// that only asks how the tree is wired.
-pub fn recorded_wiring(out_dir: &Path) -> Result<Recorded<Wiring>, OutputError> {
-    read_both(out_dir, Record::parse_wiring)
-}
-
-fn read_both<T>(
-    out_dir: &Path,
-    parse: fn(&[u8]) -> Result<T, crate::record::BadRecord>,
-) -> Result<Recorded<T>, OutputError> {
+/// The record and journal of the tree at `out_dir` (neither, if nothing was rendered there).
+pub fn recorded(out_dir: &Path) -> Result<Recorded, OutputError> {
     if !out_dir.is_dir() {
         return Ok(Recorded {
             record: None,
@@ -219,20 +173,9 @@ fn read_both<T>(
     }
     let confined = Confined::new(out_dir);
     Ok(Recorded {
-        record: read_parsed(&confined, RECORD_FILE, parse)?,
-        journal: read_parsed(&confined, JOURNAL_FILE, parse)?,
+        record: read_record(&confined, RECORD_FILE)?,
+        journal: read_record(&confined, JOURNAL_FILE)?,
     })
-}
-
-/// Whether the tree in `out_dir` (its record, or the journal of an interrupted commit) lists a
-/// sealed file named `file_name` in any directory.
-pub fn records_sealed(out_dir: &Path, file_name: &str) -> Result<bool, OutputError> {
-    Ok(recorded_wiring(out_dir)?.lists_sealed(file_name))
-}
-
-/// The GitOps wiring the tree at `out_dir` records ([`Recorded::gitops`]).
-pub fn recorded_gitops(out_dir: &Path) -> Result<Option<(GitOpsState, usize)>, OutputError> {
-    Ok(recorded_wiring(out_dir)?.gitops())
 }
 
 /// Brings `out_dir` to `tree`: carries out the plan — writes what differs, seals what must be
@@ -269,7 +212,7 @@ pub fn write(
 /// tree's lock), so a render reads its record once.
 pub fn write_recorded(
     out_dir: &Path,
-    recorded: Recorded<Record>,
+    recorded: Recorded,
     tree: &Tree,
     trust: &Trust,
     gitops: Option<&GitOpsState>,
@@ -484,17 +427,15 @@ fn seal(
     Ok((sealer.seal(path, sealed)?, inputs))
 }
 
-/// The record `name` of `out` as `parse` reads it, or `None` if nothing was rendered there yet.
-fn read_parsed<T>(
-    out: &Confined,
-    name: &str,
-    parse: fn(&[u8]) -> Result<T, crate::record::BadRecord>,
-) -> Result<Option<T>, OutputError> {
+/// The render record `name` of `out`, or `None` if nothing was rendered there yet.
+fn read_record(out: &Confined, name: &str) -> Result<Option<Record>, OutputError> {
     let Some(bytes) = out.read(name)?.map_err(blocked)? else {
         return Ok(None);
     };
-    parse(&bytes).map(Some).map_err(|e| OutputError::BadRecord {
-        path: out.root().join(name),
-        message: e.0,
-    })
+    Record::parse(&bytes)
+        .map(Some)
+        .map_err(|e| OutputError::BadRecord {
+            path: out.root().join(name),
+            message: e.0,
+        })
 }

@@ -42,14 +42,6 @@ pub struct Record {
     pub gitops: Option<GitOpsState>,
 }
 
-/// What a render asks of a tree's record before it renders: its GitOps wiring, and each path it
-/// records with whether it was sealed.
-#[derive(Debug, Default)]
-pub struct Wiring {
-    pub gitops: Option<GitOpsState>,
-    pub files: Vec<(String, bool)>,
-}
-
 fn newer(format: u32) -> BadRecord {
     BadRecord(format!(
         "format {format} is newer than the format {FORMAT} this mesh-render writes: render with the release that wrote it, or a later one"
@@ -226,48 +218,6 @@ impl Record {
         serde_json::from_slice::<Header>(bytes)
             .ok()
             .map(|h| h.format)
-    }
-
-    /// A record's GitOps wiring and the paths it records, read without building the record
-    /// (what a render asks of the tree before it renders).
-    pub fn parse_wiring(bytes: &[u8]) -> Result<Wiring, BadRecord> {
-        #[derive(Deserialize)]
-        struct Light<'a> {
-            format: u32,
-            #[serde(borrow)]
-            files: BTreeMap<std::borrow::Cow<'a, str>, LightFile>,
-            #[serde(default)]
-            gitops: Option<GitOpsState>,
-            #[serde(default, rename = "trust")]
-            _trust: serde::de::IgnoredAny,
-        }
-        #[derive(Deserialize)]
-        struct LightFile {
-            #[serde(default, rename = "sha256")]
-            _sha256: serde::de::IgnoredAny,
-            #[serde(default)]
-            inputs: Option<serde::de::IgnoredAny>,
-        }
-        let light: Light<'_> = match serde_json::from_slice(bytes) {
-            Ok(light) => light,
-            // A record that does not read is explained by the full parse.
-            Err(_) => {
-                return Err(Self::parse(bytes)
-                    .err()
-                    .unwrap_or_else(|| BadRecord("unreadable".to_owned())));
-            }
-        };
-        if !(1..=FORMAT).contains(&light.format) {
-            return Err(newer(light.format));
-        }
-        Ok(Wiring {
-            gitops: light.gitops,
-            files: light
-                .files
-                .into_iter()
-                .map(|(path, file)| (path.into_owned(), file.inputs.is_some()))
-                .collect(),
-        })
     }
 
     /// JSON laid out one line per file, per cluster of the trust and per other field, keys
@@ -465,49 +415,6 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(new.changes_from(&new), Vec::<String>::new());
-    }
-
-    #[test]
-    fn the_wiring_view_reads_what_the_whole_record_says() {
-        let mut files = BTreeMap::new();
-        files.insert(
-            "flux/a/k.yaml".to_owned(),
-            FileRecord::written("x", b"x", None),
-        );
-        files.insert(
-            "clusters/a/cacerts.sops.yaml".to_owned(),
-            FileRecord {
-                sha256: Some("00".into()),
-                inputs: Some("sha256:11".into()),
-            },
-        );
-        let gitops = GitOpsState {
-            target: "flux".into(),
-            declared: "flux".into(),
-            path: None,
-        };
-        let record = Record::new(files)
-            .with_trust(Trust::default())
-            .with_gitops(Some(gitops.clone()));
-        let wiring = Record::parse_wiring(&record.to_bytes()).unwrap();
-        assert_eq!(wiring.gitops, Some(gitops));
-        assert_eq!(
-            wiring.files,
-            [
-                ("clusters/a/cacerts.sops.yaml".to_owned(), true),
-                ("flux/a/k.yaml".to_owned(), false)
-            ]
-        );
-        // What the whole parse refuses, the view refuses with the same reason.
-        for bad in [
-            &br#"{"format": 9, "files": {}}"#[..],
-            b"{\"format\": 3, \"files\": [",
-        ] {
-            assert_eq!(
-                Record::parse_wiring(bad).unwrap_err(),
-                Record::parse(bad).unwrap_err()
-            );
-        }
     }
 
     #[test]

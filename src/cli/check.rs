@@ -71,12 +71,15 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
         )
     };
     let now = edge::now();
-    let against = match loaded {
+    // With --against, what the tree records of itself, read once under its lock: the wiring to
+    // compare with, and whether sealed cacerts are recorded.
+    let (against, recorded) = match loaded {
         Some(loaded) => {
-            let target = recorded_target(&args.out, args.target, &loaded.0)?;
-            Some(InMemory::render(loaded, target, env)?)
+            let recorded = output::recorded(&args.out)?;
+            let target = recorded_target(&recorded, args.target, &loaded.0);
+            (Some(InMemory::render(loaded, target, env)?), Some(recorded))
         }
-        None => None,
+        None => (None, None),
     };
     let (own_identities, identity_notes) = match (&against, named) {
         (Some(_), _) => (None, Vec::new()),
@@ -111,7 +114,9 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
             let hook = AgainstRender::new(against, wanted, now)?;
             let mut report = check::run_with(&args.out, &options, &hook)?;
             hook.finish(&mut report);
-            against.add_pki_drift(&args.out, &mut report)?;
+            if let Some(recorded) = &recorded {
+                against.add_pki_drift(recorded, &mut report);
+            }
             report
         }
         None => check::run(&args.out, &options)?,
@@ -172,7 +177,7 @@ fn implicit_identities(env: &Env) -> Result<(Option<Identities>, Vec<String>), F
 pub(super) fn diff(args: &DiffArgs, env: &Env, wait: Duration) -> Result<Outcome, Failure> {
     let loaded = edge::load(args.config.as_deref())?;
     let _held = read_locks(Some(&loaded), &args.out, env, wait)?;
-    let target = recorded_target(&args.out, args.target, &loaded.0)?;
+    let target = recorded_target(&output::recorded(&args.out)?, args.target, &loaded.0);
     let rendered = InMemory::render(loaded, target, env)?;
     // One part of the tree at a time: a fleet's tree is not held at once.
     let index = open_or_empty(&args.out)?;
@@ -391,8 +396,8 @@ impl InMemory {
 
     /// Adds what the PKI and the record say beyond the files' drift to `report`: what a
     /// render would issue, a damaged PKI, unknown admins.
-    fn add_pki_drift(&self, out: &Path, report: &mut Report) -> Result<(), Failure> {
-        let sealed_cacerts = output::records_sealed(out, &vocabulary::cacerts_file())?;
+    fn add_pki_drift(&self, tree: &output::Recorded, report: &mut Report) {
+        let sealed_cacerts = tree.lists_sealed(&vocabulary::cacerts_file());
         for (issue, fix) in self.issue_notes(sealed_cacerts) {
             report.push(Finding::error("drift", "pki", issue, fix));
         }
@@ -407,7 +412,6 @@ impl InMemory {
         for note in self.admin_notes() {
             report.note(note);
         }
-        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use crate::env::Env;
 use crate::model::{self, Model, WarningKind};
 use crate::output::{self, Summary};
 use crate::pki::store::{Change, PkiDir};
-use crate::record::{GitOpsState, Record};
+use crate::record::GitOpsState;
 use crate::render;
 use crate::seal::{self, Created, MeshSealer, Mode};
 use crate::vocabulary;
@@ -61,7 +61,7 @@ pub(super) fn wiring(mesh: &Mesh, declared: config::GitOpsTarget) -> GitOpsState
 /// forgotten `--target` would otherwise remove every Flux or Argo CD file).
 fn keep_wiring(
     out: &Path,
-    tree: &output::Recorded<Record>,
+    tree: &output::Recorded,
     given: bool,
     now: &GitOpsState,
 ) -> Result<(), Failure> {
@@ -84,21 +84,22 @@ fn keep_wiring(
 /// records while mesh.yaml's `gitops.target` is as it was then (so `check` and `diff` compare
 /// with the wiring the tree has, by the rule a render keeps it by).
 pub(super) fn recorded_target(
-    out: &Path,
+    tree: &output::Recorded,
     given: Option<TargetArg>,
     mesh: &Mesh,
-) -> Result<Option<TargetArg>, Failure> {
+) -> Option<TargetArg> {
     if given.is_some() {
-        return Ok(given);
+        return given;
     }
-    let recorded = output::recorded_gitops(out)?
+    let recorded = tree
+        .gitops()
         .filter(|(state, _)| state.declared == mesh.gitops.target.name());
-    Ok(recorded.and_then(|(state, _)| match state.target.as_str() {
+    recorded.and_then(|(state, _)| match state.target.as_str() {
         "flux" => Some(TargetArg::Flux),
         "argocd" => Some(TargetArg::Argocd),
         "none" => Some(TargetArg::None),
         _ => None,
-    }))
+    })
 }
 
 /// Refuses an output directory that is a subcommand mistyped (`mesh-render chek`): a bare name,
