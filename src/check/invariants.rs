@@ -68,7 +68,7 @@ pub struct Doc {
 pub struct ClusterView<'a> {
     pub name: &'a str,
     /// Every object its layers under `clusters/<name>/` build; `None` if it has no layer.
-    pub layers: Option<&'a [BuiltObject]>,
+    pub layers: Option<&'a [&'a BuiltObject]>,
     /// The documents of `values/<name>/`, `istioctl/<name>/`, `flux/<name>/`, `argocd/<name>/`.
     pub config: &'a [Doc],
     /// Its decrypted SOPS files, by file, when an identity was at hand.
@@ -189,11 +189,12 @@ pub fn check_mesh(
 /// A cluster's network, from the label on its Istio namespace.
 fn network(
     cluster: &str,
-    objects: &[BuiltObject],
+    objects: &[&BuiltObject],
     report: &mut Report,
 ) -> Option<(String, String)> {
     let labelled: Vec<&BuiltObject> = objects
         .iter()
+        .copied()
         .filter(|o| {
             o.value["kind"] == "Namespace"
                 && o.value["metadata"]["labels"].get(NETWORK_LABEL).is_some()
@@ -532,12 +533,13 @@ fn agree(what: &str, name: &str, seen: &[(String, String, String)], report: &mut
 /// exposes 15443.
 fn check_cross_network_gateway(
     cluster: &str,
-    objects: &[BuiltObject],
+    objects: &[&BuiltObject],
     gateways: &[GatewayDecl],
     report: &mut Report,
 ) {
     let cross: Vec<&BuiltObject> = objects
         .iter()
+        .copied()
         .filter(|o| {
             o.value["kind"] == "Gateway"
                 && o.value["apiVersion"]
@@ -648,7 +650,7 @@ struct RemoteSecret<'a> {
 /// cluster of the mesh, and (decrypted) points at an API server, noted in `summary`.
 fn remote_secrets_of(
     view: &ClusterView<'_>,
-    objects: &[BuiltObject],
+    objects: &[&BuiltObject],
     clusters: &BTreeSet<String>,
     summary: &mut ClusterSummary,
     report: &mut Report,

@@ -265,10 +265,12 @@ fn check_part<H: PerPart>(
         let layers_dir = format!("clusters/{name}/");
         let in_layers: Vec<&Vec<BuiltObject>> = built
             .iter()
-            .filter(|(dir, _)| dir.starts_with(&layers_dir) || layers_dir == format!("{dir}/"))
+            .filter(|(dir, _)| {
+                dir.starts_with(&layers_dir) || dir.as_str() == &layers_dir[..layers_dir.len() - 1]
+            })
             .map(|(_, objects)| objects)
             .collect();
-        let layers: Vec<BuiltObject> = in_layers.iter().flat_map(|o| o.iter().cloned()).collect();
+        let layers: Vec<&BuiltObject> = in_layers.iter().flat_map(|o| o.iter()).collect();
         let config = config_docs(&docs);
         let view = invariants::ClusterView {
             name,
