@@ -15,8 +15,8 @@ use super::error::SopsError;
 /// An age X25519 recipient (`age1...`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Recipient {
+    /// The canonical (lower-case) `age1...` text.
     text: String,
-    key: age::x25519::Recipient,
     /// The public key's 32 bytes, for the stanza this crate writes (`x25519`).
     public: [u8; 32],
 }
@@ -67,14 +67,14 @@ impl Recipient {
         // Keep the canonical lower-case form.
         let text = key.to_string();
         let public = public_bytes(&text).ok_or_else(|| invalid("not a 32-byte X25519 key"))?;
-        Ok(Recipient { text, key, public })
+        Ok(Recipient { text, public })
     }
 
     /// The recipient of an age key (its text is canonical, so always decodes).
     fn of(key: age::x25519::Recipient) -> Self {
         let text = key.to_string();
         let public = public_bytes(&text).unwrap_or_default();
-        Recipient { text, key, public }
+        Recipient { text, public }
     }
 
     /// The `age1...` text.
@@ -301,7 +301,6 @@ pub(crate) enum UnwrapFailure {
     NoMatch,
 }
 
-/// Decrypts one `enc:` block with the identities.
 impl Identities {
     /// The keys as the stanza code opens with them, made once.
     fn fast(&self) -> &[Option<super::x25519::Identity>] {
@@ -320,6 +319,7 @@ pub(crate) fn opens_directly(enc: &str, identities: &Identities) -> bool {
     super::age_file::open(enc, identities.fast()).is_some()
 }
 
+/// Decrypts one `enc:` block with the identities.
 pub(crate) fn unwrap(enc: &str, identities: &Identities) -> Result<DataKey, UnwrapFailure> {
     let fast = identities.fast();
     // The shape sops writes is opened directly; the age crate decides everything else.
