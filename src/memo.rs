@@ -1,8 +1,9 @@
 //! YAML parsed once per distinct text, for checks that meet the same text many times: a source
 //! cluster's kubeconfig sits in the remote secret of every other cluster, and a render seals the
-//! same Secret for each of them. Keyed by the SHA-256 of the text (the text itself, which may
-//! hold a credential, is not kept), without the comment lines it opens with (they name the
-//! target cluster and change no value). Bounded: a memo that grows past its limit starts over.
+//! same Secret for each of them. Keyed by the SHA-256 of the text without the comment lines it
+//! opens with (they name the target cluster and change no value). The parsed values, a reader
+//! token among them, live as long as the memo: one `check`, as its decrypted files do. Bounded:
+//! a memo that grows past its limit starts over.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
