@@ -71,15 +71,18 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
         )
     };
     let now = edge::now();
-    // With --against, what the tree records of itself, read once under its lock: the wiring to
-    // compare with, and whether sealed cacerts are recorded.
-    let (against, recorded) = match loaded {
+    // With --against, what the tree records of itself, read once under its lock (and not kept:
+    // a fleet's record is large): the wiring to compare with, and whether sealed cacerts are
+    // recorded.
+    let (against, sealed_cacerts) = match loaded {
         Some(loaded) => {
             let recorded = output::recorded(&args.out)?;
             let target = recorded_target(&recorded, args.target, &loaded.0);
-            (Some(InMemory::render(loaded, target, env)?), Some(recorded))
+            let sealed_cacerts = recorded.lists_sealed(&vocabulary::cacerts_file());
+            drop(recorded);
+            (Some(InMemory::render(loaded, target, env)?), sealed_cacerts)
         }
-        None => (None, None),
+        None => (None, false),
     };
     let (own_identities, identity_notes) = match (&against, named) {
         (Some(_), _) => (None, Vec::new()),
@@ -114,9 +117,7 @@ pub(super) fn check(args: &CheckArgs, env: &Env, wait: Duration) -> Result<Outco
             let hook = AgainstRender::new(against, wanted, now)?;
             let mut report = check::run_with(&args.out, &options, &hook)?;
             hook.finish(&mut report);
-            if let Some(recorded) = &recorded {
-                against.add_pki_drift(recorded, &mut report);
-            }
+            against.add_pki_drift(sealed_cacerts, &mut report);
             report
         }
         None => check::run(&args.out, &options)?,
@@ -395,9 +396,9 @@ impl InMemory {
     }
 
     /// Adds what the PKI and the record say beyond the files' drift to `report`: what a
-    /// render would issue, a damaged PKI, unknown admins.
-    fn add_pki_drift(&self, tree: &output::Recorded, report: &mut Report) {
-        let sealed_cacerts = tree.lists_sealed(&vocabulary::cacerts_file());
+    /// render would issue (`sealed_cacerts`: the tree records cacerts sealed under a root), a
+    /// damaged PKI, unknown admins.
+    fn add_pki_drift(&self, sealed_cacerts: bool, report: &mut Report) {
         for (issue, fix) in self.issue_notes(sealed_cacerts) {
             report.push(Finding::error("drift", "pki", issue, fix));
         }
