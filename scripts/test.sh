@@ -92,4 +92,6 @@ if [ -n "$missing" ]; then
 fi
 # Judges are installed: no test may skip for want of one.
 export CI="${CI:-true}"
+# One build from a fresh clone gains nothing from incremental state, which only takes disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --locked --all-targets
