@@ -843,6 +843,21 @@ fn diff_of_a_current_tree_is_empty() {
 }
 
 #[test]
+fn a_file_given_as_the_tree_is_not_a_rendered_tree() {
+    let ws = workspace();
+    fs::write(ws.path().join("afile"), "not a tree\n").unwrap();
+    let checked = ws.checked(false, &["check", "afile"]);
+    assert_eq!(checked.code, 2);
+    assert!(
+        checked
+            .stderr
+            .contains("afile is not a rendered tree: it has no .render-record.json"),
+        "{}",
+        checked.stderr
+    );
+}
+
+#[test]
 fn a_directory_that_is_not_a_rendered_tree_is_an_input_error() {
     let ws = workspace();
     fs::create_dir(ws.path().join("elsewhere")).unwrap();

@@ -115,6 +115,49 @@ fn diff_never_shows_what_a_symlink_points_at_and_check_reports_it() {
     victim.assert_untouched();
 }
 
+/// Replaces the tree's render record with a symlink to the victim's file.
+fn record_linked_to(ws: &Workspace, victim: &Victim) {
+    let record = ws.out().join(mesh_render::record::RECORD_FILE);
+    fs::remove_file(&record).unwrap();
+    symlink(victim.file(), &record).unwrap();
+}
+
+#[test]
+fn check_refuses_a_render_record_that_is_a_symlink_without_reading_it() {
+    let ws = rendered();
+    let victim = Victim::new();
+    record_linked_to(&ws, &victim);
+    let check = ws.run(false, &["check", "out"]);
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains(".render-record.json is not a render record: it is a symlink"),
+        "{}",
+        stderr(&check)
+    );
+    assert!(
+        !stderr(&check).contains("AGE-SECRET-KEY"),
+        "{}",
+        stderr(&check)
+    );
+    victim.assert_untouched();
+}
+
+#[test]
+fn a_render_refuses_a_render_record_that_is_a_symlink_and_leaves_its_target() {
+    let ws = rendered();
+    let victim = Victim::new();
+    record_linked_to(&ws, &victim);
+    let o = ws.run(true, &["out"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refusing to follow symlinks")
+            && stderr(&o).contains(".render-record.json"),
+        "{}",
+        stderr(&o)
+    );
+    victim.assert_untouched();
+}
+
 #[test]
 fn a_symlink_loop_is_a_finding_not_a_failure_of_check() {
     let ws = rendered();

@@ -102,24 +102,22 @@ impl OnDisk for RenderedTree {
 }
 
 impl TreeIndex {
-    /// Reads the record and walks the tree at `root`, reading no file but the record.
+    /// Reads the record and walks the tree at `root`, reading no file but the record. The
+    /// record is read as the writer reads it (`disk::Confined`: never through a symlink).
     pub fn open(root: &Path) -> Result<Self, TreeError> {
         let record_path = root.join(RECORD_FILE);
-        if fs::symlink_metadata(&record_path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(TreeError::BadRecord {
-                path: record_path,
-                message: "it is a symlink, which mesh-render never follows".to_owned(),
-            });
+        if !root.is_dir() {
+            return Err(TreeError::NotATree(root.to_owned()));
         }
-        let bytes = match fs::read(&record_path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match Confined::new(root).read(RECORD_FILE)? {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) | Err(Blocked::NotADirectory(_)) => {
                 return Err(TreeError::NotATree(root.to_owned()));
             }
-            Err(source) => {
-                return Err(TreeError::Io {
+            Err(Blocked::Symlink(_)) => {
+                return Err(TreeError::BadRecord {
                     path: record_path,
-                    source,
+                    message: "it is a symlink, which mesh-render never follows".to_owned(),
                 });
             }
         };
